@@ -1,0 +1,52 @@
+// Package root builds the `handover` command tree. Each command group lives in
+// its own package under internal/cli and exposes NewCommand(); add it below.
+package root
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/handover-dev/handover/internal/cli/version"
+)
+
+// NewCommand returns the root command with every command group attached.
+func NewCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "handover",
+		Short: "Make-before-break changes to a running control plane",
+		Long: `handover changes the foundations of a running control plane without downtime:
+
+  trust rotation     overlapping CA bundles, leaf re-issue, restarts of load-once
+                     consumers, every step verified by real mTLS handshakes
+  live migration     etcd members moved by learners, promote, leader transfer and
+                     quorum-safe removal
+  controller canary  old and new controller versions side by side (planned)
+
+Every transition is a plan of gated steps with a point of no return; progress is
+checkpointed so a killed run resumes, and probes measure the downtime it caused.
+Also usable as a kubectl plugin (install the binary as kubectl-handover).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	cmd.AddCommand(
+		version.NewCommand(),
+	)
+	return cmd
+}
+
+// Execute runs the command tree with args and returns the process exit code:
+// 0 on success, 1 on any error (printed to stderr as "error: ...").
+func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := NewCommand()
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,56 @@
+package plan
+
+import (
+	"context"
+	"time"
+)
+
+// StepPhase is where one step stands in a persisted plan run.
+type StepPhase string
+
+const (
+	StepPending   StepPhase = "Pending"
+	StepApplying  StepPhase = "Applying"  // Apply may have run, in part or whole
+	StepDone      StepPhase = "Done"      // gate passed
+	StepReverting StepPhase = "Reverting" // Revert may have run, in part or whole
+	StepReverted  StepPhase = "Reverted"
+)
+
+// Outcome is how a plan run ended ("" while it is still running).
+type Outcome string
+
+const (
+	OutcomeRunning    Outcome = ""
+	OutcomeSucceeded  Outcome = "Succeeded"
+	OutcomeRolledBack Outcome = "RolledBack" // a gate failed before the point of no return
+	OutcomeFailed     Outcome = "Failed"     // a step could not complete after it
+)
+
+// StepState is the persisted progress of one step, keyed by Step.Name.
+type StepState struct {
+	Name      string    `json:"name"`
+	Phase     StepPhase `json:"phase"`
+	Reason    string    `json:"reason,omitempty"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// State is the persisted progress of one plan run. It is small, JSON-encodable
+// and written after every state change, so a killed process resumes.
+type State struct {
+	Plan    string      `json:"plan"`
+	Steps   []StepState `json:"steps"`
+	Outcome Outcome     `json:"outcome,omitempty"`
+	Reason  string      `json:"reason,omitempty"`
+	// RollingBack is true once a failure before the point of no return has
+	// started the reverse walk; a resumed run continues reverting.
+	RollingBack bool `json:"rollingBack,omitempty"`
+}
+
+// Checkpoint stores a plan's State. Load returns (nil, nil) when nothing was
+// saved yet. Save must be atomic: after a crash, Load returns either the old or
+// the new State, never a torn one. Implementations: FileCheckpoint (CLI),
+// CR status (operator).
+type Checkpoint interface {
+	Load(ctx context.Context) (*State, error)
+	Save(ctx context.Context, s *State) error
+}
