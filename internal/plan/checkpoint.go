@@ -44,6 +44,10 @@ type State struct {
 	// RollingBack is true once a failure before the point of no return has
 	// started the reverse walk; a resumed run continues reverting.
 	RollingBack bool `json:"rollingBack,omitempty"`
+	// RollbackReason is the failure that started the rollback. It is kept
+	// when a Revert fails (Outcome Failed, Reason = both failures) so that a
+	// rerun retries the reverse walk and still ends RolledBack with it.
+	RollbackReason string `json:"rollbackReason,omitempty"`
 }
 
 // Checkpoint stores a plan's State. Load returns (nil, nil) when nothing was
