@@ -6,6 +6,8 @@ GO ?= go
 BIN := $(CURDIR)/bin
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(BIN)/golangci-lint
+CONTROLLER_GEN_VERSION := v0.20.1
+CONTROLLER_GEN := $(BIN)/controller-gen
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/handover-dev/handover/internal/version.Version=$(VERSION) \
@@ -39,7 +41,12 @@ $(GOLANGCI_LINT):
 lint: $(GOLANGCI_LINT) ## golangci-lint (pinned, installed into ./bin)
 	$(GOLANGCI_LINT) run ./...
 
-generate: ## regenerate generated code and files
+$(CONTROLLER_GEN):
+	GOBIN=$(BIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
+
+generate: $(CONTROLLER_GEN) ## regenerate deepcopy, CRDs and RBAC (controller-gen, pinned)
+	$(CONTROLLER_GEN) object paths=./api/...
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 	$(GO) generate ./...
 
 verify: generate ## regenerate, then fail if the tree changed

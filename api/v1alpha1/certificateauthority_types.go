@@ -1,0 +1,286 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Mode selects how a CertificateAuthority reaches its targets.
+// +kubebuilder:validation:Enum=Managed;Legacy
+type Mode string
+
+const (
+	// ModeManaged stages every change make-before-break: overlapping trust
+	// bundle first, verified, then leaves, then the previous CA is dropped.
+	ModeManaged Mode = "Managed"
+	// ModeLegacy mirrors the root into the targets directly, with no staging
+	// (the behaviour before handover; Kyma lifecycle-manager #1890's
+	// --cert-management-legacy switch).
+	ModeLegacy Mode = "Legacy"
+)
+
+// KeyAlgorithm is the key type of a generated CA or leaf.
+// +kubebuilder:validation:Enum=ECDSAP256;RSA2048;RSA3072;RSA4096;Ed25519
+type KeyAlgorithm string
+
+// Key algorithms.
+const (
+	KeyAlgorithmECDSAP256 KeyAlgorithm = "ECDSAP256"
+	KeyAlgorithmRSA2048   KeyAlgorithm = "RSA2048"
+	KeyAlgorithmRSA3072   KeyAlgorithm = "RSA3072"
+	KeyAlgorithmRSA4096   KeyAlgorithm = "RSA4096"
+	KeyAlgorithmEd25519   KeyAlgorithm = "Ed25519"
+)
+
+// CertificateAuthoritySpec is the desired trust of one CA over its lifetime:
+// one object governs every rotation of that CA.
+type CertificateAuthoritySpec struct {
+	// Mode is Managed (staged, verified rotation) or Legacy (targets mirror
+	// the root directly). Switching on a live object converges without a
+	// chart change and without an mTLS failure.
+	// +kubebuilder:default=Managed
+	// +optional
+	Mode Mode `json:"mode,omitempty"`
+
+	// Source is where the CA comes from.
+	Source CASource `json:"source"`
+
+	// TrustBundles are the Secrets and ConfigMaps that receive the trust
+	// bundle (PEM, active CA first).
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	// +optional
+	TrustBundles []TrustBundleTarget `json:"trustBundles,omitempty"`
+
+	// BundlePolicy bounds the trust bundle.
+	// +optional
+	BundlePolicy BundlePolicy `json:"bundlePolicy,omitempty"`
+
+	// Certificates are leaves issued from this CA into Secrets with stable
+	// key names (tls.crt, tls.key, ca.crt). A leaf Secret holds the CA's
+	// certificate chain but never the CA's private key.
+	// +listType=map
+	// +listMapKey=secretName
+	// +kubebuilder:validation:MaxItems=256
+	// +optional
+	Certificates []CertificateSpec `json:"certificates,omitempty"`
+
+	// Consumers are the workloads that read the bundle or the leaves, and how
+	// each picks up a change.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=256
+	// +optional
+	Consumers []Consumer `json:"consumers,omitempty"`
+
+	// PropagationTimeout is how long a consumer without a probe is given to
+	// pick up a change (kubelet sync period plus cache TTL). Default 90s.
+	// +kubebuilder:default="90s"
+	// +optional
+	PropagationTimeout *metav1.Duration `json:"propagationTimeout,omitempty"`
+
+	// GracePeriod is how long the previous CA stays in the bundle after every
+	// consumer presents a leaf from the new CA. Default 1h.
+	// +kubebuilder:default="1h"
+	// +optional
+	GracePeriod *metav1.Duration `json:"gracePeriod,omitempty"`
+}
+
+// CASource names exactly one origin of the CA.
+// +kubebuilder:validation:XValidation:rule="has(self.generate) != has(self.secretRef)",message="set exactly one of source.generate or source.secretRef"
+type CASource struct {
+	// Generate makes handover create and own the CA key in a Secret.
+	// +optional
+	Generate *GenerateSource `json:"generate,omitempty"`
+	// SecretRef follows an external root, e.g. a Secret cert-manager rotates.
+	// A change of its certificate starts a rotation; handover decides when it
+	// reaches consumers.
+	// +optional
+	SecretRef *CASecretRef `json:"secretRef,omitempty"`
+}
+
+// GenerateSource configures a CA that handover generates and renews.
+type GenerateSource struct {
+	// CommonName of the CA certificate. Default: the object's name.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	CommonName string `json:"commonName,omitempty"`
+	// Duration is the CA certificate's validity. Default 8760h (1 year).
+	// +kubebuilder:default="8760h"
+	// +optional
+	Duration *metav1.Duration `json:"duration,omitempty"`
+	// RenewBefore starts a rotation this long before notAfter. Default 720h.
+	// +kubebuilder:default="720h"
+	// +optional
+	RenewBefore *metav1.Duration `json:"renewBefore,omitempty"`
+	// Algorithm of the CA key. Default ECDSAP256.
+	// +kubebuilder:default=ECDSAP256
+	// +optional
+	Algorithm KeyAlgorithm `json:"algorithm,omitempty"`
+	// SecretName holds the generated CA (tls.crt, tls.key). Default
+	// "<name>-ca".
+	// +optional
+	SecretName string `json:"secretName,omitempty"`
+}
+
+// CASecretRef points at a Secret, in the object's namespace, holding an
+// external CA.
+type CASecretRef struct {
+	// Name of the Secret.
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+	// CertificateKey is the data key holding the CA certificate (PEM).
+	// +kubebuilder:default="tls.crt"
+	// +optional
+	CertificateKey string `json:"certificateKey,omitempty"`
+	// PrivateKeyKey is the data key holding the CA's private key; required
+	// only when spec.certificates issues leaves.
+	// +kubebuilder:default="tls.key"
+	// +optional
+	PrivateKeyKey string `json:"privateKeyKey,omitempty"`
+}
+
+// TargetKind is the kind of object a trust bundle is written to.
+// +kubebuilder:validation:Enum=Secret;ConfigMap
+type TargetKind string
+
+// Target kinds.
+const (
+	TargetSecret    TargetKind = "Secret"
+	TargetConfigMap TargetKind = "ConfigMap"
+)
+
+// TrustBundleTarget is one object that receives the trust bundle.
+type TrustBundleTarget struct {
+	// Kind is Secret or ConfigMap.
+	Kind TargetKind `json:"kind"`
+	// Name of the object; handover creates it if absent and owns only Key.
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+	// Namespace of the object. Default: the CertificateAuthority's.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// Key is the data key that holds the PEM bundle. Default "ca.crt".
+	// +kubebuilder:default="ca.crt"
+	// +optional
+	Key string `json:"key,omitempty"`
+}
+
+// BundlePolicy bounds the trust bundle.
+type BundlePolicy struct {
+	// MaxCAs is the most CAs a bundle holds (active first). A CA that still
+	// signs a leaf in use is never dropped: the rotation waits instead.
+	// +kubebuilder:default=2
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=8
+	// +optional
+	MaxCAs int32 `json:"maxCAs,omitempty"`
+}
+
+// Usage is an extended key usage of a leaf (RFC 5280 §4.2.1.12).
+// +kubebuilder:validation:Enum=server;client
+type Usage string
+
+// Usages.
+const (
+	UsageServer Usage = "server"
+	UsageClient Usage = "client"
+)
+
+// CertificateSpec is one leaf issued from this CA.
+type CertificateSpec struct {
+	// SecretName is the kubernetes.io/tls Secret that receives tls.crt
+	// (leaf + chain), tls.key and ca.crt (the trust bundle).
+	// +kubebuilder:validation:MinLength=1
+	SecretName string `json:"secretName"`
+	// Namespace of the Secret. Default: the CertificateAuthority's.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// CommonName of the leaf.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	CommonName string `json:"commonName,omitempty"`
+	// DNSNames are subjectAltName DNS entries.
+	// +listType=atomic
+	// +optional
+	DNSNames []string `json:"dnsNames,omitempty"`
+	// IPAddresses are subjectAltName IP entries.
+	// +listType=atomic
+	// +optional
+	IPAddresses []string `json:"ipAddresses,omitempty"`
+	// URIs are subjectAltName URI entries (e.g. SPIFFE IDs).
+	// +listType=atomic
+	// +optional
+	URIs []string `json:"uris,omitempty"`
+	// Usages of the leaf. Default [server, client].
+	// +listType=set
+	// +optional
+	Usages []Usage `json:"usages,omitempty"`
+	// Duration is the leaf's validity, clamped to the CA's notAfter. Default 2160h.
+	// +kubebuilder:default="2160h"
+	// +optional
+	Duration *metav1.Duration `json:"duration,omitempty"`
+	// Algorithm of the leaf key. Default ECDSAP256.
+	// +kubebuilder:default=ECDSAP256
+	// +optional
+	Algorithm KeyAlgorithm `json:"algorithm,omitempty"`
+}
+
+// WorkloadKind is the kind of a consumer workload.
+// +kubebuilder:validation:Enum=Deployment;StatefulSet;DaemonSet
+type WorkloadKind string
+
+// ReloadPolicy says how a consumer picks up a new bundle or leaf.
+// +kubebuilder:validation:Enum=Hot;RolloutRestart;Evict
+type ReloadPolicy string
+
+const (
+	// ReloadHot consumers re-read mounted files by themselves (Envoy SDS).
+	ReloadHot ReloadPolicy = "Hot"
+	// ReloadRolloutRestart patches the pod template annotation, like
+	// `kubectl rollout restart`, and waits for the rollout.
+	ReloadRolloutRestart ReloadPolicy = "RolloutRestart"
+	// ReloadEvict evicts pods one at a time through the Eviction API, so
+	// PodDisruptionBudgets are honoured; 429 answers are retried.
+	ReloadEvict ReloadPolicy = "Evict"
+)
+
+// Consumer is a workload that reads this CA's bundle or leaves.
+// +kubebuilder:validation:XValidation:rule="has(self.workloadName) != has(self.selector)",message="set exactly one of workloadName or selector"
+type Consumer struct {
+	// Name identifies the consumer in status.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+	// Kind of the workload.
+	Kind WorkloadKind `json:"kind"`
+	// Namespace of the workload. Default: the CertificateAuthority's.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// WorkloadName selects one workload by name.
+	// +optional
+	WorkloadName string `json:"workloadName,omitempty"`
+	// Selector selects workloads by label.
+	// +optional
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+	// Reload is how the consumer picks up a change.
+	Reload ReloadPolicy `json:"reload"`
+	// Wave orders consumers: lower waves converge first (e.g. control plane
+	// before data plane). Default 0.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	Wave int32 `json:"wave,omitempty"`
+	// Probe verifies by a live mTLS handshake that the consumer accepts the
+	// new CA. Without it, handover waits spec.propagationTimeout.
+	// +optional
+	Probe *ConsumerProbe `json:"probe,omitempty"`
+}
+
+// ConsumerProbe is an mTLS endpoint of a consumer.
+type ConsumerProbe struct {
+	// Address is host:port.
+	// +kubebuilder:validation:MinLength=1
+	Address string `json:"address"`
+	// ServerName is the TLS SNI and the name verified in the server's leaf.
+	// +optional
+	ServerName string `json:"serverName,omitempty"`
+}
