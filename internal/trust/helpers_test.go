@@ -100,3 +100,5 @@ func assertNoKeyMaterial(t *testing.T, msg string, keyPEM []byte) {
 		}
 	}
 }
+
+func bytesHasPrefix(b []byte, p string) bool { return strings.HasPrefix(string(b), p) }
