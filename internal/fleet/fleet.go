@@ -1,0 +1,339 @@
+// Package fleet runs a local mTLS fleet on 127.0.0.1 that behaves like pods
+// mounting Kubernetes Secrets: servers (replica sets behind a balancer) and
+// clients that dial every server continuously, each pod reading its
+// certificates from its own directory updated like the kubelet's Secret
+// volume (atomic writer, per-pod propagation delay). Consumers are hot-reload
+// (re-read per handshake) or load-once (read at start). The clients are the
+// probes: every attempt is a probe.Sample with Target = the server's name.
+//
+// Fleet implements rotation.Backend, so rotation plans run against it as they
+// would against the Kubernetes operator.
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	"github.com/handover-dev/handover/internal/probe"
+	"github.com/handover-dev/handover/internal/rotation"
+)
+
+// Config describes a fleet. Zero values take the defaults noted.
+type Config struct {
+	// Dir holds one directory per pod (Dir/<consumer>/<pod>); required.
+	Dir string
+	// Servers and Clients count the consumers; Servers >= 1, Clients >= 0.
+	Servers, Clients int
+	// LoadOnceServers and LoadOnceClients are how many of them read their
+	// certificates at start only (the first ones by index).
+	LoadOnceServers, LoadOnceClients int
+	// Replicas of each load-once server (>= 2 so a rolling restart keeps one
+	// serving); 0 = 2. Hot-reload servers run one replica.
+	Replicas int
+	// Propagation is the upper bound D of the per-pod delay, drawn uniformly
+	// from [0, D], between a Publish and the pod's mount changing (the
+	// kubelet's sync period; ~60-90s in a cluster).
+	Propagation time.Duration
+	// Startup is how long a restarted replica takes to become ready.
+	Startup time.Duration
+	// Timeout bounds one probe attempt; 0 = probe.DefaultTimeout.
+	Timeout time.Duration
+	// RatePerClient caps each client's attempts per second across all
+	// servers; 0 = back-to-back.
+	RatePerClient float64
+	// Clock schedules propagation and stamps samples; nil = real clock.
+	Clock clock.WithDelayedExecution
+	// Rand draws propagation delays; nil = seeded from Seed.
+	Rand *rand.Rand
+	Seed uint64
+	// Sink receives every probe sample; nil = only counted.
+	Sink probe.Sink
+}
+
+// consumer is the fleet's state for one rotation.Consumer.
+type consumer struct {
+	name   string
+	role   rotation.Role
+	reload rotation.Reload
+	secret secret
+	pods   []*pod
+	frozen bool // guarded by Fleet.mu: the kubelet never syncs its pods
+
+	srv *server
+	cli *client
+}
+
+// Fleet is a running fleet. Close it.
+type Fleet struct {
+	cfg Config
+	clk clock.WithDelayedExecution
+
+	mu      sync.Mutex
+	rnd     *rand.Rand
+	timers  []clock.Timer
+	closed  bool
+	syncErr error
+
+	consumers []*consumer // servers first, then clients
+	byName    map[string]*consumer
+	counter   *countingSink
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func (cfg *Config) validate() error {
+	switch {
+	case cfg.Dir == "":
+		return fmt.Errorf("%w: Dir is empty", ErrInvalidConfig)
+	case cfg.Servers < 1:
+		return fmt.Errorf("%w: Servers is %d, want >= 1", ErrInvalidConfig, cfg.Servers)
+	case cfg.Clients < 0:
+		return fmt.Errorf("%w: Clients is %d, want >= 0", ErrInvalidConfig, cfg.Clients)
+	case cfg.LoadOnceServers < 0 || cfg.LoadOnceServers > cfg.Servers:
+		return fmt.Errorf("%w: LoadOnceServers is %d, want 0..%d", ErrInvalidConfig, cfg.LoadOnceServers, cfg.Servers)
+	case cfg.LoadOnceClients < 0 || cfg.LoadOnceClients > cfg.Clients:
+		return fmt.Errorf("%w: LoadOnceClients is %d, want 0..%d", ErrInvalidConfig, cfg.LoadOnceClients, cfg.Clients)
+	case cfg.Replicas == 1 || cfg.Replicas < 0:
+		return fmt.Errorf("%w: Replicas is %d, want >= 2 (or 0 for 2)", ErrInvalidConfig, cfg.Replicas)
+	case cfg.Propagation < 0:
+		return fmt.Errorf("%w: Propagation is negative", ErrInvalidConfig)
+	case cfg.Startup < 0:
+		return fmt.Errorf("%w: Startup is negative", ErrInvalidConfig)
+	case cfg.Timeout < 0:
+		return fmt.Errorf("%w: Timeout is negative", ErrInvalidConfig)
+	case cfg.RatePerClient < 0:
+		return fmt.Errorf("%w: RatePerClient is negative", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// Start builds the fleet: every pod's mount gets bundlePEM as ca.crt and the
+// leaf issue returns for its consumer (synchronously, like a pod's first
+// mount), then servers listen and clients start probing every server until
+// Close. On bad Config it returns ErrInvalidConfig naming the field and
+// starts nothing.
+func Start(ctx context.Context, cfg Config, bundlePEM []byte, issue rotation.IssueFunc) (*Fleet, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 2
+	}
+	f := &Fleet{cfg: cfg, clk: cfg.Clock, rnd: cfg.Rand, byName: map[string]*consumer{}}
+	if f.clk == nil {
+		f.clk = clock.RealClock{}
+	}
+	if f.rnd == nil {
+		f.rnd = rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
+	}
+	f.counter = &countingSink{next: cfg.Sink}
+	if err := f.build(bundlePEM, issue); err != nil {
+		return nil, err
+	}
+	if err := f.startConsumers(); err != nil {
+		f.stopConsumers()
+		return nil, err
+	}
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	f.cancel = cancel
+	f.startTraffic(pctx)
+	return f, nil
+}
+
+func (f *Fleet) build(bundlePEM []byte, issue rotation.IssueFunc) error {
+	add := func(name string, role rotation.Role, reload rotation.Reload, replicas int) error {
+		c := &consumer{name: name, role: role, reload: reload}
+		certPEM, keyPEM, err := issue(c.public(replicas))
+		if err != nil {
+			return fmt.Errorf("issue leaf for %s: %w", name, err)
+		}
+		c.secret.update(map[string][]byte{FileCA: bundlePEM, FileCert: certPEM, FileKey: keyPEM})
+		for i := range replicas {
+			p, err := f.newPod(c, i)
+			if err != nil {
+				return err
+			}
+			if err := p.sync(&c.secret); err != nil {
+				return fmt.Errorf("mount %s: %w", p.name, err)
+			}
+			c.pods = append(c.pods, p)
+		}
+		f.consumers = append(f.consumers, c)
+		f.byName[name] = c
+		return nil
+	}
+	for i := range f.cfg.Servers {
+		reload, replicas := rotation.ReloadHot, 1
+		if i < f.cfg.LoadOnceServers {
+			reload, replicas = rotation.ReloadLoadOnce, f.cfg.Replicas
+		}
+		if err := add(fmt.Sprintf("server-%d", i), rotation.RoleServer, reload, replicas); err != nil {
+			return err
+		}
+	}
+	for i := range f.cfg.Clients {
+		reload := rotation.ReloadHot
+		if i < f.cfg.LoadOnceClients {
+			reload = rotation.ReloadLoadOnce
+		}
+		if err := add(fmt.Sprintf("client-%d", i), rotation.RoleClient, reload, 1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *Fleet) newPod(c *consumer, i int) (*pod, error) {
+	name := fmt.Sprintf("%s/pod-%d", c.name, i)
+	vol, err := NewVolume(filepath.Join(f.cfg.Dir, c.name, fmt.Sprintf("pod-%d", i)), f.clk)
+	if err != nil {
+		return nil, err
+	}
+	return &pod{name: name, vol: vol, ld: &loader{vol: vol}}, nil
+}
+
+func (f *Fleet) startConsumers() error {
+	for _, c := range f.consumers {
+		switch c.role {
+		case rotation.RoleServer:
+			c.srv = &server{c: c}
+			if err := c.srv.start(); err != nil {
+				return err
+			}
+		case rotation.RoleClient:
+			c.cli = &client{c: c}
+			if err := c.cli.start(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (f *Fleet) startTraffic(ctx context.Context) {
+	servers := f.servers()
+	for _, c := range f.consumers {
+		if c.cli == nil {
+			continue
+		}
+		for _, s := range servers {
+			r := &probe.Runner{
+				Probe:   c.cli.probeFor(s),
+				Target:  s.c.name,
+				Rate:    f.cfg.RatePerClient / float64(len(servers)),
+				Timeout: f.cfg.Timeout,
+				Clock:   f.clk,
+				Sink:    f.counter,
+			}
+			f.wg.Go(func() { _ = r.Run(ctx) })
+		}
+	}
+}
+
+func (f *Fleet) servers() []*server {
+	var out []*server
+	for _, c := range f.consumers {
+		if c.srv != nil {
+			out = append(out, c.srv)
+		}
+	}
+	return out
+}
+
+// Counts returns the probe attempts and failed attempts so far.
+func (f *Fleet) Counts() (requests, failures int64) {
+	return f.counter.requests.Load(), f.counter.failures.Load()
+}
+
+// Freeze makes the kubelet model stop updating every pod of the named
+// consumer (a node whose kubelet is wedged, a pod that never sees the new
+// Secret). It returns ErrUnknownConsumer for a name the fleet does not run.
+func (f *Fleet) Freeze(name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.byName[name]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownConsumer, name)
+	}
+	c.frozen = true
+	return nil
+}
+
+// Close stops probing, pending propagation and every server, and returns
+// the first error a propagation write hit, if any.
+func (f *Fleet) Close() error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	f.closed = true
+	for _, t := range f.timers {
+		t.Stop()
+	}
+	f.timers = nil
+	f.mu.Unlock()
+	f.cancel()
+	f.wg.Wait()
+	f.stopConsumers()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.syncErr
+}
+
+func (f *Fleet) stopConsumers() {
+	for _, c := range f.consumers {
+		if c.srv != nil && c.srv.lb != nil {
+			c.srv.stop()
+		}
+	}
+}
+
+// propagate schedules, for every pod of c, a kubelet sync after a delay
+// drawn from [0, Propagation].
+func (f *Fleet) propagate(c *consumer) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return ErrClosed
+	}
+	for _, p := range c.pods {
+		d := time.Duration(0)
+		if f.cfg.Propagation > 0 {
+			d = time.Duration(f.rnd.Int64N(int64(f.cfg.Propagation) + 1))
+		}
+		f.timers = append(f.timers, f.clk.AfterFunc(d, func() { f.kubeletSync(c, p) }))
+	}
+	return nil
+}
+
+func (f *Fleet) kubeletSync(c *consumer, p *pod) {
+	f.mu.Lock()
+	skip := f.closed || c.frozen
+	f.mu.Unlock()
+	if skip {
+		return
+	}
+	if err := p.sync(&c.secret); err != nil {
+		f.mu.Lock()
+		if f.syncErr == nil {
+			f.syncErr = fmt.Errorf("kubelet sync %s: %w", p.name, err)
+		}
+		f.mu.Unlock()
+	}
+}
+
+func (c *consumer) public(replicas int) rotation.Consumer {
+	rc := rotation.Consumer{Name: c.name, Role: c.role, Reload: c.reload, Replicas: replicas}
+	if c.srv != nil && c.srv.lb != nil {
+		rc.Addr = c.srv.lb.addr()
+	}
+	return rc
+}

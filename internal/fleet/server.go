@@ -1,0 +1,151 @@
+package fleet
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/handover-dev/handover/internal/rotation"
+)
+
+// drainWait bounds how long a stopping replica waits for the connections the
+// balancer already handed it to be accepted.
+const drainWait = 2 * time.Second
+
+// slot is one replica position of a server: its pod (mount) and the
+// instance currently running on it.
+type slot struct {
+	pod  *pod
+	inst *instance
+}
+
+// server is a replica set behind a balancer.
+type server struct {
+	c  *consumer
+	lb *balancer
+
+	mu    sync.Mutex
+	slots []*slot
+}
+
+// instanceConfig returns the TLS config a new replica on p runs with:
+// hot-reload replicas resolve the mount per handshake; load-once replicas
+// parse it now and never again.
+func instanceConfig(reload rotation.Reload, p *pod) (*tls.Config, error) {
+	if reload == rotation.ReloadLoadOnce {
+		m, err := p.ld.load()
+		if err != nil {
+			return nil, err
+		}
+		return m.server, nil
+	}
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			m, err := p.ld.load()
+			if err != nil {
+				return nil, err
+			}
+			return m.server, nil
+		},
+	}, nil
+}
+
+func (s *server) start() error {
+	lb, err := newBalancer()
+	if err != nil {
+		return fmt.Errorf("server %s: balancer: %w", s.c.name, err)
+	}
+	s.lb = lb
+	for _, p := range s.c.pods {
+		cfg, err := instanceConfig(s.c.reload, p)
+		if err != nil {
+			return fmt.Errorf("server %s pod %s: %w", s.c.name, p.name, err)
+		}
+		in, err := startInstance(cfg)
+		if err != nil {
+			return fmt.Errorf("server %s pod %s: listen: %w", s.c.name, p.name, err)
+		}
+		s.slots = append(s.slots, &slot{pod: p, inst: in})
+	}
+	s.lb.set(s.addrs())
+	return nil
+}
+
+func (s *server) addrs() []string {
+	out := make([]string, 0, len(s.slots))
+	for _, sl := range s.slots {
+		out = append(out, sl.inst.addr())
+	}
+	return out
+}
+
+// instances returns the running replica addresses, keyed by pod name.
+func (s *server) instances() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]string, len(s.slots))
+	for _, sl := range s.slots {
+		out[sl.pod.name] = sl.inst.addr()
+	}
+	return out
+}
+
+// rollingRestart replaces one replica at a time: the replacement starts
+// (reading its mount as it is now), becomes ready after startup, joins the
+// balancer, the old one leaves it, drains and stops (maxSurge 1,
+// maxUnavailable 0).
+func (s *server) rollingRestart(ctx context.Context, startup func(context.Context) error) error {
+	for i := range s.c.pods {
+		if err := s.restartSlot(ctx, i, startup); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *server) restartSlot(ctx context.Context, i int, startup func(context.Context) error) error {
+	s.mu.Lock()
+	sl := s.slots[i]
+	s.mu.Unlock()
+	cfg, err := instanceConfig(s.c.reload, sl.pod)
+	if err != nil {
+		return fmt.Errorf("restart %s: %w", sl.pod.name, err)
+	}
+	in, err := startInstance(cfg)
+	if err != nil {
+		return fmt.Errorf("restart %s: listen: %w", sl.pod.name, err)
+	}
+	if err := startup(ctx); err != nil {
+		in.stop()
+		return fmt.Errorf("restart %s: %w", sl.pod.name, err)
+	}
+	s.mu.Lock()
+	old := sl.inst
+	sl.inst = in
+	removed := s.lb.set(s.addrs())
+	s.mu.Unlock()
+	drain(old, removed[old.addr()])
+	old.stop()
+	return nil
+}
+
+// drain waits (bounded) until old accepted every connection the balancer
+// established to it, so closing its listener resets nothing in its backlog.
+func drain(old *instance, established int64) {
+	deadline := time.Now().Add(drainWait)
+	for old.accepted.Load() < established && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func (s *server) stop() {
+	s.lb.close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sl := range s.slots {
+		sl.inst.stop()
+	}
+}
