@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/handover-dev/handover/internal/cli/ca"
 	"github.com/handover-dev/handover/internal/cli/version"
 )
 
@@ -32,6 +33,7 @@ Also usable as a kubectl plugin (install the binary as kubectl-handover).`,
 		SilenceErrors: true,
 	}
 	cmd.AddCommand(
+		ca.NewCommand(),
 		version.NewCommand(),
 	)
 	return cmd
