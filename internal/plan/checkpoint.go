@@ -8,6 +8,7 @@ import (
 // StepPhase is where one step stands in a persisted plan run.
 type StepPhase string
 
+// Step phases, in the order a run moves through them.
 const (
 	StepPending   StepPhase = "Pending"
 	StepApplying  StepPhase = "Applying"  // Apply may have run, in part or whole
@@ -19,6 +20,7 @@ const (
 // Outcome is how a plan run ended ("" while it is still running).
 type Outcome string
 
+// Outcomes of a plan run.
 const (
 	OutcomeRunning    Outcome = ""
 	OutcomeSucceeded  Outcome = "Succeeded"

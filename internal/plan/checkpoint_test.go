@@ -117,7 +117,7 @@ func TestFileCheckpointErrors(t *testing.T) {
 	if err := os.Chmod(dir, 0o500); err != nil {
 		t.Fatal(err)
 	}
-	defer os.Chmod(dir, 0o700) //nolint:errcheck // best effort so TempDir cleanup works
+	t.Cleanup(func() { _ = os.Chmod(dir, 0o700) }) // so TempDir cleanup can remove it
 	if os.Geteuid() != 0 {
 		if err := cp.Save(t.Context(), &State{Plan: "other"}); err == nil {
 			t.Errorf("Save into a read-only directory succeeded")

@@ -165,7 +165,9 @@ type childResult struct {
 func runChild(t *testing.T, dir, scenario, kill string) childResult {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), envHelper+"=1", envDir+"="+dir, envScenario+"="+scenario, envKill+"="+kill)
+	cmd.Env = append(os.Environ(), envHelper+"=1", envDir+"="+dir, envScenario+"="+scenario, envKill+"="+kill,
+		// A -race child would otherwise sleep 1 s at exit (atexit_sleep_ms).
+		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	var out, errOut strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()

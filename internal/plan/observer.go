@@ -5,6 +5,7 @@ import "time"
 // EventKind names a phase mark emitted by the runner.
 type EventKind string
 
+// Event kinds, in the order a run emits them.
 const (
 	EventPlanStarted   EventKind = "PlanStarted"
 	EventStepStarted   EventKind = "StepStarted"

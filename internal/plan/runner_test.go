@@ -736,3 +736,62 @@ func TestPermanent(t *testing.T) {
 		t.Errorf("plain errors and nil must not be permanent")
 	}
 }
+
+// A cancel during a rollback (RollbackOnCancel off) stops with the state
+// still RollingBack; a rerun finishes the reverse walk.
+func TestRunCancelDuringRollbackResumes(t *testing.T) {
+	t.Parallel()
+	log := &callLog{}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	steps := newSteps(log, "a", "b", "c")
+	steps[2].check = func(context.Context, int) Result { return Failed("gate") }
+	steps[1].revert = func(_ context.Context, n int) error {
+		if n == 1 {
+			cancel()
+			return errors.New("interrupted")
+		}
+		return nil
+	}
+	cp := &MemoryCheckpoint{}
+	p := &Plan{Name: "p", Steps: asSteps(steps), PointOfNoReturn: 3, PollInterval: time.Second}
+	st, err := runFake(ctx, t, &Runner{Checkpoint: cp}, p)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), `rollback interrupted at step "b"`) {
+		t.Fatalf("Run error = %v, want a cancelled rollback at b", err)
+	}
+	if st.Outcome != OutcomeRunning || !st.RollingBack {
+		t.Fatalf("state = %+v, want running and rolling back", st)
+	}
+	equalOrFail(t, "phases", phases(st), []string{"a=Done", "b=Reverting", "c=Reverted"})
+
+	st, err = runFake(t.Context(), t, &Runner{Checkpoint: cp}, p)
+	if err != nil || st.Outcome != OutcomeRolledBack || st.Reason != `step "c": gate failed: gate` {
+		t.Fatalf("rerun = %+v, %v; want RolledBack with the original reason", st, err)
+	}
+	equalOrFail(t, "calls", log.list(), []string{
+		"apply a", "check a", "apply b", "check b", "apply c", "check c",
+		"revert c", "revert b", "revert b", "revert a",
+	})
+}
+
+// A Revert that keeps failing transiently ends Failed once the step timeout
+// passes, naming both the original failure and the last revert error.
+func TestRunRevertTimeout(t *testing.T) {
+	t.Parallel()
+	log := &callLog{}
+	steps := newSteps(log, "a", "b")
+	steps[1].check = func(context.Context, int) Result { return Failed("gate") }
+	steps[0].revert = func(context.Context, int) error { return errors.New("connection refused") }
+	p := &Plan{Name: "p", Steps: asSteps(steps), PointOfNoReturn: 2, StepTimeout: 20 * time.Second, PollInterval: time.Second}
+	st, err := runFake(t.Context(), t, &Runner{}, p)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	want := `step "b": gate failed: gate; rollback failed: step "a": step timed out after 20s (last: revert: connection refused)`
+	if st.Outcome != OutcomeFailed || st.Reason != want {
+		t.Fatalf("state = %+v, want Failed %q", st, want)
+	}
+	if n := log.count("revert a"); n < 2 {
+		t.Errorf("revert a called %d times, want retries", n)
+	}
+}
