@@ -1,6 +1,10 @@
 package fleet
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/handover-dev/handover/internal/rotation"
+)
 
 var (
 	// ErrInvalidConfig is returned by Start for a Config field out of range;
@@ -16,10 +20,12 @@ var (
 	ErrTorn = errors.New("volume changed while reading")
 	// ErrUnknownConsumer names a consumer the fleet does not run.
 	ErrUnknownConsumer = errors.New("unknown consumer")
-	// ErrNotAccepted is returned by the verification handshakes when a
-	// consumer rejected the probe certificate (or presented a leaf that does
-	// not chain to the expected CA).
-	ErrNotAccepted = errors.New("verification handshake not accepted")
+	// ErrNotAccepted is wrapped by the verification handshakes when a
+	// consumer rejected the probe certificate (a TLS alert or a certificate
+	// verification error) or presented a leaf that does not chain to the
+	// expected CA. It is rotation.ErrRejected, so plans can tell a rejection
+	// from a transient failure (a replica restarting, a timeout).
+	ErrNotAccepted = rotation.ErrRejected
 	// ErrNoReplica is returned when a server has no ready replica to verify.
 	ErrNoReplica = errors.New("no ready replica")
 	// ErrClosed is returned by operations on a closed fleet.

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/handover-dev/handover/internal/probe"
 	"github.com/handover-dev/handover/internal/rotation"
 )
 
@@ -52,13 +53,13 @@ func (f *Fleet) verify(ctx context.Context, c rotation.Consumer, probeCert tls.C
 		sort.Strings(names)
 		for _, n := range names {
 			if err := verifyServer(ctx, inst[n], fc.name, probeCert, roots); err != nil {
-				return fmt.Errorf("%w: %s: %w", ErrNotAccepted, n, err)
+				return verifyError(n, err)
 			}
 		}
 		return nil
 	}
 	if err := verifyClient(ctx, fc.cli, probeCert, roots); err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrNotAccepted, fc.pods[0].name, err)
+		return verifyError(fc.pods[0].name, err)
 	}
 	return nil
 }
@@ -122,6 +123,18 @@ func verifyClient(ctx context.Context, cl *client, probeCert tls.Certificate, ro
 		SessionTicketsDisabled: true,
 	}
 	return roundTrip(ctx, in.addr(), cliCfg)
+}
+
+// verifyError names the pod and wraps ErrNotAccepted when err is a
+// certificate rejection (probe.Classify: a TLS certificate alert from the
+// peer or a certificate verification error on our side). Other errors (dial,
+// timeout, EOF from a stopping replica) are returned as transient.
+func verifyError(pod string, err error) error {
+	switch probe.Classify(err) {
+	case probe.ClassBadCertificate, probe.ClassUnknownAuthority, probe.ClassCertificateExpired:
+		return fmt.Errorf("%w: %s: %w", ErrNotAccepted, pod, err)
+	}
+	return fmt.Errorf("verify %s: %w", pod, err)
 }
 
 func leafOf(c tls.Certificate) (*x509.Certificate, error) {

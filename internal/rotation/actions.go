@@ -1,0 +1,116 @@
+package rotation
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/handover-dev/handover/internal/plan"
+)
+
+// publishLeaves writes leaves from the new CA to every consumer.
+func (r *Rotation) publishLeaves(ctx context.Context) error {
+	if err := r.spec.Backend.PublishLeaves(ctx, Issuer(r.spec.New, r.spec.Clock.Now)); err != nil {
+		return fmt.Errorf("publish leaves: %w", err)
+	}
+	return nil
+}
+
+// restartLoadOnce rolls every load-once consumer for which need says so,
+// one consumer at a time, and adds the time spent to RestartTime.
+func (r *Rotation) restartLoadOnce(ctx context.Context, need func(context.Context, Consumer) bool) error {
+	cs, err := r.spec.Backend.Consumers(ctx)
+	if err != nil {
+		return fmt.Errorf("list consumers: %w", err)
+	}
+	for _, c := range cs {
+		if c.Reload != ReloadLoadOnce || !need(ctx, c) {
+			continue
+		}
+		start := r.spec.Clock.Now()
+		err := r.spec.Backend.RollingRestart(ctx, c)
+		r.mu.Lock()
+		r.restartTime += r.spec.Clock.Since(start)
+		r.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("rolling restart %s: %w", c.Name, err)
+		}
+	}
+	return nil
+}
+
+// verdicts runs verify against every consumer (filtered by keep, nil = all).
+func (r *Rotation) verdicts(ctx context.Context, keep func(Consumer) bool, verify func(context.Context, Consumer) error) ([]Verdict, error) {
+	cs, err := r.spec.Backend.Consumers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list consumers: %w", err)
+	}
+	var out []Verdict
+	for _, c := range cs {
+		if keep != nil && !keep(c) {
+			continue
+		}
+		v := Verdict{Consumer: c.Name, OK: true}
+		if err := verify(ctx, c); err != nil {
+			v.OK, v.Reason = false, err.Error()
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (r *Rotation) gate(ctx context.Context, what string, keep func(Consumer) bool, verify func(context.Context, Consumer) error) plan.Result {
+	vs, err := r.verdicts(ctx, keep, verify)
+	if err != nil {
+		return plan.NotYet(err.Error())
+	}
+	return Gate(what, vs)
+}
+
+func (r *Rotation) accepts(probe tls.Certificate) func(context.Context, Consumer) error {
+	return func(ctx context.Context, c Consumer) error {
+		return r.spec.Backend.VerifyAcceptsCA(ctx, c, probe)
+	}
+}
+
+func (r *Rotation) presents(roots *x509.CertPool, probe tls.Certificate) func(context.Context, Consumer) error {
+	return func(ctx context.Context, c Consumer) error {
+		return r.spec.Backend.VerifyPresentsLeafFrom(ctx, c, roots, probe)
+	}
+}
+
+// rejects passes when the consumer rejected probe (ErrRejected); any other
+// outcome, including a transient error, is "not yet".
+func (r *Rotation) rejects(probe tls.Certificate) func(context.Context, Consumer) error {
+	return func(ctx context.Context, c Consumer) error {
+		err := r.spec.Backend.VerifyAcceptsCA(ctx, c, probe)
+		switch {
+		case errors.Is(err, ErrRejected):
+			return nil
+		case err == nil:
+			return errors.New("still accepts the previous CA")
+		}
+		return err
+	}
+}
+
+// waitUntil sleeps on the spec's clock until t or ctx ends.
+func (r *Rotation) waitUntil(ctx context.Context, t time.Time) error {
+	d := t.Sub(r.spec.Clock.Now())
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := r.spec.Clock.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C():
+		return nil
+	}
+}
+
+func isHot(c Consumer) bool { return c.Reload != ReloadLoadOnce }

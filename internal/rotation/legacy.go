@@ -1,0 +1,75 @@
+package rotation
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/handover-dev/handover/internal/plan"
+)
+
+// atomicPlan is the pre-fix certgen (envoyproxy/gateway#4891): the CA and
+// every leaf are replaced at once, load-once consumers restarted right
+// after. Nothing is verified and nothing can be reverted.
+func (r *Rotation) atomicPlan() *plan.Plan {
+	return &plan.Plan{
+		Name: "rotate-trust-atomic",
+		Steps: []plan.Step{
+			&step{
+				name: "replace-ca-and-leaves",
+				desc: "write bundle [new] and leaves from the new CA to every consumer at once",
+				apply: func(ctx context.Context) error {
+					bundle, err := r.bundlePEM(r.spec.New)
+					if err != nil {
+						return err
+					}
+					if err := r.spec.Backend.PublishTrustBundle(ctx, bundle); err != nil {
+						return fmt.Errorf("publish bundle: %w", err)
+					}
+					return r.publishLeaves(ctx)
+				},
+				check: done,
+			},
+			r.restartLoadOnceStep("restart-load-once", "restart every load-once consumer (rolling)"),
+		},
+		PointOfNoReturn: 0,
+	}
+}
+
+// bundlePlan is envoyproxy/gateway#8534 + #8535: the bundle [new, previous]
+// and the new leaves are written at once, then load-once consumers get a
+// rolling restart. Nothing is verified.
+func (r *Rotation) bundlePlan() *plan.Plan {
+	return &plan.Plan{
+		Name: "rotate-trust-bundle",
+		Steps: []plan.Step{
+			&step{
+				name: "bundle-ca-and-replace-leaves",
+				desc: "write bundle [new, previous] and leaves from the new CA to every consumer at once",
+				apply: func(ctx context.Context) error {
+					bundle, err := r.bundlePEM(r.spec.New, r.spec.Old)
+					if err != nil {
+						return err
+					}
+					if err := r.spec.Backend.PublishTrustBundle(ctx, bundle); err != nil {
+						return fmt.Errorf("publish bundle: %w", err)
+					}
+					return r.publishLeaves(ctx)
+				},
+				check: done,
+			},
+			r.restartLoadOnceStep("rolling-restart-load-once", "rolling restart of every load-once consumer"),
+		},
+		PointOfNoReturn: 0,
+	}
+}
+
+func (r *Rotation) restartLoadOnceStep(name, desc string) *step {
+	return &step{
+		name: name,
+		desc: desc,
+		apply: func(ctx context.Context) error {
+			return r.restartLoadOnce(ctx, func(context.Context, Consumer) bool { return true })
+		},
+		check: done,
+	}
+}
