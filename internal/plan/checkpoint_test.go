@@ -36,6 +36,10 @@ func TestFileCheckpointRoundTrip(t *testing.T) {
 	if st != nil || err != nil {
 		t.Fatalf("Load of a missing file = %+v, %v; want nil, nil", st, err)
 	}
+	// A temporary file left by a Save that was killed before its rename.
+	if err := os.WriteFile(filepath.Join(dir, ".state.json.tmp-123"), []byte(`{"plan":`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	want := sampleState()
 	if err := cp.Save(t.Context(), want); err != nil {
 		t.Fatalf("Save: %v", err)

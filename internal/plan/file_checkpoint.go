@@ -17,8 +17,8 @@ import (
 // it, renames it over the path (rename(2) is atomic within a file system)
 // and fsyncs the directory so the rename itself survives a power loss.
 // After a crash Load sees either the old or the new State, never a torn one.
-// It is safe for concurrent use within one process; two processes must not
-// share a path.
+// Save also removes temporary files a killed Save left behind. It is safe
+// for concurrent use within one process; two processes must not share a path.
 type FileCheckpoint struct {
 	path string
 	mu   sync.Mutex
@@ -73,6 +73,12 @@ func (f *FileCheckpoint) Save(_ context.Context, s *State) error {
 	dir, base := filepath.Split(f.path)
 	if dir == "" {
 		dir = "."
+	}
+	// Temporary files left by a process killed in the middle of a Save.
+	if stale, err := filepath.Glob(filepath.Join(dir, "."+base+".tmp-*")); err == nil {
+		for _, s := range stale {
+			_ = os.Remove(s)
+		}
 	}
 	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*") // mode 0600
 	if err != nil {

@@ -64,6 +64,12 @@ type Runner struct {
 // with both reasons. At or after the point of no return the plan ends Failed
 // with the reason. These outcomes return a nil error.
 //
+// Observers get EventPlanStarted (Reason "resumed" on a resumed run), then
+// per step StepStarted, StepProgress (only when the NotYet reason changes),
+// StepDone or StepFailed, and in a rollback StepReverting/StepReverted, and
+// last PlanEnded with the Outcome; each after the state it reports was saved,
+// stamped with the Runner's clock.
+//
 // Run returns the State so far and a non-nil error when it cannot go on:
 // checkpoint load/save errors (wrapped), and ctx cancellation (wraps
 // ctx.Err(); rerun to resume) unless RollbackOnCancel applies.
