@@ -151,7 +151,7 @@ func checkSigner(leaf *x509.Certificate, entries []BundleEntry, maxCAs int) erro
 	}
 	switch {
 	case overCap != nil:
-		return &SignerError{Leaf: RefOf(leaf), CA: RefOf(overCap), Reason: fmt.Sprintf("is beyond the cap of %d CAs", maxCAs), Err: ErrBundleWouldDropSigner}
+		return &SignerError{Leaf: RefOf(leaf), CA: RefOf(overCap), Reason: fmt.Sprintf("is beyond the cap (MaxCAs %d)", maxCAs), Err: ErrBundleWouldDropSigner}
 	case expired != nil:
 		return &SignerError{Leaf: RefOf(leaf), CA: RefOf(expired), Reason: fmt.Sprintf("expired at %s", expired.NotAfter.UTC().Format(time.RFC3339)), Err: ErrSignerExpired}
 	default:

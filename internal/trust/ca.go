@@ -140,6 +140,11 @@ func ValidateCA(cert *x509.Certificate, now time.Time) error {
 	return checkValidity(cert, now)
 }
 
+// ValidateCAConstraints is ValidateCA without the time check: nil when cert
+// has BasicConstraints CA:TRUE and KeyUsage keyCertSign, else a *CertError
+// wrapping ErrNotCA (nil cert: ErrInvalidOptions).
+func ValidateCAConstraints(cert *x509.Certificate) error { return checkCAConstraints(cert) }
+
 // checkCAConstraints is ValidateCA without the time check.
 func checkCAConstraints(cert *x509.Certificate) error {
 	if cert == nil {

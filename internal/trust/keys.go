@@ -78,7 +78,7 @@ func ParsePrivateKey(pemBytes []byte) (crypto.Signer, error) {
 		}
 	}
 	if key == nil {
-		return nil, fmt.Errorf("%w: %d PEM blocks, none a PKCS#1, PKCS#8 or SEC1 private key", ErrNoPrivateKey, len(blocks))
+		return nil, fmt.Errorf("%w: found %d PEM block(s), none a PKCS#1, PKCS#8 or SEC1 private key", ErrNoPrivateKey, len(blocks))
 	}
 	signer, err := parseKeyBlock(key.Block)
 	if err != nil {

@@ -113,7 +113,7 @@ func ParseCertificates(pemBytes []byte) ([]*x509.Certificate, error) {
 		certs = append(certs, cert)
 	}
 	if len(certs) == 0 {
-		return nil, fmt.Errorf("%w: %d PEM blocks, none of type CERTIFICATE", ErrNoCertificate, len(blocks))
+		return nil, fmt.Errorf("%w: found %d PEM block(s), none of type CERTIFICATE", ErrNoCertificate, len(blocks))
 	}
 	return certs, nil
 }
