@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/handover-dev/handover/internal/cli/ca"
+	"github.com/handover-dev/handover/internal/cli/sandbox"
 	"github.com/handover-dev/handover/internal/cli/version"
 )
 
@@ -34,6 +35,7 @@ Also usable as a kubectl plugin (install the binary as kubectl-handover).`,
 	}
 	cmd.AddCommand(
 		ca.NewCommand(),
+		sandbox.NewCommand(),
 		version.NewCommand(),
 	)
 	return cmd
