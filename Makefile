@@ -16,6 +16,15 @@ OUT ?= $(CURDIR)/out
 FUZZTIME ?= 10s
 
 .PHONY: all build test test-unit fuzz lint generate verify demo clean help
+.PHONY: k8s-binaries sandbox-up sandbox-down
+
+# Kubernetes test binaries (etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler, kubectl, kwok), built from the Go module proxy by
+# hack/k8s-binaries.sh into a cache outside the repo; the tests find them
+# through HANDOVER_K8S_BIN (our harness) and KUBEBUILDER_ASSETS (envtest).
+K8S_VERSION := v1.35.4
+K8S_BIN ?= $(or $(HANDOVER_K8S_BIN),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/handover/k8s/$(K8S_VERSION))
+K8S_TEST_ENV := HANDOVER_K8S_BIN=$(K8S_BIN) KUBEBUILDER_ASSETS=$(K8S_BIN)
 
 all: build
 
@@ -28,9 +37,18 @@ build: ## build bin/handover
 test-unit: ## fast tests: no Kubernetes binaries, slow tiers skipped (-short)
 	$(GO) test -short -count=1 ./...
 
-test: ## every tier the CI runs: unit, integration, e2e, and a short fuzz run
-	$(GO) test -count=1 -timeout 40m ./...
+test: k8s-binaries ## every tier the CI runs: unit, integration, e2e, and a short fuzz run
+	$(K8S_TEST_ENV) $(GO) test -count=1 -timeout 40m ./...
 	$(MAKE) fuzz
+
+k8s-binaries: ## build the Kubernetes test binaries into K8S_BIN (~6 min cold; no-op when the stamp matches)
+	HANDOVER_K8S_BIN=$(K8S_BIN) GO=$(GO) hack/k8s-binaries.sh
+
+sandbox-up: build k8s-binaries ## start a local kubelet-less cluster (handover sandbox up)
+	$(BIN)/handover sandbox up --bin-dir $(K8S_BIN)
+
+sandbox-down: build ## stop the local cluster (handover sandbox down)
+	$(BIN)/handover sandbox down
 
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 	$(GO) test ./internal/trust -run '^$$' -fuzz '^FuzzParsePEM$$' -fuzztime $(FUZZTIME)
