@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -182,8 +183,9 @@ func readCerts(flag, path string) ([]*x509.Certificate, error) {
 }
 
 func writeSummary(w io.Writer, entries []trust.BundleEntry, origins []origin, kept, maxCAs int, now time.Time) error {
-	fmt.Fprintf(w, "bundle: %d of %d CAs (max %d) at %s\n", kept, len(entries), maxCAs, now.UTC().Format(time.RFC3339))
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var buf bytes.Buffer // writes to a bytes.Buffer cannot fail; one checked write below
+	fmt.Fprintf(&buf, "bundle: %d of %d CAs (max %d) at %s\n", kept, len(entries), maxCAs, now.UTC().Format(time.RFC3339))
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	for i, e := range entries {
 		verdict, role := "kept", "previous"
 		if !e.Kept {
@@ -193,9 +195,13 @@ func writeSummary(w io.Writer, entries []trust.BundleEntry, origins []origin, ke
 			role = "active"
 		}
 		o := origins[i]
-		fmt.Fprintf(tw, "  %s\t%s\t%s\tnotAfter %s\tsha256 %s\t%s#%d\n",
+		_, _ = fmt.Fprintf(tw, "  %s\t%s\t%s\tnotAfter %s\tsha256 %s\t%s#%d\n",
 			verdict, role, clean(e.Cert.Subject.String()), e.Cert.NotAfter.UTC().Format(time.RFC3339),
 			trust.Fingerprint(e.Cert), clean(o.file), o.index)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
 }

@@ -16,10 +16,8 @@ var update = flag.Bool("update", false, "regenerate testdata fixtures and golden
 
 const goldenNow = "2026-01-15T00:00:00Z"
 
-// fixtures are committed public certificates with fixed dates, so golden
-// outputs are byte-for-byte deterministic. Their keys are not kept.
-var fixtureFiles = []string{"old-ca.pem", "new-ca.pem", "web-old.pem", "web-new.pem", "expired-ca.pem"}
-
+// writeFixtures writes committed public certificates with fixed dates, so
+// golden outputs are byte-for-byte deterministic. Their keys are not kept.
 func writeFixtures(t *testing.T) {
 	t.Helper()
 	day := 24 * time.Hour

@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -165,15 +166,20 @@ func (i certInfo) sans() string {
 }
 
 func writeTable(w io.Writer, rows []certInfo) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "FILE\t#\tSUBJECT\tISSUER\tSERIAL\tNOT BEFORE\tNOT AFTER\tCA\tKEY\tSANS\tSHA-256")
+	var buf bytes.Buffer // writes to a bytes.Buffer cannot fail; one checked write below
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+	_, _ = fmt.Fprintln(tw, "FILE\t#\tSUBJECT\tISSUER\tSERIAL\tNOT BEFORE\tNOT AFTER\tCA\tKEY\tSANS\tSHA-256")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%t\t%s\t%s\t%s\n",
+		_, _ = fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%t\t%s\t%s\t%s\n",
 			clean(r.File), r.Index, clean(orDash(r.Subject)), clean(orDash(r.Issuer)), r.Serial,
 			r.NotBefore.Format(time.RFC3339), r.NotAfter.Format(time.RFC3339),
 			r.IsCA, r.KeyAlgorithm, clean(r.sans()), r.SHA256)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
 }
 
 func orDash(s string) string {
