@@ -150,7 +150,9 @@ func TestMajoritySide(t *testing.T) {
 
 func TestCanRemove(t *testing.T) {
 	t.Parallel()
-	h := func(id uint64, healthy, leader bool) VoterHealth { return VoterHealth{ID: id, Healthy: healthy, Leader: leader} }
+	h := func(id uint64, healthy, leader bool) VoterHealth {
+		return VoterHealth{ID: id, Healthy: healthy, Leader: leader}
+	}
 	tests := []struct {
 		name   string
 		voters []VoterHealth

@@ -1,0 +1,154 @@
+package etcd
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/utils/clock"
+)
+
+// Defaults for Config's zero values.
+const (
+	DefaultStepTimeout    = 2 * time.Minute
+	DefaultPromoteTimeout = time.Minute
+	DefaultPollInterval   = 200 * time.Millisecond
+	DefaultDrainDelay     = time.Second
+	// catchUpFloor is the slowest catch-up rate the default timeout allows
+	// for (bytes per second), on top of DefaultStepTimeout.
+	catchUpFloor = 1 << 20
+)
+
+// Config is the input of NewPlan.
+type Config struct {
+	// Name is the plan's name ("" = "etcd-migration"); it keys the checkpoint.
+	Name    string
+	Cluster *Cluster // required
+	// Sources are the voting members at the start. Discover them once with
+	// Cluster.Members and persist them beside the checkpoint: a rerun after
+	// some sources were removed must build the same plan.
+	Sources     []Member
+	Targets     []Target
+	Provisioner Provisioner
+	// TargetTLS is passed to the provisioner for every target (nil = plain).
+	TargetTLS *MemberTLS
+
+	// CatchUpTimeout bounds each learner's catch-up; 0 = DefaultStepTimeout
+	// plus DBSize at 1 MiB/s.
+	CatchUpTimeout time.Duration
+	DBSize         int64         // bytes, from preflight; sizes the catch-up timeout
+	PromoteTimeout time.Duration // 0 = DefaultPromoteTimeout
+	StepTimeout    time.Duration // 0 = DefaultStepTimeout
+	PollInterval   time.Duration // 0 = DefaultPollInterval
+	// Preflight limits (see Facts).
+	MaxLearners int
+	MaxRTT      time.Duration
+	MaxDBSize   int64
+
+	// OnEndpoints is called with the voters' client URLs whenever clients
+	// must follow the membership: after a promotion (the new voter
+	// included) and before each removal (the leaving member left out).
+	// Whatever talks to the cluster — the probe, an API server's
+	// --etcd-servers — must use these lists, so no request is ever sent to
+	// a member that is about to leave. It must not block for long.
+	OnEndpoints func(endpoints []string)
+	// DrainDelay is the wait between OnEndpoints and MemberRemove, for
+	// clients to move their connections (0 = DefaultDrainDelay).
+	DrainDelay time.Duration
+
+	Clock clock.Clock // nil = real clock
+	// Stats, when set, receives catch-up measurements.
+	Stats *Stats
+}
+
+func (c *Config) defaults() error {
+	switch {
+	case c.Cluster == nil:
+		return fmt.Errorf("%w: Config.Cluster is nil", ErrInvalidConfig)
+	case c.Provisioner == nil:
+		return fmt.Errorf("%w: Config.Provisioner is nil", ErrInvalidConfig)
+	case len(c.Sources) == 0:
+		return fmt.Errorf("%w: Config.Sources is empty", ErrInvalidConfig)
+	}
+	if c.Name == "" {
+		c.Name = "etcd-migration"
+	}
+	if c.StepTimeout == 0 {
+		c.StepTimeout = DefaultStepTimeout
+	}
+	if c.CatchUpTimeout == 0 {
+		c.CatchUpTimeout = DefaultStepTimeout + time.Duration(c.DBSize/catchUpFloor)*time.Second
+	}
+	if c.PromoteTimeout == 0 {
+		c.PromoteTimeout = DefaultPromoteTimeout
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.DrainDelay == 0 {
+		c.DrainDelay = DefaultDrainDelay
+	}
+	if c.Clock == nil {
+		c.Clock = clock.RealClock{}
+	}
+	if c.Stats == nil {
+		c.Stats = &Stats{}
+	}
+	return nil
+}
+
+// CatchUp is one learner's measured catch-up.
+type CatchUp struct {
+	Target string
+	// Bytes is the learner's database size when it caught up.
+	Bytes int64
+	// Duration runs from the provisioning of the member to the gate seeing
+	// it within CatchUpSlack of the leader (it includes the member's start).
+	Duration time.Duration
+}
+
+// MiBPerSecond is Bytes/Duration in MiB/s (0 when Duration is 0).
+func (c CatchUp) MiBPerSecond() float64 {
+	if c.Duration <= 0 {
+		return 0
+	}
+	return float64(c.Bytes) / (1 << 20) / c.Duration.Seconds()
+}
+
+// Stats collects measurements made by the steps; safe for concurrent use.
+type Stats struct {
+	mu       sync.Mutex
+	catchUps []CatchUp
+	started  map[string]time.Time
+}
+
+func (s *Stats) provisionStarted(name string, t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started == nil {
+		s.started = map[string]time.Time{}
+	}
+	if _, ok := s.started[name]; !ok {
+		s.started[name] = t
+	}
+}
+
+func (s *Stats) provisionStart(name string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.started[name]
+	return t, ok
+}
+
+func (s *Stats) add(c CatchUp) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.catchUps = append(s.catchUps, c)
+}
+
+// CatchUps returns the measured catch-ups in order.
+func (s *Stats) CatchUps() []CatchUp {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]CatchUp(nil), s.catchUps...)
+}

@@ -1,0 +1,224 @@
+package etcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/version"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+)
+
+// Embedded runs members inside this process with
+// go.etcd.io/etcd/server/v3/embed: for the demo and tests. Members die with
+// the process.
+type Embedded struct {
+	// BaseDir holds one data directory per member (BaseDir/<name>).
+	BaseDir string
+	// LogLevel is the members' zap level ("" = no logs).
+	LogLevel string
+	// MaxLearners is --max-learners (0 = etcd's default, 1).
+	MaxLearners int
+	// SnapshotCount is --snapshot-count (0 = etcd's default).
+	SnapshotCount uint64
+
+	mu      sync.Mutex
+	members map[string]*embed.Etcd
+}
+
+// Kind returns "embedded".
+func (p *Embedded) Kind() string { return "embedded" }
+
+// Version returns the etcd version compiled into this binary.
+func (p *Embedded) Version(context.Context) (string, error) { return version.Version, nil }
+
+// Start starts spec's member in-process and returns once its servers
+// listen (a joining learner is not ready until it caught up; the catch-up
+// gate waits for that). A member already running under spec.Name → nil.
+func (p *Embedded) Start(ctx context.Context, spec MemberSpec) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.members == nil {
+		p.members = map[string]*embed.Etcd{}
+	}
+	if _, ok := p.members[spec.Name]; ok {
+		return nil
+	}
+	cfg, err := p.config(spec)
+	if err != nil {
+		return err
+	}
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		return fmt.Errorf("start embedded member %q: %w", spec.Name, err)
+	}
+	p.members[spec.Name] = e
+	return nil
+}
+
+func (p *Embedded) config(spec MemberSpec) (*embed.Config, error) {
+	if p.BaseDir == "" {
+		return nil, fmt.Errorf("%w: Embedded.BaseDir is empty", ErrInvalidConfig)
+	}
+	cfg := embed.NewConfig()
+	cfg.Name = spec.Name
+	cfg.Dir = filepath.Join(p.BaseDir, spec.Name)
+	if p.LogLevel == "" {
+		cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	} else {
+		cfg.LogLevel = p.LogLevel
+	}
+	if p.MaxLearners != 0 {
+		cfg.MaxLearners = p.MaxLearners
+	}
+	if p.SnapshotCount != 0 {
+		cfg.SnapshotCount = p.SnapshotCount
+	}
+	peer, err := mustURLs(spec.PeerURL)
+	if err != nil {
+		return nil, fmt.Errorf("member %q peer URL: %w", spec.Name, err)
+	}
+	client, err := mustURLs(spec.ClientURL)
+	if err != nil {
+		return nil, fmt.Errorf("member %q client URL: %w", spec.Name, err)
+	}
+	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = peer, peer
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = client, client
+	cfg.InitialCluster = spec.InitialCluster
+	cfg.ClusterState = spec.ClusterState
+	if cfg.ClusterState == "" {
+		cfg.ClusterState = embed.ClusterStateFlagExisting
+	}
+	if spec.ClusterToken != "" {
+		cfg.InitialClusterToken = spec.ClusterToken
+	}
+	if t := spec.TLS; t != nil {
+		cfg.ClientTLSInfo.CertFile, cfg.ClientTLSInfo.KeyFile = t.CertFile, t.KeyFile
+		cfg.ClientTLSInfo.TrustedCAFile, cfg.ClientTLSInfo.ClientCertAuth = t.TrustedCAFile, t.ClientCertAuth
+		if strings.HasPrefix(spec.PeerURL, "https") {
+			cfg.PeerTLSInfo = cfg.ClientTLSInfo
+		}
+	}
+	return cfg, nil
+}
+
+// Stop closes the member (if this provisioner runs it) and deletes its data
+// directory.
+func (p *Embedded) Stop(ctx context.Context, name string) error {
+	p.mu.Lock()
+	e := p.members[name]
+	delete(p.members, name)
+	p.mu.Unlock()
+	if e != nil {
+		closeEmbedded(e)
+	}
+	if p.BaseDir == "" {
+		return nil
+	}
+	return os.RemoveAll(filepath.Join(p.BaseDir, name))
+}
+
+// Running returns the names of the members this provisioner runs.
+func (p *Embedded) Running() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for n := range p.members {
+		out = append(out, n)
+	}
+	return out
+}
+
+// Close stops every member without deleting data.
+func (p *Embedded) Close() {
+	p.mu.Lock()
+	ms := p.members
+	p.members = nil
+	p.mu.Unlock()
+	for _, e := range ms {
+		closeEmbedded(e)
+	}
+}
+
+// closeEmbedded closes e, giving up after 10 s (a member removed from its
+// cluster may already have stopped its server).
+func closeEmbedded(e *embed.Etcd) {
+	done := make(chan struct{})
+	go func() { e.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// StartCluster bootstraps a new cluster of len(names) members on free
+// loopback ports (retrying with new ports on a bind conflict) and waits
+// until every member is ready. It returns the members as Targets (name,
+// peer URL, client URL). Used by the demo and tests to build a source
+// cluster.
+func (p *Embedded) StartCluster(ctx context.Context, token string, names []string) ([]Target, error) {
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		ts, err := p.startCluster(ctx, token, names)
+		if err == nil {
+			return ts, nil
+		}
+		lastErr = err
+		for _, n := range names {
+			_ = p.Stop(ctx, n)
+		}
+		if !isAddrInUse(err) {
+			break
+		}
+	}
+	return nil, lastErr
+}
+
+func (p *Embedded) startCluster(ctx context.Context, token string, names []string) ([]Target, error) {
+	ts := make([]Target, len(names))
+	var ic []string
+	for i, n := range names {
+		peer, err := FreeLoopbackURL()
+		if err != nil {
+			return nil, err
+		}
+		client, err := FreeLoopbackURL()
+		if err != nil {
+			return nil, err
+		}
+		ts[i] = Target{Name: n, PeerURL: peer, ClientURL: client}
+		ic = append(ic, n+"="+peer)
+	}
+	for _, t := range ts {
+		spec := MemberSpec{Name: t.Name, PeerURL: t.PeerURL, ClientURL: t.ClientURL,
+			InitialCluster: strings.Join(ic, ","), ClusterState: embed.ClusterStateFlagNew, ClusterToken: token}
+		if err := p.Start(ctx, spec); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range ts {
+		p.mu.Lock()
+		e := p.members[t.Name]
+		p.mu.Unlock()
+		select {
+		case <-e.Server.ReadyNotify():
+		case err := <-e.Err():
+			return nil, fmt.Errorf("member %q: %w", t.Name, err)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(60 * time.Second):
+			return nil, fmt.Errorf("member %q not ready after 60s", t.Name)
+		}
+	}
+	return ts, nil
+}
+
+func isAddrInUse(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "address already in use") || errors.Is(err, os.ErrExist))
+}

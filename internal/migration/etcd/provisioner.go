@@ -1,0 +1,93 @@
+package etcd
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+)
+
+// MemberSpec is what a provisioner needs to start one member that joins an
+// existing cluster (etcd docs: runtime-configuration, "Add a new member").
+type MemberSpec struct {
+	Name      string
+	PeerURL   string
+	ClientURL string
+	// InitialCluster is the --initial-cluster value: every current member
+	// (including this one) as name=peerURL, comma-separated.
+	InitialCluster string
+	// ClusterState is "existing" for a joining member, "new" when the
+	// provisioner bootstraps a fresh cluster (demo and tests).
+	ClusterState string
+	// ClusterToken is --initial-cluster-token (only used with "new").
+	ClusterToken string
+	// TLS, when set, serves clients over TLS with these files.
+	TLS *MemberTLS
+}
+
+// MemberTLS names the PEM files a member serves with (etcd flags
+// --cert-file, --key-file, --trusted-ca-file; with ClientCertAuth,
+// --client-cert-auth). Peer traffic uses the same files when PeerURL is
+// https.
+type MemberTLS struct {
+	CertFile, KeyFile, TrustedCAFile string
+	ClientCertAuth                   bool
+}
+
+// Provisioner starts and stops target members somewhere. Start and Stop are
+// idempotent: Start of a running member returns nil, Stop of an absent one
+// returns nil. Stop also deletes the member's data.
+type Provisioner interface {
+	// Kind is "embedded", "process" or "exec".
+	Kind() string
+	// Version returns the etcd version the provisioned members run
+	// ("3.6.5"), or "" when it cannot be known beforehand.
+	Version(ctx context.Context) (string, error)
+	Start(ctx context.Context, spec MemberSpec) error
+	Stop(ctx context.Context, name string) error
+}
+
+// InitialCluster renders --initial-cluster for members plus the joining
+// target: named members as name=peerURL for every peer URL, the joining
+// learner (unnamed until it starts) under target.Name. Unnamed members other
+// than the target are an error (another learner is mid-join).
+func InitialCluster(members []Member, target Target) (string, error) {
+	var parts []string
+	for _, m := range members {
+		name := m.Name
+		if m.HasPeerURL(target.PeerURL) {
+			name = target.Name
+		}
+		if name == "" {
+			return "", fmt.Errorf("member %x has no name yet: another learner is joining", m.ID)
+		}
+		for _, p := range m.PeerURLs {
+			parts = append(parts, name+"="+p)
+		}
+	}
+	return strings.Join(parts, ","), nil
+}
+
+// FreeLoopbackURL returns "http://127.0.0.1:PORT" with a port that was free
+// a moment ago (listen on :0, close). Callers that bind it later must retry
+// with a new port on a bind conflict.
+func FreeLoopbackURL() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		return "", err
+	}
+	return "http://" + addr, nil
+}
+
+func mustURLs(s string) ([]url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	return []url.URL{*u}, nil
+}
