@@ -40,8 +40,9 @@ const exampleHelp = `  # a CA, a server leaf, and what they contain
       --usage server --out-cert web.pem --out-key web.key
   handover ca inspect ca.pem web.pem
 
-  # the bundle to publish while rotating from old-ca.pem to ca.pem
-  handover ca bundle --active ca.pem --previous old-ca.pem --in-use web.pem > bundle.pem`
+  # rotating from old-ca.pem to ca.pem while old-web.pem (signed by the old CA)
+  # is still served: the bundle keeps both CAs, or the command refuses
+  handover ca bundle --active ca.pem --previous old-ca.pem --in-use old-web.pem > bundle.pem`
 
 // NewCommand returns `handover ca` with its subcommands.
 func NewCommand() *cobra.Command {
