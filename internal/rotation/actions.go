@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/handover-dev/handover/internal/plan"
 )
 
@@ -42,23 +44,38 @@ func (r *Rotation) restartLoadOnce(ctx context.Context, need func(context.Contex
 	return nil
 }
 
-// verdicts runs verify against every consumer (filtered by keep, nil = all).
+// maxParallelVerify bounds the verifications in flight: one gate handshakes
+// with every pod, and a busy fleet makes each handshake slow.
+const maxParallelVerify = 8
+
+// verdicts runs verify against every consumer (filtered by keep, nil = all),
+// up to maxParallelVerify at a time, and returns the verdicts in the
+// backend's consumer order.
 func (r *Rotation) verdicts(ctx context.Context, keep func(Consumer) bool, verify func(context.Context, Consumer) error) ([]Verdict, error) {
 	cs, err := r.spec.Backend.Consumers(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list consumers: %w", err)
 	}
-	var out []Verdict
+	var picked []Consumer
 	for _, c := range cs {
-		if keep != nil && !keep(c) {
-			continue
+		if keep == nil || keep(c) {
+			picked = append(picked, c)
 		}
-		v := Verdict{Consumer: c.Name, OK: true}
-		if err := verify(ctx, c); err != nil {
-			v.OK, v.Reason = false, err.Error()
-		}
-		out = append(out, v)
 	}
+	out := make([]Verdict, len(picked))
+	var g errgroup.Group
+	g.SetLimit(maxParallelVerify)
+	for i, c := range picked {
+		g.Go(func() error {
+			v := Verdict{Consumer: c.Name, OK: true}
+			if err := verify(ctx, c); err != nil {
+				v.OK, v.Reason = false, err.Error()
+			}
+			out[i] = v
+			return nil
+		})
+	}
+	_ = g.Wait()
 	return out, nil
 }
 
