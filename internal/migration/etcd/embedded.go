@@ -29,8 +29,18 @@ type Embedded struct {
 	SnapshotCount uint64
 
 	mu      sync.Mutex
-	members map[string]*embed.Etcd
+	members map[string]*embeddedMember
 }
+
+// embeddedMember closes its server once, either when asked or when the
+// server stops on its own (removed from the cluster) — what the etcd binary
+// does by exiting, so clients' streams to it break and move elsewhere.
+type embeddedMember struct {
+	e    *embed.Etcd
+	once sync.Once
+}
+
+func (m *embeddedMember) close() { m.once.Do(func() { closeEmbedded(m.e) }) }
 
 // Kind returns "embedded".
 func (p *Embedded) Kind() string { return "embedded" }
@@ -45,7 +55,7 @@ func (p *Embedded) Start(ctx context.Context, spec MemberSpec) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.members == nil {
-		p.members = map[string]*embed.Etcd{}
+		p.members = map[string]*embeddedMember{}
 	}
 	if _, ok := p.members[spec.Name]; ok {
 		return nil
@@ -58,7 +68,12 @@ func (p *Embedded) Start(ctx context.Context, spec MemberSpec) error {
 	if err != nil {
 		return fmt.Errorf("start embedded member %q: %w", spec.Name, err)
 	}
-	p.members[spec.Name] = e
+	m := &embeddedMember{e: e}
+	p.members[spec.Name] = m
+	go func() {
+		<-e.Server.StopNotify()
+		m.close()
+	}()
 	return nil
 }
 
@@ -116,7 +131,7 @@ func (p *Embedded) Stop(ctx context.Context, name string) error {
 	delete(p.members, name)
 	p.mu.Unlock()
 	if e != nil {
-		closeEmbedded(e)
+		e.close()
 	}
 	if p.BaseDir == "" {
 		return nil
@@ -141,8 +156,8 @@ func (p *Embedded) Close() {
 	ms := p.members
 	p.members = nil
 	p.mu.Unlock()
-	for _, e := range ms {
-		closeEmbedded(e)
+	for _, m := range ms {
+		m.close()
 	}
 }
 
@@ -204,7 +219,7 @@ func (p *Embedded) startCluster(ctx context.Context, token string, names []strin
 	}
 	for _, t := range ts {
 		p.mu.Lock()
-		e := p.members[t.Name]
+		e := p.members[t.Name].e
 		p.mu.Unlock()
 		select {
 		case <-e.Server.ReadyNotify():

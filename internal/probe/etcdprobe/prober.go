@@ -53,6 +53,7 @@ type Prober struct {
 	watched    map[int64]bool
 	watchMax   int64
 	lostWatch  int // watch responses that reported compaction or cancellation
+	resumes    int
 	staleReads int
 }
 
@@ -185,6 +186,9 @@ func (p *Prober) Watch(ctx context.Context) {
 				next = resp.Events[n-1].Kv.ModRevision + 1
 			}
 		}
+		p.mu.Lock()
+		p.resumes++
+		p.mu.Unlock()
 		select {
 		case <-ctx.Done():
 		case <-time.After(50 * time.Millisecond):

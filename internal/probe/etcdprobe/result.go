@@ -17,8 +17,12 @@ type Result struct {
 	MissingAcknowledged int
 	// WatchGaps counts acknowledged revisions the watch never delivered,
 	// plus watch responses that reported compaction.
-	WatchGaps  int
-	StaleReads int // linearizable reads that missed an acknowledged write
+	WatchGaps int
+	// GapRevisions lists up to 20 acknowledged revisions the watch missed.
+	GapRevisions []int64
+	// WatchResumes counts watch channels that closed and were re-opened.
+	WatchResumes int
+	StaleReads   int // linearizable reads that missed an acknowledged write
 	// WorstWriteStall is the longest time between two consecutive write
 	// acknowledgements (any writer), i.e. the longest stretch in which no
 	// write completed while writers kept trying; with writers at R/s its
@@ -104,6 +108,12 @@ func (p *Prober) Result(ctx context.Context, wait time.Duration) (Result, error)
 	}
 	p.mu.Lock()
 	r.WatchGaps = WatchGaps(acks, p.watched) + p.lostWatch
+	for _, a := range acks {
+		if !p.watched[a.Revision] && len(r.GapRevisions) < 20 {
+			r.GapRevisions = append(r.GapRevisions, a.Revision)
+		}
+	}
+	r.WatchResumes = p.resumes
 	r.StaleReads = p.staleReads
 	p.mu.Unlock()
 	r.WorstWriteStall, r.WorstWriteStallEnd = WorstStall(acks)

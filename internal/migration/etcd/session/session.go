@@ -1,0 +1,154 @@
+// Package session runs an etcd migration plan with the etcd probes beside
+// it and collects what the report needs: the plan's outcome, the probe
+// summary per phase, the verified checks (acknowledged writes, watch gaps)
+// and the catch-up measurements. `handover etcd migrate` and `handover demo
+// etcd` both drive it.
+package session
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	etcdmig "github.com/handover-dev/handover/internal/migration/etcd"
+	"github.com/handover-dev/handover/internal/plan"
+	"github.com/handover-dev/handover/internal/probe"
+	"github.com/handover-dev/handover/internal/probe/etcdprobe"
+)
+
+// Defaults for Options' zero values.
+const (
+	DefaultProbeRate        = 100 // attempts per second per probe kind
+	DefaultProbeConcurrency = 4
+)
+
+// Options configure Run.
+type Options struct {
+	// Migration is the plan's configuration; Run chains its OnEndpoints to
+	// the probe's SetEndpoints.
+	Migration  etcdmig.Config
+	Checkpoint plan.Checkpoint // nil = in-memory
+	// ProbeEndpoints are the client URLs the probe starts with (the
+	// cluster's voters); ProbeTLS its client TLS (nil = plain).
+	ProbeEndpoints []string
+	ProbeTLS       *tls.Config
+	// ProbeRate is attempts/s for the writer and for the reader (0 =
+	// DefaultProbeRate); ProbeConcurrency workers each (0 = default).
+	ProbeRate        float64
+	ProbeConcurrency int
+	NoProbe          bool
+	// Log receives the phase log and catch-up progress (nil = discard).
+	Log              io.Writer
+	Clock            clock.Clock // nil = real clock
+	RollbackOnCancel bool
+}
+
+// Outcome is what Run measured.
+type Outcome struct {
+	State    *plan.State
+	Summary  probe.Summary
+	Probe    etcdprobe.Result
+	Probed   bool
+	CatchUps []etcdmig.CatchUp
+	Wall     time.Duration
+}
+
+// Run starts the probes (writers, readers, watcher), runs the plan to its
+// end, stops the probes and verifies. It returns an error when the plan
+// could not run (invalid config, checkpoint I/O, ctx cancelled without
+// rollback) or the probe could not start or verify; a plan that ended
+// RolledBack or Failed is an Outcome, not an error.
+func Run(ctx context.Context, o Options) (*Outcome, error) {
+	clk := o.Clock
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	o.Migration.Clock = clk
+	if o.Migration.Stats == nil {
+		o.Migration.Stats = &etcdmig.Stats{}
+	}
+	rec := probe.NewRecorder(clk)
+	var pr *etcdprobe.Prober
+	if !o.NoProbe {
+		var err error
+		pr, err = etcdprobe.New(ctx, etcdprobe.Config{Endpoints: o.ProbeEndpoints, TLS: o.ProbeTLS, Clock: clk})
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = pr.Close() }()
+		prev := o.Migration.OnEndpoints
+		o.Migration.OnEndpoints = func(eps []string) {
+			pr.SetEndpoints(eps)
+			if prev != nil {
+				prev(eps)
+			}
+		}
+	}
+	p, err := etcdmig.NewPlan(o.Migration)
+	if err != nil {
+		return nil, err
+	}
+	log := o.Log
+	if log == nil {
+		log = io.Discard
+	}
+	runner := plan.Runner{Checkpoint: o.Checkpoint, Clock: clk, RollbackOnCancel: o.RollbackOnCancel,
+		Observers: []plan.Observer{rec, NewPhaseLog(log, clk)}}
+
+	start := clk.Now()
+	var wg sync.WaitGroup
+	pctx, stopProbes := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopProbes()
+	if pr != nil {
+		wctx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+		defer stopWatch()
+		wg.Go(func() { pr.Watch(wctx) })
+		rate := o.ProbeRate
+		if rate == 0 {
+			rate = DefaultProbeRate
+		}
+		conc := o.ProbeConcurrency
+		if conc == 0 {
+			conc = DefaultProbeConcurrency
+		}
+		var pwg sync.WaitGroup
+		for _, pb := range []probe.Probe{pr.Writer(), pr.Reader()} {
+			r := &probe.Runner{Probe: pb, Rate: rate, Concurrency: conc, Timeout: 5 * time.Second, Clock: clk, Sink: rec}
+			pwg.Go(func() { _ = r.Run(pctx) })
+		}
+		// Let the probes establish a baseline before the first step.
+		select {
+		case <-clk.After(500 * time.Millisecond):
+		case <-ctx.Done():
+		}
+		defer func() {
+			stopProbes()
+			pwg.Wait()
+			stopWatch()
+			wg.Wait()
+		}()
+		st, runErr := runner.Run(ctx, p)
+		select {
+		case <-clk.After(500 * time.Millisecond):
+		case <-ctx.Done():
+		}
+		stopProbes()
+		pwg.Wait()
+		out := &Outcome{State: st, Probed: true, CatchUps: o.Migration.Stats.CatchUps()}
+		res, err := pr.Result(context.WithoutCancel(ctx), 10*time.Second)
+		if err != nil {
+			return out, fmt.Errorf("verify probe: %w", err)
+		}
+		out.Probe = res
+		out.Summary = rec.Summary()
+		out.Wall = clk.Since(start)
+		return out, runErr
+	}
+	st, runErr := runner.Run(ctx, p)
+	return &Outcome{State: st, Summary: rec.Summary(), CatchUps: o.Migration.Stats.CatchUps(), Wall: clk.Since(start)}, runErr
+}
