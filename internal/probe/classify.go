@@ -21,6 +21,7 @@ const (
 	ClassUnknownAuthority   = "unknown authority"   // chain does not lead to a trusted root
 	ClassCertificateExpired = "certificate expired" // outside NotBefore/NotAfter
 	ClassHostnameMismatch   = "hostname mismatch"   // server certificate not valid for ServerName
+	ClassHandshakeFailure   = "handshake failure"   // TLS alert 40: no common parameters, or (TLS 1.2) a required client certificate missing
 	ClassConnectionRefused  = "connection refused"  // nothing listening (ECONNREFUSED)
 	ClassConnectionReset    = "connection reset"    // ECONNRESET / EPIPE
 	ClassConnectionClosed   = "connection closed"   // EOF in the middle of a handshake or exchange
@@ -44,7 +45,9 @@ const (
 //     unsupported_certificate, 44 certificate_revoked, 46
 //     certificate_unknown, 116 certificate_required → bad certificate;
 //     45 certificate_expired → certificate expired; 48 unknown_ca → unknown
-//     authority;
+//     authority; 40 handshake_failure → handshake failure (a TLS 1.2
+//     server sends it when a required client certificate is missing, RFC
+//     5246 §7.4.6, and also when no cipher suite or group is shared);
 //   - *tls.CertificateVerificationError without a typed cause → bad certificate;
 //   - syscall.ECONNREFUSED → connection refused; ECONNRESET, EPIPE →
 //     connection reset; io.EOF, io.ErrUnexpectedEOF → connection closed;
@@ -148,6 +151,8 @@ func alertClass(code uint8) string {
 		return ClassCertificateExpired
 	case 48: // unknown_ca
 		return ClassUnknownAuthority
+	case 40: // handshake_failure
+		return ClassHandshakeFailure
 	}
 	return ""
 }
@@ -164,6 +169,8 @@ func classifyText(msg string) string {
 		return ClassHostnameMismatch
 	case strings.Contains(m, "bad certificate"), strings.Contains(m, "certificate required"):
 		return ClassBadCertificate
+	case strings.Contains(m, "handshake failure"):
+		return ClassHandshakeFailure
 	case strings.Contains(m, "connection refused"):
 		return ClassConnectionRefused
 	case strings.Contains(m, "connection reset"), strings.Contains(m, "broken pipe"):
