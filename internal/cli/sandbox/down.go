@@ -47,17 +47,19 @@ func runDown(ctx context.Context, o *Options, out io.Writer) error {
 		return fmt.Errorf("sandbox down (state kept in %s): %w", o.StateDir, err)
 	}
 	for _, p := range s.Processes {
-		fmt.Fprintf(out, "stopped %s (pid %d)\n", p.Name, p.PID)
+		if _, err := fmt.Fprintf(out, "stopped %s (pid %d)\n", p.Name, p.PID); err != nil {
+			return err
+		}
 	}
 	if o.Keep {
-		fmt.Fprintf(out, "sandbox down; state kept in %s\n", o.StateDir)
-		return nil
+		_, err := fmt.Fprintf(out, "sandbox down; state kept in %s\n", o.StateDir)
+		return err
 	}
 	if err := clearStateDir(o.StateDir); err != nil {
 		return err
 	}
 	// Remove the directory itself only if nothing else is in it.
 	_ = os.Remove(o.StateDir)
-	fmt.Fprintln(out, "sandbox down")
-	return nil
+	_, err = fmt.Fprintln(out, "sandbox down")
+	return err
 }

@@ -55,7 +55,7 @@ func runUp(ctx context.Context, o *Options, out io.Writer) error {
 	if err := clearStateDir(o.StateDir); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "starting sandbox (Kubernetes %s) in %s\n", cluster.KubernetesVersion, o.StateDir)
+	_, _ = fmt.Fprintf(out, "starting sandbox (Kubernetes %s) in %s\n", cluster.KubernetesVersion, o.StateDir)
 	c, err := cluster.Start(ctx, cluster.Options{
 		BinDir:   o.BinDir,
 		Dir:      o.StateDir,
@@ -63,7 +63,7 @@ func runUp(ctx context.Context, o *Options, out io.Writer) error {
 		Detach:   true,
 		Timeout:  o.Timeout,
 		Clock:    o.Clock,
-		Progress: func(msg string) { fmt.Fprintf(out, "  %s\n", msg) },
+		Progress: func(msg string) { _, _ = fmt.Fprintf(out, "  %s\n", msg) },
 	})
 	if err != nil {
 		return fmt.Errorf("sandbox up (logs in %s): %w", filepath.Join(o.StateDir, "logs"), err)
@@ -76,7 +76,7 @@ func runUp(ctx context.Context, o *Options, out io.Writer) error {
 	if cluster.CheckBinaries(o.BinDir, cluster.BinKubectl) != nil {
 		kubectl = "kubectl"
 	}
-	fmt.Fprintf(out, `sandbox up: API server %s, nodes %s
+	_, err = fmt.Fprintf(out, `sandbox up: API server %s, nodes %s
 processes: %s
 kubeconfig: %s
 try:
@@ -84,7 +84,7 @@ try:
 stop it with:
   handover sandbox down
 `, c.State.APIServerURL, strings.Join(c.Nodes, ", "), strings.Join(pids, " "), c.Kubeconfig, kubectl, c.Kubeconfig)
-	return nil
+	return err
 }
 
 // stateEntries are the only names clearStateDir removes, so a mistaken

@@ -36,8 +36,9 @@ func startProcess(name, path string, args []string, logPath string, detach bool)
 	if err != nil {
 		return Process{}, fmt.Errorf("open log of %s: %w", name, err)
 	}
-	defer logf.Close()
-	cmd := exec.Command(path, args...)
+	// The child holds its own copy of the descriptor after Start.
+	defer func() { _ = logf.Close() }()
+	cmd := exec.Command(path, args...) //nolint:gosec // G204: path is a binary in the configured binaries directory; args are built by this package
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	cmd.Env = os.Environ()

@@ -27,7 +27,7 @@ const readyPoll = 100 * time.Millisecond
 // stops Running (error wrapping ErrProcessExited with p's last log lines), or
 // ctx ends. last is the most recent reason cond gave for "not yet".
 func poll(ctx context.Context, clk clock.Clock, p *Process, what string, cond func(ctx context.Context) (ok bool, notYet string, err error)) error {
-	last := "no attempt yet"
+	var last string
 	for {
 		ok, reason, err := cond(ctx)
 		if err != nil {
@@ -84,7 +84,7 @@ func httpOK(c *http.Client, url, want string) func(ctx context.Context) (bool, s
 		if err != nil {
 			return false, err.Error(), nil
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
 			return false, fmt.Sprintf("%s: %d %s", url, resp.StatusCode, strings.TrimSpace(string(body))), nil
