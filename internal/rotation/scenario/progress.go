@@ -1,0 +1,48 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	"github.com/handover-dev/handover/internal/fleet"
+	"github.com/handover-dev/handover/internal/plan"
+)
+
+const progressEvery = 2 * time.Second
+
+// progressObserver prints plan events as human lines on w.
+func progressObserver(w io.Writer, name string) plan.Observer {
+	return plan.ObserverFunc(func(e plan.Event) {
+		switch e.Kind {
+		case plan.EventStepStarted:
+			fmt.Fprintf(w, "[%s] step %d: %s\n", name, e.Index+1, e.Step)
+		case plan.EventStepProgress:
+			fmt.Fprintf(w, "[%s]   waiting: %s\n", name, e.Reason)
+		case plan.EventStepFailed:
+			fmt.Fprintf(w, "[%s]   failed: %s\n", name, e.Reason)
+		case plan.EventStepReverting:
+			fmt.Fprintf(w, "[%s] reverting %s\n", name, e.Step)
+		case plan.EventPlanEnded:
+			fmt.Fprintf(w, "[%s] plan ended: %s %s\n", name, e.Outcome, e.Reason)
+		}
+	})
+}
+
+// progressTicker prints the fleet's attempt counts every few seconds until
+// the returned func is called.
+func progressTicker(ctx context.Context, clk clock.Clock, w io.Writer, name string, f *fleet.Fleet) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for sleep(ctx, clk, progressEvery) == nil {
+			r, failed := f.Counts()
+			fmt.Fprintf(w, "[%s]   %d handshakes, %d failed\n", name, r, failed)
+		}
+	}()
+	return func() { cancel(); <-done }
+}
