@@ -1,0 +1,42 @@
+package session
+
+import (
+	"github.com/handover-dev/handover/internal/report"
+)
+
+// ReportRun builds the report run for one migration outcome (kind
+// "etcd-migration"): the probe summary per phase, Checks from the probe's
+// verification (acknowledged_writes, missing_acknowledged_writes,
+// watch_gaps, stale_reads) and Metrics: worst_write_stall_ms,
+// catchup_mib_per_s (total bytes caught up over total catch-up time, from
+// each target's provisioning to its gate passing) and catchup_mib (mean
+// database size per target).
+func ReportRun(name string, out *Outcome) report.Run {
+	r := report.NewRun(name, "etcd-migration", out.Summary)
+	if out.State != nil {
+		r.Outcome = string(out.State.Outcome)
+	}
+	r.Metrics = map[string]float64{}
+	r.Checks = map[string]int64{}
+	if out.Probed {
+		for k, v := range out.Probe.Checks() {
+			r.Checks[k] = v
+		}
+		for k, v := range out.Probe.Metrics() {
+			r.Metrics[k] = v
+		}
+	}
+	if len(out.CatchUps) > 0 {
+		var bytes int64
+		var secs float64
+		for _, c := range out.CatchUps {
+			bytes += c.Bytes
+			secs += c.Duration.Seconds()
+		}
+		if secs > 0 {
+			r.Metrics["catchup_mib_per_s"] = float64(bytes) / (1 << 20) / secs
+		}
+		r.Metrics["catchup_mib"] = float64(bytes) / (1 << 20) / float64(len(out.CatchUps))
+	}
+	return r
+}
