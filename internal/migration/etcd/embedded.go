@@ -27,6 +27,9 @@ type Embedded struct {
 	MaxLearners int
 	// SnapshotCount is --snapshot-count (0 = etcd's default).
 	SnapshotCount uint64
+	// TLS serves clients of every member this provisioner starts over TLS
+	// when a MemberSpec has none; StartCluster then uses https client URLs.
+	TLS *MemberTLS
 
 	mu      sync.Mutex
 	members map[string]*embeddedMember
@@ -113,7 +116,11 @@ func (p *Embedded) config(spec MemberSpec) (*embed.Config, error) {
 	if spec.ClusterToken != "" {
 		cfg.InitialClusterToken = spec.ClusterToken
 	}
-	if t := spec.TLS; t != nil {
+	t := spec.TLS
+	if t == nil {
+		t = p.TLS
+	}
+	if t != nil {
 		cfg.ClientTLSInfo.CertFile, cfg.ClientTLSInfo.KeyFile = t.CertFile, t.KeyFile
 		cfg.ClientTLSInfo.TrustedCAFile, cfg.ClientTLSInfo.ClientCertAuth = t.TrustedCAFile, t.ClientCertAuth
 		if strings.HasPrefix(spec.PeerURL, "https") {
@@ -206,6 +213,9 @@ func (p *Embedded) startCluster(ctx context.Context, token string, names []strin
 		client, err := FreeLoopbackURL()
 		if err != nil {
 			return nil, err
+		}
+		if p.TLS != nil {
+			client = "https" + strings.TrimPrefix(client, "http")
 		}
 		ts[i] = Target{Name: n, PeerURL: peer, ClientURL: client}
 		ic = append(ic, n+"="+peer)
