@@ -70,7 +70,9 @@ func TestDeploymentBudgetEvictionAndRollingRestart(t *testing.T) {
 	}
 
 	// 1. Three Ready pods on kwok nodes; the budget allows one disruption.
+	created := time.Now()
 	pods := waitReadyPods(ctx, t, cs, ns, name, 3)
+	t.Logf("3 replicas Ready %s after create (measured, not asserted)", time.Since(created).Round(time.Millisecond))
 	for _, p := range pods {
 		if !contains(c.Nodes, p.Spec.NodeName) {
 			t.Fatalf("pod %s runs on %q, not on a kwok node %v", p.Name, p.Spec.NodeName, c.Nodes)
@@ -110,6 +112,7 @@ func TestDeploymentBudgetEvictionAndRollingRestart(t *testing.T) {
 	if _, err := cs.AppsV1().Deployments(ns).Patch(ctx, name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 		t.Fatalf("rolling restart: %v", err)
 	}
+	restarted := time.Now()
 	waitRollout(ctx, t, cs, ns, name)
 	var after []corev1.Pod
 	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, waitLimit, true, func(ctx context.Context) (bool, error) {
@@ -131,6 +134,7 @@ func TestDeploymentBudgetEvictionAndRollingRestart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rolling restart did not replace every pod with 3 new Ready pods: %v (ready new pods: %d)", err, len(after))
 	}
+	t.Logf("rolling restart replaced 3 pods in %s (measured, not asserted)", time.Since(restarted).Round(time.Millisecond))
 	for _, p := range after {
 		if p.Annotations["kubectl.kubernetes.io/restartedAt"] == "" {
 			t.Errorf("pod %s lacks the restartedAt template annotation", p.Name)
