@@ -2,11 +2,13 @@ package cluster_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
-	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -41,12 +43,17 @@ func TestStartStop(t *testing.T) {
 		t.Errorf("server version %v (err %v), want %s", v, err, cluster.KubernetesVersion)
 	}
 
-	tlsCfg, err := transport.TLSInfo{
-		CertFile: c.Files.EtcdClient.Cert, KeyFile: c.Files.EtcdClient.Key, TrustedCAFile: c.Files.EtcdCA.Cert,
-	}.ClientConfig()
+	pair, err := tls.LoadX509KeyPair(c.Files.EtcdClient.Cert, c.Files.EtcdClient.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
+	caPEM, err := os.ReadFile(c.Files.EtcdCA.Cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	tlsCfg := &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: roots, MinVersion: tls.VersionTLS12}
 	etcd, err := clientv3.New(clientv3.Config{Endpoints: []string{c.State.EtcdURL}, TLS: tlsCfg, DialTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
