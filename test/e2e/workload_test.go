@@ -83,6 +83,7 @@ func TestDeploymentBudgetEvictionAndRollingRestart(t *testing.T) {
 	// 2. With the node cordoned no replacement can become healthy: evicting
 	// one pod is allowed, evicting a second would leave 1 < minAvailable 2.
 	setUnschedulable(ctx, t, cs, c.Nodes[0], true)
+	waitSchedulerSeesCordon(ctx, t, cs, ns)
 	if err := evict(ctx, cs, ns, pods[0].Name); err != nil {
 		t.Fatalf("first eviction (budget allows 1): %v", err)
 	}
@@ -237,6 +238,44 @@ func waitRollout(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns,
 	})
 	if err != nil {
 		t.Fatalf("waiting for rollout of %s/%s: %v (last status %+v)", ns, name, err, last)
+	}
+}
+
+// waitSchedulerSeesCordon returns once kube-scheduler has found no node for
+// a probe pod: its cache then holds the cordon, and (events being handled in
+// order) any replacement pod created later stays Pending too.
+func waitSchedulerSeesCordon(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns string) {
+	t.Helper()
+	probe := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "cordon-probe", Namespace: ns, Labels: map[string]string{"app": "cordon-probe"}},
+		Spec: corev1.PodSpec{
+			NodeSelector: map[string]string{"type": "kwok"},
+			Containers:   []corev1.Container{{Name: "probe", Image: "registry.invalid/probe:1"}},
+		},
+	}
+	if _, err := cs.CoreV1().Pods(ns).Create(ctx, probe, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create cordon probe pod: %v", err)
+	}
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, waitLimit, true, func(ctx context.Context) (bool, error) {
+		p, err := cs.CoreV1().Pods(ns).Get(ctx, probe.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		if p.Spec.NodeName != "" {
+			return false, fmt.Errorf("probe pod scheduled to %s although every kwok node is cordoned", p.Spec.NodeName)
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for the scheduler to see the cordon: %v", err)
+	}
+	if err := cs.CoreV1().Pods(ns).Delete(ctx, probe.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
+		t.Fatalf("delete cordon probe pod: %v", err)
 	}
 }
 
