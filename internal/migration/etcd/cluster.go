@@ -57,6 +57,36 @@ func Connect(ctx context.Context, endpoints []string, tlsConfig *tls.Config, clk
 	return c, nil
 }
 
+// ConnectAny is Connect for a resumed migration: some of endpoints may be
+// members that were already removed, so it succeeds when at least one
+// answers and points the client at the current voters.
+func ConnectAny(ctx context.Context, endpoints []string, tlsConfig *tls.Config, clk clock.PassiveClock) (*Cluster, error) {
+	var errs []error
+	for _, ep := range endpoints {
+		c, err := Connect(ctx, []string{ep}, tlsConfig, clk)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if _, err := c.Members(ctx); err != nil {
+			_ = c.Close()
+			errs = append(errs, err)
+			continue
+		}
+		return c, nil
+	}
+	return nil, fmt.Errorf("%w: none of %v answered: %w", ErrUnreachable, endpoints, errors.Join(errs...))
+}
+
+// VoterEndpoints returns the client URLs of the current voters.
+func (c *Cluster) VoterEndpoints(ctx context.Context) ([]string, error) {
+	ms, err := c.Members(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return voterEndpoints(ms, 0), nil
+}
+
 // Client returns the underlying client (shared; do not Close it).
 func (c *Cluster) Client() *clientv3.Client { return c.client }
 

@@ -1,0 +1,328 @@
+package etcd
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/utils/clock"
+
+	etcdmig "github.com/handover-dev/handover/internal/migration/etcd"
+	"github.com/handover-dev/handover/internal/migration/etcd/session"
+	"github.com/handover-dev/handover/internal/plan"
+)
+
+const migrateLong = `Move every member of a running etcd cluster onto new members, without losing
+quorum or an acknowledged write, and measure what clients saw.
+
+For each target, one at a time: MemberAddAsLearner, start the member with
+--initial-cluster-state=existing (the provisioner), wait until its applied
+index reaches the leader's (a progress bar with throughput and ETA), then
+MemberPromote (retried while etcd answers "learner not ready"). Then
+MoveLeader to a target, verify that every member has the same HashKV, and
+remove the source members one at a time, followers first, re-checking health
+and quorum before each. The first removal is the point of no return: before
+it, a failed gate, a timeout or Ctrl-C removes and stops the added members,
+leaving the cluster as it was. Membership order follows GEP-0039 (add all,
+then remove): exactly one intermediate membership has no majority side if
+the old/new link breaks, and it is the largest one possible (--plan shows
+the arithmetic).
+
+Progress is checkpointed in --state-dir (the plan's state and the source
+members). If handover is killed, run the same command again: it re-reads the
+membership and finishes or rolls back. Delete --state-dir to start a new
+migration.
+
+Before anything changes, a preflight refuses with every reason found: an
+unreachable endpoint or member, an alarm, no or split leader, a learner
+already present, members or the target binary on different major.minor
+versions, a duplicate member name, a target URL that is already a member's,
+an RTT above --max-rtt, a database above --max-db-size.
+
+Provisioners start the target members:
+  process   an etcd binary (--etcd-binary) in its own process group, data in
+            --data-dir/<name>; members outlive handover
+  exec      your command (--exec), run with HANDOVER_ACTION=start|stop and the
+            member in HANDOVER_* variables (name, URLs, initial cluster, the
+            etcd flags handover would use)
+  embedded  inside this process (tests and demos: members stop when it exits)
+
+While migrating, writers, linearizable readers and a watcher probe the
+cluster (--probe-rate); the report counts failed requests, the longest
+outage, the worst write stall, p99 latency, and verifies that no
+acknowledged write is missing and the watch saw every revision. The probe
+follows the membership (voters' client URLs) as it changes, as an API
+server's --etcd-servers must.
+
+Progress goes to stderr, the report to stdout (--json FILE, --svg FILE).`
+
+const migrateExample = `  # the membership sequence and gates, changing nothing
+  handover etcd migrate --endpoints http://10.0.0.1:2379,http://10.0.0.2:2379 \
+      --to t1=http://10.0.1.1:2380,http://10.0.1.1:2379 \
+      --to t2=http://10.0.1.2:2380,http://10.0.1.2:2379 \
+      --to t3=http://10.0.1.3:2380,http://10.0.1.3:2379 --plan
+
+  # migrate, starting the targets as local etcd processes, with TLS to the cluster
+  handover etcd migrate --endpoints https://10.0.0.1:2379 --cacert ca.pem --cert client.pem --key client.key \
+      --to t1=https://10.0.1.1:2380,https://10.0.1.1:2379 --member-cert member.pem --member-key member.key \
+      --member-cacert ca.pem --provisioner process --etcd-binary /usr/local/bin/etcd \
+      --json out/migrate.json --svg out/migrate.svg
+
+  # start members elsewhere with your own script
+  handover etcd migrate --endpoints http://10.0.0.1:2379 --to t1=http://10.0.1.1:2380,http://10.0.1.1:2379 \
+      --provisioner exec --exec ./start-member.sh --target-version 3.6.5`
+
+// Options are the flags of `handover etcd migrate`.
+type Options struct {
+	Endpoints          []string
+	CACert, Cert, Key  string
+	To                 []string
+	Provisioner        string
+	EtcdBinary         string
+	DataDir            string
+	Exec               string
+	TargetVersion      string
+	MemberCert         string
+	MemberKey          string
+	MemberCACert       string
+	StateDir           string
+	Plan               bool
+	JSON, SVG          string
+	CatchUpTimeout     time.Duration
+	PromoteTimeout     time.Duration
+	StepTimeout        time.Duration
+	MaxRTT             time.Duration
+	MaxDBSizeMiB       int64
+	ProbeRate          float64
+	NoProbe            bool
+	DrainDelay         time.Duration
+	Out, Err           io.Writer
+	Clock              clock.Clock
+	embeddedForTesting *etcdmig.Embedded
+}
+
+func newMigrateCommand(clk clock.Clock) *cobra.Command {
+	o := &Options{Clock: clk}
+	cmd := &cobra.Command{
+		Use:     "migrate --endpoints URL[,URL…] --to NAME=PEER_URL,CLIENT_URL [--to …]",
+		Short:   "Move a cluster's members onto new members, learner by learner",
+		Long:    migrateLong,
+		Example: migrateExample,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Out, o.Err = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			return run(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&o.Endpoints, "endpoints", nil, "client URLs of the running cluster (comma-separated or repeated); required")
+	f.StringVar(&o.CACert, "cacert", "", "PEM file of the CA that signed the cluster's client certificates (https endpoints)")
+	f.StringVar(&o.Cert, "cert", "", "PEM client certificate for the cluster")
+	f.StringVar(&o.Key, "key", "", "PEM private key of --cert")
+	f.StringArrayVar(&o.To, "to", nil, "a target member as name=peerURL,clientURL (repeat, in order); required")
+	f.StringVar(&o.Provisioner, "provisioner", "process", "how target members are started: process, exec or embedded")
+	f.StringVar(&o.EtcdBinary, "etcd-binary", "etcd", "etcd binary for --provisioner process")
+	f.StringVar(&o.DataDir, "data-dir", "", "base directory of the targets' data for process/embedded (default --state-dir/members)")
+	f.StringVar(&o.Exec, "exec", "", "command for --provisioner exec (split on spaces; gets HANDOVER_* variables)")
+	f.StringVar(&o.TargetVersion, "target-version", "", "etcd version the exec provisioner's members run, checked by preflight")
+	f.StringVar(&o.MemberCert, "member-cert", "", "PEM certificate the target members serve (clients and, for https peer URLs, peers)")
+	f.StringVar(&o.MemberKey, "member-key", "", "PEM private key of --member-cert")
+	f.StringVar(&o.MemberCACert, "member-cacert", "", "CA the target members trust for client certificates (enables client-cert auth)")
+	f.StringVar(&o.StateDir, "state-dir", ".handover/etcd-migrate", "where progress is checkpointed; rerun with the same dir to resume")
+	f.BoolVar(&o.Plan, "plan", false, "print the membership sequence, steps and gates, run the preflight, change nothing")
+	f.StringVar(&o.JSON, "json", "", "write the report as JSON (handover.report/v1) to this file")
+	f.StringVar(&o.SVG, "svg", "", "write the report's timeline as SVG to this file")
+	f.DurationVar(&o.CatchUpTimeout, "catch-up-timeout", 0, "bound on each learner's catch-up (0 = 2m + 1s per MiB of database)")
+	f.DurationVar(&o.PromoteTimeout, "promote-timeout", etcdmig.DefaultPromoteTimeout, "how long MemberPromote is retried while the learner is not ready")
+	f.DurationVar(&o.StepTimeout, "step-timeout", etcdmig.DefaultStepTimeout, "bound on every other step")
+	f.DurationVar(&o.MaxRTT, "max-rtt", 180*time.Millisecond, "refuse if a member's round trip from here is longer (0 = no limit)")
+	f.Int64Var(&o.MaxDBSizeMiB, "max-db-size", 0, "refuse if a member's database is larger, in MiB (0 = no limit)")
+	f.Float64Var(&o.ProbeRate, "probe-rate", 50, "probe writes and reads per second each")
+	f.BoolVar(&o.NoProbe, "no-probe", false, "do not probe (no writes under handover-probe/)")
+	f.DurationVar(&o.DrainDelay, "drain-delay", etcdmig.DefaultDrainDelay, "wait between moving clients off a source and removing it")
+	return cmd
+}
+
+func run(ctx context.Context, o *Options) error {
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	if len(o.Endpoints) == 0 {
+		return errors.New("flag --endpoints: required")
+	}
+	if len(o.To) == 0 {
+		return errors.New("flag --to: at least one target is required")
+	}
+	var targets []etcdmig.Target
+	for _, s := range o.To {
+		t, err := etcdmig.ParseTarget(s)
+		if err != nil {
+			return fmt.Errorf("flag --to: %w", err)
+		}
+		targets = append(targets, t)
+	}
+	prov, err := o.provisioner()
+	if err != nil {
+		return err
+	}
+	memberTLS, err := o.memberTLS()
+	if err != nil {
+		return err
+	}
+	tlsCfg, err := clientTLS(o.CACert, o.Cert, o.Key)
+	if err != nil {
+		return err
+	}
+	st := stateDir(o.StateDir)
+	saved, err := st.load()
+	if err != nil {
+		return err
+	}
+	var c *etcdmig.Cluster
+	if saved == nil {
+		c, err = etcdmig.Connect(ctx, o.Endpoints, tlsCfg, o.Clock)
+	} else {
+		// Resuming: some endpoints may be sources already removed.
+		c, err = etcdmig.ConnectAny(ctx, saved.endpoints(o.Endpoints), tlsCfg, o.Clock)
+	}
+	if err != nil {
+		return fmt.Errorf("flag --endpoints: %w", err)
+	}
+	defer func() { _ = c.Close() }()
+	var sources []etcdmig.Member
+	var dbSize int64
+	if saved != nil {
+		if err := saved.matches(targets); err != nil {
+			return err
+		}
+		sources = saved.Sources
+		fmt.Fprintf(o.Err, "resuming the migration checkpointed in %s\n", o.StateDir)
+	} else {
+		facts, err := etcdmig.Gather(ctx, c, targets, prov)
+		if err != nil {
+			return fmt.Errorf("preflight: %w", err)
+		}
+		facts.MaxRTT, facts.MaxDBSize = o.MaxRTT, o.MaxDBSizeMiB<<20
+		refusal := etcdmig.PreflightError(etcdmig.Preflight(facts))
+		if refusal != nil && !o.Plan {
+			return refusal
+		}
+		for _, m := range facts.Members {
+			sources = append(sources, m.Member)
+		}
+		// Removal order follows the names (s1, s2, …), not the random IDs.
+		slices.SortFunc(sources, func(a, b etcdmig.Member) int {
+			return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+		})
+		dbSize = facts.DBSize()
+		if o.Plan {
+			return printPlan(o, c, prov, memberTLS, sources, targets, dbSize, refusal)
+		}
+	}
+	if o.Plan {
+		return printPlan(o, c, prov, memberTLS, sources, targets, dbSize, nil)
+	}
+	cp := plan.NewFileCheckpoint(st.checkpointPath())
+	if saved == nil {
+		if err := st.save(&savedState{Sources: sources, Targets: targets}); err != nil {
+			return err
+		}
+	} else if prev, err := cp.Load(ctx); err == nil && prev != nil && prev.Outcome != plan.OutcomeRunning && !prev.RollingBack {
+		fmt.Fprintf(o.Err, "the migration in %s already ended: %s %s\ndelete the state dir to start a new one\n", o.StateDir, prev.Outcome, prev.Reason)
+		return outcomeError(prev, o.StateDir)
+	}
+	if prov.Kind() == "embedded" {
+		fmt.Fprintln(o.Err, "warning: --provisioner embedded runs the targets inside this process; they stop when it exits")
+	}
+	probeEndpoints, err := c.VoterEndpoints(ctx)
+	if err != nil {
+		return err
+	}
+	out, err := session.Run(ctx, session.Options{
+		Migration:      o.config(c, prov, memberTLS, sources, targets, dbSize),
+		Checkpoint:     cp,
+		ProbeEndpoints: probeEndpoints, ProbeTLS: tlsCfg, ProbeRate: o.ProbeRate, NoProbe: o.NoProbe,
+		Log: o.Err, Clock: o.Clock, RollbackOnCancel: true,
+	})
+	if out != nil && out.State != nil && out.State.Outcome != plan.OutcomeRunning {
+		if werr := writeReport(o, out); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return outcomeError(out.State, o.StateDir)
+}
+
+// outcomeError is nil for a succeeded plan, else an error saying how it
+// ended.
+func outcomeError(st *plan.State, stateDir string) error {
+	switch st.Outcome {
+	case plan.OutcomeSucceeded:
+		return nil
+	case plan.OutcomeRolledBack:
+		return fmt.Errorf("migration rolled back, the cluster is as it was: %s", st.Reason)
+	default:
+		return fmt.Errorf("migration %s: %s (state in %s)", strings.ToLower(string(st.Outcome)), st.Reason, stateDir)
+	}
+}
+
+func (o *Options) config(c *etcdmig.Cluster, prov etcdmig.Provisioner, mt *etcdmig.MemberTLS,
+	sources []etcdmig.Member, targets []etcdmig.Target, dbSize int64) etcdmig.Config {
+	return etcdmig.Config{
+		Name: "etcd-migration", Cluster: c, Sources: sources, Targets: targets, Provisioner: prov, TargetTLS: mt,
+		CatchUpTimeout: o.CatchUpTimeout, DBSize: dbSize, PromoteTimeout: o.PromoteTimeout,
+		StepTimeout: o.StepTimeout, MaxRTT: o.MaxRTT, MaxDBSize: o.MaxDBSizeMiB << 20,
+		DrainDelay: o.DrainDelay, Clock: o.Clock,
+	}
+}
+
+func (o *Options) provisioner() (etcdmig.Provisioner, error) {
+	dataDir := o.DataDir
+	if dataDir == "" {
+		dataDir = filepath.Join(o.StateDir, "members")
+	}
+	switch o.Provisioner {
+	case "process":
+		return &etcdmig.Process{Binary: o.EtcdBinary, BaseDir: dataDir}, nil
+	case "embedded":
+		if o.embeddedForTesting != nil {
+			return o.embeddedForTesting, nil
+		}
+		return &etcdmig.Embedded{BaseDir: dataDir}, nil
+	case "exec":
+		argv := strings.Fields(o.Exec)
+		if len(argv) == 0 {
+			return nil, errors.New("flag --exec: required with --provisioner exec")
+		}
+		return &etcdmig.Exec{Command: argv, DataDir: o.DataDir, TargetVersion: o.TargetVersion}, nil
+	default:
+		return nil, fmt.Errorf("flag --provisioner: unknown provisioner %q (want process, exec or embedded)", o.Provisioner)
+	}
+}
+
+func (o *Options) memberTLS() (*etcdmig.MemberTLS, error) {
+	if o.MemberCert == "" && o.MemberKey == "" {
+		if o.MemberCACert != "" {
+			return nil, errors.New("flag --member-cacert: needs --member-cert and --member-key")
+		}
+		return nil, nil
+	}
+	if o.MemberCert == "" || o.MemberKey == "" {
+		return nil, errors.New("flags --member-cert and --member-key: give both or neither")
+	}
+	abs := func(p string) string { a, _ := filepath.Abs(p); return a }
+	t := &etcdmig.MemberTLS{CertFile: abs(o.MemberCert), KeyFile: abs(o.MemberKey)}
+	if o.MemberCACert != "" {
+		t.TrustedCAFile, t.ClientCertAuth = abs(o.MemberCACert), true
+	}
+	return t, nil
+}
