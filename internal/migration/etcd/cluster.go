@@ -97,7 +97,7 @@ func (c *Cluster) TLS() *tls.Config { return c.tls }
 func (c *Cluster) Close() error { return c.client.Close() }
 
 // Members returns the current membership (linearizable MemberList), sorted
-// by ID, and points the client at every member's client URLs.
+// by name then ID (unnamed learners first), and points the client at every member's client URLs.
 func (c *Cluster) Members(ctx context.Context) ([]Member, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -113,7 +113,12 @@ func (c *Cluster) Members(ctx context.Context) ([]Member, error) {
 			eps = append(eps, m.ClientURLs...)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].ID < out[j].ID
+	})
 	if len(eps) > 0 {
 		c.client.SetEndpoints(eps...)
 	}

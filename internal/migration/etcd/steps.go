@@ -130,7 +130,7 @@ type addLearnerStep struct {
 
 func (s *addLearnerStep) Name() string { return "add-learner/" + s.t.Name }
 func (s *addLearnerStep) Describe() string {
-	return fmt.Sprintf("MemberAddAsLearner %s (voters unchanged); revert: MemberRemove", s.t.PeerURL)
+	return fmt.Sprintf("MemberAddAsLearner %s (voters unchanged; etcd refuses until its leader has been connected to every voter for 5s, retried); revert: MemberRemove", s.t.PeerURL)
 }
 func (s *addLearnerStep) Apply(ctx context.Context) error {
 	ms, err := s.w.cfg.Cluster.Members(ctx)

@@ -1,0 +1,79 @@
+package etcd
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestProcessProvisioner starts a real etcd binary (built from go.mod's
+// pinned etcd) as a one-member cluster: Start is idempotent, the member
+// answers, Stop ends the process and deletes its data.
+func TestProcessProvisioner(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: builds the etcd binary")
+	}
+	bin := filepath.Join(t.TempDir(), "etcd")
+	if out, err := exec.Command("go", "build", "-o", bin, "go.etcd.io/etcd/server/v3").CombinedOutput(); err != nil {
+		t.Fatalf("build etcd: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	p := &Process{Binary: bin, BaseDir: t.TempDir()}
+	if v, err := p.Version(ctx); err != nil || !strings.HasPrefix(v, "3.6.") {
+		t.Fatalf("Version = %q, %v", v, err)
+	}
+	peer, _ := FreeLoopbackURL()
+	client, _ := FreeLoopbackURL()
+	spec := MemberSpec{Name: "p1", PeerURL: peer, ClientURL: client, InitialCluster: "p1=" + peer, ClusterState: "new", ClusterToken: "proc"}
+	t.Cleanup(func() { _ = p.Stop(context.Background(), "p1") })
+	if err := p.Start(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	pid, ok := p.Running("p1")
+	if !ok {
+		t.Fatal("not running after Start")
+	}
+	if err := p.Start(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	if pid2, _ := p.Running("p1"); pid2 != pid {
+		t.Fatalf("second Start started another process (%d → %d)", pid, pid2)
+	}
+	var c *Cluster
+	var err error
+	for range 50 {
+		if c, err = Connect(ctx, []string{client}, nil, nil); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
+	if err := p.Stop(ctx, "p1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.Running("p1"); ok || processAlive(pid) {
+		t.Fatal("still running after Stop")
+	}
+	if _, err := os.Stat(filepath.Join(p.BaseDir, "p1")); !os.IsNotExist(err) {
+		t.Fatalf("data dir left behind: %v", err)
+	}
+	if err := p.Stop(ctx, "p1"); err != nil {
+		t.Fatalf("second Stop: %v", err)
+	}
+	// A member that cannot start (its peer port is taken by the first) reports its log.
+	if err := p.Start(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	clash := spec
+	clash.Name = "p2"
+	t.Cleanup(func() { _ = p.Stop(context.Background(), "p2") })
+	err = p.Start(ctx, clash)
+	if err == nil || !strings.Contains(err.Error(), "exited at start") {
+		t.Fatalf("clashing member: %v", err)
+	}
+}
