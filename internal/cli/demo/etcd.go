@@ -164,9 +164,9 @@ func runEtcd(ctx context.Context, o *etcdOptions, stdout, stderr io.Writer) erro
 	if err := rep.WriteText(stdout); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nworst write stall %.0f ms; catch-up %.1f MiB/s per learner vs raw loopback copy %.0f MiB/s; "+
+	fmt.Fprintf(stdout, "\nworst write stall %.0f ms (%s); catch-up %.1f MiB/s per learner vs raw loopback copy %.0f MiB/s; "+
 		"acknowledged writes %d, missing %d, watch gaps %d\n",
-		run.Metrics["worst_write_stall_ms"], run.Metrics["catchup_mib_per_s"], copyRate,
+		run.Metrics["worst_write_stall_ms"], stallPhase(out.WorstStallPhase), run.Metrics["catchup_mib_per_s"], copyRate,
 		run.Checks["acknowledged_writes"], run.Checks["missing_acknowledged_writes"], run.Checks["watch_gaps"])
 	if err := writeReportFiles(rep, o.JSON, o.SVG); err != nil {
 		return err
@@ -193,6 +193,13 @@ func verdict(out *session.Outcome, run report.Run) error {
 		return errors.New("demo etcd: " + strings.Join(bad, "; "))
 	}
 	return nil
+}
+
+func stallPhase(p string) string {
+	if p == "" {
+		return "phase unknown"
+	}
+	return "began in " + p
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }

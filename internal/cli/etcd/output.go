@@ -49,8 +49,18 @@ func printPlan(o *Options, c *etcdmig.Cluster, prov etcdmig.Provisioner, mt *etc
 
 // writeReport prints the text report to o.Out and writes --json / --svg.
 func writeReport(o *Options, out *session.Outcome) error {
-	rep := report.New(session.ReportRun("etcd-migration", out))
-	return emit(o.Out, rep, o.JSON, o.SVG)
+	run := session.ReportRun("etcd-migration", out)
+	rep := report.New(run)
+	if err := emit(o.Out, rep, o.JSON, o.SVG); err != nil {
+		return err
+	}
+	if out.Probed {
+		_, err := fmt.Fprintf(o.Out, "\nworst write stall %.0f ms (began in %q); acknowledged writes %d, missing %d, watch gaps %d; catch-up %.1f MiB/s per learner\n",
+			run.Metrics["worst_write_stall_ms"], out.WorstStallPhase, run.Checks["acknowledged_writes"],
+			run.Checks["missing_acknowledged_writes"], run.Checks["watch_gaps"], run.Metrics["catchup_mib_per_s"])
+		return err
+	}
+	return nil
 }
 
 func emit(w interface{ Write([]byte) (int, error) }, rep *report.Report, jsonPath, svgPath string) error {

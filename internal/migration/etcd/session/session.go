@@ -56,6 +56,20 @@ type Outcome struct {
 	Probed   bool
 	CatchUps []etcdmig.CatchUp
 	Wall     time.Duration
+	// WorstStallPhase is the phase in which the worst write stall began
+	// ("" when unknown).
+	WorstStallPhase string
+}
+
+// PhaseAt returns the name of the phase of phases that contains t (Start ≤
+// t < End, the last phase including its End), or "" when none does. Pure.
+func PhaseAt(phases []probe.PhaseSummary, t time.Time) string {
+	for i, p := range phases {
+		if !t.Before(p.Start) && (t.Before(p.End) || (i == len(phases)-1 && t.Equal(p.End))) {
+			return p.Name
+		}
+	}
+	return ""
 }
 
 // Run starts the probes (writers, readers, watcher), runs the plan to its
@@ -146,6 +160,9 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		}
 		out.Probe = res
 		out.Summary = rec.Summary()
+		if res.WorstWriteStall > 0 {
+			out.WorstStallPhase = PhaseAt(out.Summary.Phases, res.WorstWriteStallEnd.Add(-res.WorstWriteStall))
+		}
 		out.Wall = clk.Since(start)
 		return out, runErr
 	}

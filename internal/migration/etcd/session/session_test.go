@@ -10,6 +10,7 @@ import (
 
 	etcdmig "github.com/handover-dev/handover/internal/migration/etcd"
 	"github.com/handover-dev/handover/internal/plan"
+	"github.com/handover-dev/handover/internal/probe"
 )
 
 // TestRunWithProbes migrates 3 embedded members to 3 with writers, readers
@@ -87,6 +88,26 @@ func TestBar(t *testing.T) {
 	} {
 		if got := Bar(tc.pct); got != tc.want {
 			t.Errorf("Bar(%d) = %s, want %s", tc.pct, got, tc.want)
+		}
+	}
+}
+
+func TestPhaseAt(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ph := []probe.PhaseSummary{
+		{Name: "before", Start: t0, End: t0.Add(time.Second)},
+		{Name: "move-leader", Start: t0.Add(time.Second), End: t0.Add(2 * time.Second)},
+	}
+	for _, tc := range []struct {
+		at   time.Duration
+		want string
+	}{
+		{-time.Millisecond, ""}, {0, "before"}, {999 * time.Millisecond, "before"}, {time.Second, "move-leader"},
+		{2 * time.Second, "move-leader"}, {3 * time.Second, ""},
+	} {
+		if got := PhaseAt(ph, t0.Add(tc.at)); got != tc.want {
+			t.Errorf("PhaseAt(+%s) = %q, want %q", tc.at, got, tc.want)
 		}
 	}
 }
