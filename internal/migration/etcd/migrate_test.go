@@ -220,3 +220,45 @@ func TestMigrateRollbackWhenTargetNeverCatchesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMigrateAbortRollsBack: Ctrl-C (ctx cancelled) during a catch-up with
+// RollbackOnCancel removes the added learner and stops it.
+func TestMigrateAbortRollsBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: embedded etcd")
+	}
+	_, _, c := testCluster(t, 3)
+	bg := context.Background()
+	before, err := c.Members(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := &Embedded{BaseDir: t.TempDir()}
+	t.Cleanup(dst.Close)
+	p, err := NewPlan(Config{Cluster: c, Sources: before, Targets: freeTargets(t, 1), Provisioner: neverStarts{dst},
+		PollInterval: 50 * time.Millisecond, CatchUpTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	r := plan.Runner{RollbackOnCancel: true, Observers: []plan.Observer{plan.ObserverFunc(func(e plan.Event) {
+		if e.Kind == plan.EventStepProgress && e.Step == "catch-up/t1" {
+			cancel()
+		}
+	})}}
+	st, err := r.Run(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Outcome != plan.OutcomeRolledBack || st.Reason != "aborted" {
+		t.Fatalf("outcome %s %q, want RolledBack aborted", st.Outcome, st.Reason)
+	}
+	after, err := c.Members(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(memberNames(after), memberNames(before)) {
+		t.Fatalf("membership after abort %q, want %q", memberNames(after), memberNames(before))
+	}
+}
