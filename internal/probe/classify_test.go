@@ -15,7 +15,9 @@ import (
 
 func TestClassify(t *testing.T) {
 	t.Parallel()
-	opErr := func(err error) error { return &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)} }
+	opErr := func(err error) error {
+		return &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", err)}
+	}
 	verify := func(err error) error {
 		return fmt.Errorf("mtls x: handshake: %w", &tls.CertificateVerificationError{Err: err})
 	}
