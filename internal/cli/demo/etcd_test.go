@@ -25,7 +25,7 @@ func TestDemoEtcd(t *testing.T) {
 	var out, errb bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&errb)
-	cmd.SetArgs([]string{"etcd", "--data", "1", "--probe-rate", "50", "--json", jsonPath, "--svg", svgPath})
+	cmd.SetArgs([]string{"etcd", "--data", "1", "--members", "1", "--probe-rate", "50", "--json", jsonPath, "--svg", svgPath})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if err := cmd.ExecuteContext(ctx); err != nil {
