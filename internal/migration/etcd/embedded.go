@@ -2,7 +2,6 @@ package etcd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -98,11 +97,11 @@ func (p *Embedded) config(spec MemberSpec) (*embed.Config, error) {
 	if p.SnapshotCount != 0 {
 		cfg.SnapshotCount = p.SnapshotCount
 	}
-	peer, err := mustURLs(spec.PeerURL)
+	peer, err := parseURLs(spec.PeerURL)
 	if err != nil {
 		return nil, fmt.Errorf("member %q peer URL: %w", spec.Name, err)
 	}
-	client, err := mustURLs(spec.ClientURL)
+	client, err := parseURLs(spec.ClientURL)
 	if err != nil {
 		return nil, fmt.Errorf("member %q client URL: %w", spec.Name, err)
 	}
@@ -245,5 +244,5 @@ func (p *Embedded) startCluster(ctx context.Context, token string, names []strin
 }
 
 func isAddrInUse(err error) bool {
-	return err != nil && (strings.Contains(err.Error(), "address already in use") || errors.Is(err, os.ErrExist))
+	return err != nil && strings.Contains(err.Error(), "address already in use")
 }

@@ -30,7 +30,7 @@ func Gather(ctx context.Context, c *Cluster, targets []Target, p Provisioner) (F
 	if p != nil {
 		v, err := p.Version(ctx)
 		if err != nil {
-			f.TargetVersion = "unknown (" + err.Error() + ")"
+			f.TargetVersionErr = err.Error()
 		} else {
 			f.TargetVersion = v
 		}

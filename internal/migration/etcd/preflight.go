@@ -3,6 +3,8 @@ package etcd
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -26,8 +28,9 @@ type Facts struct {
 	Members []MemberFacts
 	Targets []Target
 	// TargetVersion is the etcd version the provisioner will run ("" =
-	// unknown, not checked).
-	TargetVersion string
+	// unknown, not checked); TargetVersionErr why it could not be read.
+	TargetVersion    string
+	TargetVersionErr string
 	// MaxLearners is the cluster's --max-learners; 0 means etcd's default, 1.
 	MaxLearners int
 	// MaxRTT refuses members slower than this from here; 0 = no limit.
@@ -85,7 +88,7 @@ func Preflight(f Facts) []string {
 	}
 	if len(minors) > 1 {
 		var parts []string
-		for _, v := range sortedKeys(minors) {
+		for _, v := range slices.Sorted(maps.Keys(minors)) {
 			parts = append(parts, fmt.Sprintf("%s on %s", v, strings.Join(minors[v], ",")))
 		}
 		out = append(out, "members run different versions: "+strings.Join(parts, "; "))
@@ -96,6 +99,9 @@ func Preflight(f Facts) []string {
 				out = append(out, fmt.Sprintf("target members would run etcd %s, the cluster runs %s: versions must match in major.minor", f.TargetVersion, v))
 			}
 		}
+	}
+	if f.TargetVersionErr != "" {
+		out = append(out, "cannot tell which etcd version the targets would run: "+f.TargetVersionErr)
 	}
 	maxL := f.MaxLearners
 	if maxL == 0 {
@@ -145,17 +151,4 @@ func minor(v string) string {
 		return v
 	}
 	return parts[0] + "." + parts[1]
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
 }

@@ -46,6 +46,7 @@ func TestPreflight(t *testing.T) {
 		}, "no leader"},
 		{"split leader", func(f *Facts) { f.Members[2].Leader = 3 }, "disagree on the leader"},
 		{"member versions differ", func(f *Facts) { f.Members[2].Version = "3.5.17" }, `different versions: 3.5 on "s3"; 3.6 on "s1","s2"`},
+		{"target version unknown", func(f *Facts) { f.TargetVersion = ""; f.TargetVersionErr = "etcd: not found" }, "cannot tell which etcd version the targets would run: etcd: not found"},
 		{"target version differs", func(f *Facts) { f.TargetVersion = "3.5.0" }, "target members would run etcd 3.5.0, the cluster runs 3.6"},
 		{"patch differences are fine", func(f *Facts) { f.TargetVersion = "3.6.0"; f.Members[0].Version = "3.6.4" }, ""},
 		{"learner limit", func(f *Facts) { f.MaxLearners = -1 }, "learner limit is -1"},

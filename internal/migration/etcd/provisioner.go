@@ -84,7 +84,7 @@ func FreeLoopbackURL() (string, error) {
 	return "http://" + addr, nil
 }
 
-func mustURLs(s string) ([]url.URL, error) {
+func parseURLs(s string) ([]url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
 		return nil, err

@@ -404,14 +404,12 @@ func (s *verifyStep) Check(ctx context.Context) plan.Result {
 	if err != nil {
 		return plan.NotYet(err.Error())
 	}
-	res, err := VerifyHash(ctx, s.w.cfg.Cluster, ms)
-	if err != nil {
+	if _, err := VerifyHash(ctx, s.w.cfg.Cluster, ms); err != nil {
 		if errors.Is(err, ErrHashMismatch) {
 			return plan.Failed(err.Error())
 		}
 		return plan.NotYet(err.Error())
 	}
-	_ = res
 	return plan.Done()
 }
 
