@@ -3,6 +3,8 @@ package probe
 import (
 	"crypto/tls"
 	"errors"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -19,6 +21,7 @@ func TestHTTPAgainstRealServers(t *testing.T) {
 
 	k := newPKI(t)
 	secure := httptest.NewUnstartedServer(mux)
+	secure.Config.ErrorLog = log.New(io.Discard, "", 0) // the untrusted case makes it log handshake errors
 	secure.TLS = &tls.Config{Certificates: []tls.Certificate{*k.serverA}, MinVersion: tls.VersionTLS12}
 	secure.StartTLS()
 	t.Cleanup(secure.Close)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/handover-dev/handover/internal/plan"
 )
@@ -60,7 +61,13 @@ func TestRecorderWithRealPlanAndMTLSProbe(t *testing.T) {
 	}
 	sink.waitFor(t, "baseline successes", count(false))
 
-	p := &plan.Plan{Name: "swap", PointOfNoReturn: 3, Steps: []plan.Step{
+	// "settle" separates the baseline from the swap: a sample that started
+	// before serve-untrusted began but handshook after the swap fails in
+	// settle, so the baseline's figures are deterministic.
+	p := &plan.Plan{Name: "swap", PointOfNoReturn: 4, Steps: []plan.Step{
+		funcStep{"settle", func(context.Context) error {
+			return plan.Permanent(sink.await("successes in settle", count(false)))
+		}},
 		funcStep{"serve-untrusted", func(ctx context.Context) error {
 			serving.Store(k.serverB)
 			return plan.Permanent(sink.await("failures while untrusted", count(true)))
@@ -75,7 +82,16 @@ func TestRecorderWithRealPlanAndMTLSProbe(t *testing.T) {
 	if err != nil || st.Outcome != plan.OutcomeSucceeded {
 		t.Fatalf("plan run = %+v, %v", st, err)
 	}
-	sink.waitFor(t, "successes after the plan", count(false))
+	ended := time.Now() // after PlanEnded was stamped by the engine's real clock
+	sink.waitFor(t, "successes after the plan", func(s []Sample) bool {
+		n := 0
+		for _, x := range s {
+			if x.OK() && x.Start.After(ended) {
+				n++
+			}
+		}
+		return n >= 3
+	})
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -87,10 +103,12 @@ func TestRecorderWithRealPlanAndMTLSProbe(t *testing.T) {
 		byName[ph.Name] = ph
 		names = append(names, ph.Name)
 	}
-	if got := fmt.Sprint(names); got != "[baseline serve-untrusted serve-trusted idle after]" {
+	if got := fmt.Sprint(names); got != "[baseline settle serve-untrusted serve-trusted idle after]" {
 		t.Fatalf("phases = %s", got)
 	}
-	if u := byName["serve-untrusted"]; u.Failures < 3 || u.FailureClasses[ClassUnknownAuthority] != u.Failures {
+	// Apply waited for 3 failures with at most 2 attempts in flight at the
+	// swap, so at least one failed sample started inside the phase.
+	if u := byName["serve-untrusted"]; u.Failures < 1 || u.FailureClasses[ClassUnknownAuthority] != u.Failures {
 		t.Fatalf("serve-untrusted phase = %+v, want only unknown-authority failures", u)
 	}
 	for _, name := range []string{PhaseBaseline, PhaseAfter} {
