@@ -20,107 +20,114 @@
 # Cold: about 6 minutes and 2 GB of memory on 2 cores; warm (stamp matches): instant.
 set -euo pipefail
 
-K8S_VERSION=v1.35.4
-K8S_MAJOR=1
-K8S_MINOR=35
-ETCD_VERSION=v3.6.5
-KWOK_VERSION=v0.8.0
-# Bump when the recipe below changes in a way that needs a rebuild.
-RECIPE=1
+# Everything runs inside main, which bash parses completely before running,
+# so editing this file while a build runs cannot derail that build.
+main() {
+	K8S_VERSION=v1.35.4
+	K8S_MAJOR=1
+	K8S_MINOR=35
+	ETCD_VERSION=v3.6.5
+	KWOK_VERSION=v0.8.0
+	# Bump when the recipe below changes in a way that needs a rebuild.
+	RECIPE=1
 
-GO=${GO:-go}
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-out=${HANDOVER_K8S_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/handover/k8s/${K8S_VERSION}}
-force=false
-[[ "${1:-}" == "--force" ]] && force=true
+	GO=${GO:-go}
+	root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	out=${HANDOVER_K8S_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/handover/k8s/${K8S_VERSION}}
+	force=false
+	[[ "${1:-}" == "--force" ]] && force=true
 
-binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
+	binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
 
-# The build modules must not see a go.work above them, must never rewrite their
-# go.mod/go.sum, and must build static binaries.
-export GOWORK=off
-export GOFLAGS="-mod=readonly -buildvcs=false"
-export CGO_ENABLED=0
+	# The build modules must not see a go.work above them, must never rewrite their
+	# go.mod/go.sum, and must build static binaries.
+	export GOWORK=off
+	export GOFLAGS="-mod=readonly -buildvcs=false"
+	export CGO_ENABLED=0
 
-stamp() {
-	local gov
-	gov=$(cd "$root/hack/k8s" && "$GO" env GOVERSION GOOS GOARCH | tr '\n' ' ')
-	printf 'recipe=%s\nkubernetes=%s\netcd=%s\nkwok=%s\ngo=%s\n' \
-		"$RECIPE" "$K8S_VERSION" "$ETCD_VERSION" "$KWOK_VERSION" "$gov"
-	(cd "$root/hack" && sha256sum k8s/go.mod k8s/go.sum kwok/go.mod kwok/go.sum)
+	stamp() {
+		local gov
+		gov=$(cd "$root/hack/k8s" && "$GO" env GOVERSION GOOS GOARCH | tr '\n' ' ')
+		printf 'recipe=%s\nkubernetes=%s\netcd=%s\nkwok=%s\ngo=%s\n' \
+			"$RECIPE" "$K8S_VERSION" "$ETCD_VERSION" "$KWOK_VERSION" "$gov"
+		(cd "$root/hack" && sha256sum k8s/go.mod k8s/go.sum kwok/go.mod kwok/go.sum)
+	}
+
+	up_to_date() {
+		[[ -f "$out/stamp" ]] || return 1
+		[[ "$(cat "$out/stamp")" == "$want" ]] || return 1
+		local b
+		for b in "${binaries[@]}"; do [[ -x "$out/$b" ]] || return 1; done
+		[[ -f "$out/stages.yaml" ]]
+	}
+
+	want=$(stamp)
+	if ! $force && up_to_date; then
+		echo "k8s binaries up to date in $out"
+		exit 0
+	fi
+
+	mkdir -p "$out"
+	# One builder at a time (two `make test` runs may race on a cold cache).
+	exec 9>"$out/.lock"
+	if command -v flock >/dev/null; then flock 9; fi
+	if ! $force && up_to_date; then
+		echo "k8s binaries up to date in $out (built by another run)"
+		exit 0
+	fi
+
+	tmp=$(mktemp -d "$out/.build.XXXXXX")
+	trap 'rm -rf "$tmp"' EXIT
+	rm -f "$out/stamp"
+	start=$(date +%s)
+
+	build_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	ldflags="-s -w"
+	for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+		ldflags+=" -X $pkg.gitVersion=${K8S_VERSION}"
+		ldflags+=" -X $pkg.gitMajor=${K8S_MAJOR}"
+		ldflags+=" -X $pkg.gitMinor=${K8S_MINOR}"
+		ldflags+=" -X $pkg.gitTreeState=clean"
+		ldflags+=" -X $pkg.buildDate=${build_date}"
+	done
+
+	echo "building kubernetes ${K8S_VERSION} and etcd ${ETCD_VERSION} into $out (cold: ~6 min)"
+	(
+		cd "$root/hack/k8s"
+		"$GO" build -trimpath -ldflags "$ldflags" -o "$tmp/" \
+			go.etcd.io/etcd/server/v3 \
+			k8s.io/kubernetes/cmd/kube-apiserver \
+			k8s.io/kubernetes/cmd/kube-controller-manager \
+			k8s.io/kubernetes/cmd/kube-scheduler \
+			k8s.io/kubernetes/cmd/kubectl
+	)
+	# go build names the etcd server main package after its module path: server.
+	mv "$tmp/server" "$tmp/etcd"
+
+	echo "building kwok ${KWOK_VERSION}"
+	(
+		cd "$root/hack/kwok"
+		"$GO" build -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}" \
+			-o "$tmp/kwok" sigs.k8s.io/kwok/cmd/kwok
+		# Standalone kwok needs its Stage objects from --config; these five make
+		# nodes Ready (with leases) and move pods through ready/complete/delete.
+		dir=$("$GO" list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+		for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+			pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+			echo "---"
+			cat "$dir/kustomize/stage/$f.yaml"
+		done >"$tmp/stages.yaml"
+	)
+
+	# Refuse binaries that do not report the version we pinned.
+	got=$("$tmp/kube-apiserver" --version)
+	[[ "$got" == "Kubernetes ${K8S_VERSION}" ]] || { echo "kube-apiserver reports '$got', want Kubernetes ${K8S_VERSION}" >&2; exit 1; }
+	"$tmp/etcd" --version | grep -q "etcd Version: ${ETCD_VERSION#v}" || { echo "etcd does not report ${ETCD_VERSION}" >&2; exit 1; }
+
+	for b in "${binaries[@]}" stages.yaml; do mv -f "$tmp/$b" "$out/$b"; done
+	printf '%s\n' "$want" >"$out/stamp"
+	echo "k8s binaries built in $(($(date +%s) - start))s into $out"
 }
 
-up_to_date() {
-	[[ -f "$out/stamp" ]] || return 1
-	[[ "$(cat "$out/stamp")" == "$want" ]] || return 1
-	local b
-	for b in "${binaries[@]}"; do [[ -x "$out/$b" ]] || return 1; done
-	[[ -f "$out/stages.yaml" ]]
-}
-
-want=$(stamp)
-if ! $force && up_to_date; then
-	echo "k8s binaries up to date in $out"
-	exit 0
-fi
-
-mkdir -p "$out"
-# One builder at a time (two `make test` runs may race on a cold cache).
-exec 9>"$out/.lock"
-if command -v flock >/dev/null; then flock 9; fi
-if ! $force && up_to_date; then
-	echo "k8s binaries up to date in $out (built by another run)"
-	exit 0
-fi
-
-tmp=$(mktemp -d "$out/.build.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-rm -f "$out/stamp"
-start=$(date +%s)
-
-build_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-ldflags="-s -w"
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-	ldflags+=" -X $pkg.gitVersion=${K8S_VERSION}"
-	ldflags+=" -X $pkg.gitMajor=${K8S_MAJOR}"
-	ldflags+=" -X $pkg.gitMinor=${K8S_MINOR}"
-	ldflags+=" -X $pkg.gitTreeState=clean"
-	ldflags+=" -X $pkg.buildDate=${build_date}"
-done
-
-echo "building kubernetes ${K8S_VERSION} and etcd ${ETCD_VERSION} into $out (cold: ~6 min)"
-(
-	cd "$root/hack/k8s"
-	"$GO" build -trimpath -ldflags "$ldflags" -o "$tmp/" \
-		go.etcd.io/etcd/server/v3 \
-		k8s.io/kubernetes/cmd/kube-apiserver \
-		k8s.io/kubernetes/cmd/kube-controller-manager \
-		k8s.io/kubernetes/cmd/kube-scheduler \
-		k8s.io/kubernetes/cmd/kubectl
-)
-# go build names the etcd server main package after its module path: server.
-mv "$tmp/server" "$tmp/etcd"
-
-echo "building kwok ${KWOK_VERSION}"
-(
-	cd "$root/hack/kwok"
-	"$GO" build -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}" \
-		-o "$tmp/kwok" sigs.k8s.io/kwok/cmd/kwok
-	# Standalone kwok needs its Stage objects from --config; these five make
-	# nodes Ready (with leases) and move pods through ready/complete/delete.
-	dir=$("$GO" list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
-	for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
-		pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
-		echo "---"
-		cat "$dir/kustomize/stage/$f.yaml"
-	done >"$tmp/stages.yaml"
-)
-
-# Refuse binaries that do not report the version we pinned.
-got=$("$tmp/kube-apiserver" --version)
-[[ "$got" == "Kubernetes ${K8S_VERSION}" ]] || { echo "kube-apiserver reports '$got', want Kubernetes ${K8S_VERSION}" >&2; exit 1; }
-"$tmp/etcd" --version | grep -q "etcd Version: ${ETCD_VERSION#v}" || { echo "etcd does not report ${ETCD_VERSION}" >&2; exit 1; }
-
-for b in "${binaries[@]}" stages.yaml; do mv -f "$tmp/$b" "$out/$b"; done
-printf '%s\n' "$want" >"$out/stamp"
-echo "k8s binaries built in $(($(date +%s) - start))s into $out"
+main "$@"
+exit
