@@ -38,7 +38,9 @@ type Summary struct {
 
 // Latency holds percentiles of successful attempts' latencies, recorded in an
 // HDR histogram at microsecond resolution with 3 significant digits (values
-// above one hour are clamped to one hour). All zero when no sample succeeded.
+// above one hour are clamped to one hour; a percentile is the highest value
+// of its histogram bucket, capped at Max). Max is exact. All zero when no
+// sample succeeded.
 type Latency struct {
 	P50, P90, P99, Max time.Duration
 }
@@ -125,6 +127,7 @@ func span(recs []rec, marks []mark) (start, end int64) {
 func tallyOf(recs []rec, in summaryInput) tally {
 	t := tally{classes: map[string]int64{}}
 	h := hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 3)
+	var maxLat int64
 	for _, x := range recs {
 		t.requests++
 		if !x.ok() {
@@ -132,12 +135,17 @@ func tallyOf(recs []rec, in summaryInput) tally {
 			t.classes[in.classes[x.class-1]]++
 			continue
 		}
+		maxLat = max(maxLat, x.latency)
 		us := min(max(x.latency/int64(time.Microsecond), 1), h.HighestTrackableValue())
 		_ = h.RecordValue(us) // cannot fail: us is clamped to the trackable range
 	}
 	if h.TotalCount() > 0 {
-		q := func(p float64) time.Duration { return time.Duration(h.ValueAtQuantile(p)) * time.Microsecond }
-		t.latency = Latency{P50: q(50), P90: q(90), P99: q(99), Max: time.Duration(h.Max()) * time.Microsecond}
+		// HDR reports the highest value equivalent to the bucket; never
+		// above the exact maximum.
+		q := func(p float64) time.Duration {
+			return min(time.Duration(h.ValueAtQuantile(p))*time.Microsecond, time.Duration(maxLat))
+		}
+		t.latency = Latency{P50: q(50), P90: q(90), P99: q(99), Max: time.Duration(maxLat)}
 	}
 	if d, tg, ok := longestOutage(recs, len(in.targets)); ok {
 		t.outage, t.outageTarget = time.Duration(d), in.targets[tg]
