@@ -50,7 +50,7 @@ func runUp(ctx context.Context, o *Options, out io.Writer) error {
 		return err
 	}
 	if s, err := cluster.ReadState(o.StateDir); err == nil && s.AnyRunning() {
-		return fmt.Errorf("%w (state in %s); stop it first with `handover sandbox down`", ErrAlreadyUp, o.StateDir)
+		return fmt.Errorf("%w (state in %s); stop it first with `handover sandbox down --state-dir %s`", ErrAlreadyUp, o.StateDir, o.StateDir)
 	}
 	if err := clearStateDir(o.StateDir); err != nil {
 		return err
@@ -82,8 +82,8 @@ kubeconfig: %s
 try:
   %s --kubeconfig %s get nodes
 stop it with:
-  handover sandbox down
-`, c.State.APIServerURL, strings.Join(c.Nodes, ", "), strings.Join(pids, " "), c.Kubeconfig, kubectl, c.Kubeconfig)
+  handover sandbox down --state-dir %s
+`, c.State.APIServerURL, strings.Join(c.Nodes, ", "), strings.Join(pids, " "), c.Kubeconfig, kubectl, c.Kubeconfig, o.StateDir)
 	return err
 }
 
