@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"reflect"
 	"strconv"
@@ -133,7 +134,9 @@ func remoteAlert(err error) (uint8, bool) {
 			v := reflect.ValueOf(op.Err)
 			t := v.Type()
 			if t.PkgPath() == "crypto/tls" && t.Kind() == reflect.Uint8 {
-				return uint8(v.Uint()), true
+				if u := v.Uint(); u <= math.MaxUint8 {
+					return uint8(u), true
+				}
 			}
 			return 0, false
 		}

@@ -49,7 +49,7 @@ func (h *HTTP) Once(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("http get %s: %w", h.URL, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	_, _ = io.CopyN(io.Discard, resp.Body, maxBodyDrain)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return fmt.Errorf("http get %s: %w", h.URL, &StatusError{Code: resp.StatusCode, Status: resp.Status})

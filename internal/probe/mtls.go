@@ -84,7 +84,7 @@ func (m *MTLS) Once(ctx context.Context) error {
 		return fmt.Errorf("mtls %s: dial: %w", m.Addr, err)
 	}
 	conn := tls.Client(raw, cfg)
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}

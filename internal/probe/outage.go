@@ -62,7 +62,7 @@ func samplesToRecs(samples []Sample) ([]rec, []string) {
 	for i, s := range samples {
 		t, seen := ix[s.Target]
 		if !seen {
-			t = uint32(len(targets))
+			t = uint32(len(targets)) //nolint:gosec // G115: a slice of strings is far shorter than 1<<32
 			ix[s.Target] = t
 			targets = append(targets, s.Target)
 		}

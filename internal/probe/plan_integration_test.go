@@ -68,11 +68,11 @@ func TestRecorderWithRealPlanAndMTLSProbe(t *testing.T) {
 		funcStep{"settle", func(context.Context) error {
 			return plan.Permanent(sink.await("successes in settle", count(false)))
 		}},
-		funcStep{"serve-untrusted", func(ctx context.Context) error {
+		funcStep{"serve-untrusted", func(context.Context) error {
 			serving.Store(k.serverB)
 			return plan.Permanent(sink.await("failures while untrusted", count(true)))
 		}},
-		funcStep{"serve-trusted", func(ctx context.Context) error {
+		funcStep{"serve-trusted", func(context.Context) error {
 			serving.Store(k.serverA)
 			return plan.Permanent(sink.await("successes after restore", count(false)))
 		}},

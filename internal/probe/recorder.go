@@ -143,21 +143,33 @@ func (r *Recorder) Summary() Summary {
 }
 
 func (r *Recorder) internTarget(t string) uint32 {
-	if i, ok := r.targetIx[t]; ok {
-		return i
-	}
-	i := uint32(len(r.targets))
-	r.targets = append(r.targets, t)
-	r.targetIx[t] = i
-	return i
+	return intern(&r.targets, r.targetIx, t, OverflowTarget)
 }
 
 func (r *Recorder) internClass(c string) uint32 {
-	if i, ok := r.classIx[c]; ok {
+	return intern(&r.classes, r.classIx, c, OverflowClass)
+}
+
+// maxDistinct bounds the distinct targets (and classes) a Recorder keeps;
+// further ones are counted under the overflow name.
+const maxDistinct = 1 << 16
+
+// Names that stand for every target or class beyond the first maxDistinct.
+const (
+	OverflowTarget = "(other targets)"
+	OverflowClass  = "(other classes)"
+)
+
+func intern(list *[]string, ix map[string]uint32, s, overflow string) uint32 {
+	if i, ok := ix[s]; ok {
 		return i
 	}
-	i := uint32(len(r.classes))
-	r.classes = append(r.classes, c)
-	r.classIx[c] = i
+	n := len(*list)
+	if n >= maxDistinct-1 && s != overflow {
+		return intern(list, ix, overflow, overflow)
+	}
+	i := uint32(n & (maxDistinct - 1)) // n < maxDistinct: the overflow name takes the last slot
+	*list = append(*list, s)
+	ix[s] = i
 	return i
 }

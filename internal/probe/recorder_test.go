@@ -231,3 +231,22 @@ func BenchmarkRecorder100k(b *testing.B) {
 		_ = rec.Summary()
 	}
 }
+
+// Distinct targets beyond the cap share one overflow series; nothing is lost.
+func TestRecorderBoundsDistinctTargets(t *testing.T) {
+	t.Parallel()
+	rec := NewRecorder(nil)
+	n := maxDistinct + 10
+	for i := range n {
+		s := bad(fmt.Sprint("target-", i), i, 1)
+		rec.Add(s)
+	}
+	if len(rec.targets) != maxDistinct || rec.targets[maxDistinct-1] != OverflowTarget {
+		t.Fatalf("kept %d targets, last %q; want %d ending with %q", len(rec.targets), rec.targets[len(rec.targets)-1], maxDistinct, OverflowTarget)
+	}
+	sum := rec.Summary()
+	// The overflow series holds 11 consecutive failures at 1ms spacing.
+	if sum.Requests != int64(n) || sum.LongestOutageTarget != OverflowTarget || sum.LongestOutage != ms(11) {
+		t.Fatalf("summary: %d requests, outage %v on %q", sum.Requests, sum.LongestOutage, sum.LongestOutageTarget)
+	}
+}

@@ -9,24 +9,22 @@ import (
 // DefaultMaxBins is the most timeline bins Recorder.Summary produces.
 const DefaultMaxBins = 600
 
-// binWidths are the widths BinWidth picks from: round numbers a reader can
-// take in at a glance.
-var binWidths = []time.Duration{
-	time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond,
-	10 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond,
-	100 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond,
-	time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second,
-	15 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute,
-	5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
-	time.Hour,
-}
-
 // BinWidth returns the smallest round width (1ms, 2ms, 5ms, 10ms, … 30m, 1h)
 // that covers span in at most maxBins bins, or span/maxBins rounded up to
 // the hour beyond that. span <= 0 gives 1ms; maxBins < 1 is treated as 1.
 func BinWidth(span time.Duration, maxBins int) time.Duration {
 	maxBins = max(maxBins, 1)
-	for _, w := range binWidths {
+	// Round widths a reader takes in at a glance.
+	widths := [...]time.Duration{
+		time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond,
+		10 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond,
+		100 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond,
+		time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second,
+		15 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute,
+		5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+		time.Hour,
+	}
+	for _, w := range widths {
 		if binCount(span, w) <= maxBins {
 			return w
 		}

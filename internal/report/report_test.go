@@ -178,7 +178,7 @@ func TestWriteSVG(t *testing.T) {
 	inLabel := false
 	for {
 		tok, err := dec.Token()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

@@ -13,34 +13,51 @@ import (
 // and any metrics and checks. Durations use FormatMS. It returns the first
 // write error.
 func (r *Report) WriteText(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tKIND\tOUTCOME\tREQUESTS\tFAILED\tLONGEST OUTAGE\tP99\tWALL\tFAILURE CLASSES")
+	t := &table{w: tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)}
+	t.row("RUN\tKIND\tOUTCOME\tREQUESTS\tFAILED\tLONGEST OUTAGE\tP99\tWALL\tFAILURE CLASSES")
 	for _, run := range r.Runs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", run.Name, dash(run.Kind), dash(run.Outcome),
+		t.row("%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s", run.Name, dash(run.Kind), dash(run.Outcome),
 			run.Requests, run.Failures, FormatMS(run.LongestOutageMS), FormatMS(run.Latency.P99),
 			FormatMS(run.WallMS), formatClasses(run.FailureClasses))
 	}
-	if err := tw.Flush(); err != nil {
-		return fmt.Errorf("write report text: %w", err)
-	}
+	t.flush()
 	for _, run := range r.Runs {
-		fmt.Fprintf(tw, "\n%s phases:\n", run.Name)
-		fmt.Fprintln(tw, "  PHASE\tSTART\tDURATION\tREQUESTS\tFAILED\tLONGEST OUTAGE\tP99\tFAILURE CLASSES")
+		t.row("\n%s phases:", run.Name)
+		t.row("  PHASE\tSTART\tDURATION\tREQUESTS\tFAILED\tLONGEST OUTAGE\tP99\tFAILURE CLASSES")
 		for _, p := range run.Phases {
-			fmt.Fprintf(tw, "  %s\t+%s\t%s\t%d\t%d\t%s\t%s\t%s\n", p.Name, FormatMS(p.StartMS), FormatMS(p.EndMS-p.StartMS),
+			t.row("  %s\t+%s\t%s\t%d\t%d\t%s\t%s\t%s", p.Name, FormatMS(p.StartMS), FormatMS(p.EndMS-p.StartMS),
 				p.Requests, p.Failures, FormatMS(p.LongestOutageMS), FormatMS(p.Latency.P99), formatClasses(p.FailureClasses))
 		}
 		for _, k := range slices.Sorted(maps.Keys(run.Metrics)) {
-			fmt.Fprintf(tw, "  metric %s\t%s\n", k, trimZero(fmt.Sprintf("%.3f", run.Metrics[k])))
+			t.row("  metric %s\t%s", k, trimZero(fmt.Sprintf("%.3f", run.Metrics[k])))
 		}
 		for _, k := range slices.Sorted(maps.Keys(run.Checks)) {
-			fmt.Fprintf(tw, "  check %s\t%d\n", k, run.Checks[k])
+			t.row("  check %s\t%d", k, run.Checks[k])
 		}
-		if err := tw.Flush(); err != nil {
-			return fmt.Errorf("write report text: %w", err)
-		}
+		t.flush()
+	}
+	if t.err != nil {
+		return fmt.Errorf("write report text: %w", t.err)
 	}
 	return nil
+}
+
+// table writes tab-separated rows and keeps the first error.
+type table struct {
+	w   *tabwriter.Writer
+	err error
+}
+
+func (t *table) row(format string, args ...any) {
+	if t.err == nil {
+		_, t.err = fmt.Fprintf(t.w, format+"\n", args...)
+	}
+}
+
+func (t *table) flush() {
+	if t.err == nil {
+		t.err = t.w.Flush()
+	}
 }
 
 func dash(s string) string {
