@@ -26,7 +26,8 @@ const connDeadline = 5 * time.Second
 type instance struct {
 	ln       net.Listener
 	cfg      *tls.Config
-	accepted atomic.Int64
+	accepted atomic.Int64 // connections accepted
+	direct   atomic.Int64 // connections dialed to it directly (not via a balancer)
 	wg       sync.WaitGroup
 }
 

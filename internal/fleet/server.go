@@ -82,13 +82,13 @@ func (s *server) addrs() []string {
 	return out
 }
 
-// instances returns the running replica addresses, keyed by pod name.
-func (s *server) instances() map[string]string {
+// instances returns the running replicas, keyed by pod name.
+func (s *server) instances() map[string]*instance {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]string, len(s.slots))
+	out := make(map[string]*instance, len(s.slots))
 	for _, sl := range s.slots {
-		out[sl.pod.name] = sl.inst.addr()
+		out[sl.pod.name] = sl.inst
 	}
 	return out
 }
@@ -132,11 +132,12 @@ func (s *server) restartSlot(ctx context.Context, i int, startup func(context.Co
 	return nil
 }
 
-// drain waits (bounded) until old accepted every connection the balancer
-// established to it, so closing its listener resets nothing in its backlog.
+// drain waits (bounded) until old accepted every connection established to
+// it (by the balancer, and directly by verifications), so closing its
+// listener resets nothing still in its backlog.
 func drain(old *instance, established int64) {
 	deadline := time.Now().Add(drainWait)
-	for old.accepted.Load() < established && time.Now().Before(deadline) {
+	for old.accepted.Load() < established+old.direct.Load() && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 }

@@ -67,7 +67,7 @@ func (f *Fleet) verify(ctx context.Context, c rotation.Consumer, probeCert tls.C
 // verifyServer dials one replica with probe as client leaf. Server identity
 // is not what is being verified here, so the chain check is done by hand
 // against roots (when set) instead of the usual RootCAs.
-func verifyServer(ctx context.Context, addr, name string, probeCert tls.Certificate, roots *x509.CertPool) error {
+func verifyServer(ctx context.Context, in *instance, name string, probeCert tls.Certificate, roots *x509.CertPool) error {
 	cfg := &tls.Config{
 		ServerName:             name,
 		Certificates:           []tls.Certificate{probeCert},
@@ -81,7 +81,7 @@ func verifyServer(ctx context.Context, addr, name string, probeCert tls.Certific
 			return verifyChain(cs.PeerCertificates, roots, x509.ExtKeyUsageServerAuth, name)
 		},
 	}
-	return roundTrip(ctx, addr, cfg)
+	return roundTrip(ctx, in.addr(), cfg, func() { in.direct.Add(1) })
 }
 
 // verifyClient runs a one-off server presenting probe, has cl dial it with
@@ -122,7 +122,7 @@ func verifyClient(ctx context.Context, cl *client, probeCert tls.Certificate, ro
 		MinVersion:             tls.VersionTLS12,
 		SessionTicketsDisabled: true,
 	}
-	return roundTrip(ctx, in.addr(), cliCfg)
+	return roundTrip(ctx, in.addr(), cliCfg, nil)
 }
 
 // verifyError names the pod and wraps ErrNotAccepted when err is a
@@ -165,15 +165,19 @@ func verifyChain(certs []*x509.Certificate, roots *x509.CertPool, usage x509.Ext
 	return nil
 }
 
-// roundTrip dials addr, handshakes with cfg and exchanges one request and
-// response (so a TLS 1.3 client-certificate rejection is observed).
-func roundTrip(ctx context.Context, addr string, cfg *tls.Config) error {
+// roundTrip dials addr, calls dialed (if set) once connected, handshakes
+// with cfg and exchanges one request and response (so a TLS 1.3
+// client-certificate rejection is observed).
+func roundTrip(ctx context.Context, addr string, cfg *tls.Config, dialed func()) error {
 	ctx, cancel := context.WithTimeout(ctx, verifyTimeout)
 	defer cancel()
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return err
+	}
+	if dialed != nil {
+		dialed()
 	}
 	conn := tls.Client(raw, cfg)
 	defer conn.Close()
