@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/handover-dev/handover/internal/cli/ca"
+	"github.com/handover-dev/handover/internal/cli/demo"
 	"github.com/handover-dev/handover/internal/cli/sandbox"
 	"github.com/handover-dev/handover/internal/cli/version"
 )
@@ -35,6 +36,7 @@ Also usable as a kubectl plugin (install the binary as kubectl-handover).`,
 	}
 	cmd.AddCommand(
 		ca.NewCommand(),
+		demo.NewCommand(),
 		sandbox.NewCommand(),
 		version.NewCommand(),
 	)
