@@ -151,7 +151,7 @@ func runEtcd(ctx context.Context, o *etcdOptions, stdout, stderr io.Writer) erro
 	}
 	out, err := session.Run(ctx, session.Options{
 		Migration: etcdmig.Config{Name: "etcd-migration", Cluster: c, Sources: sources, Targets: targets,
-			Provisioner: dst, DBSize: st.DbSize, DrainDelay: 500 * time.Millisecond},
+			Provisioner: dst, DBSize: st.DbSize, DrainDelay: 500 * time.Millisecond, PollInterval: 50 * time.Millisecond},
 		ProbeEndpoints: eps, ProbeRate: o.ProbeRate, Log: stderr, Clock: o.Clock, RollbackOnCancel: true,
 	})
 	if err != nil {

@@ -102,9 +102,16 @@ type CatchUp struct {
 	Target string
 	// Bytes is the learner's database size when it caught up.
 	Bytes int64
-	// Duration runs from the provisioning of the member to the gate seeing
-	// it within CatchUpSlack of the leader (it includes the member's start).
+	// Duration runs from the provisioning of the member to the first poll
+	// that saw its applied index within CatchUpSlack of the leader's: the
+	// data transfer, including the member's start; its resolution is the
+	// plan's poll interval.
 	Duration time.Duration
+	// Ready runs from the provisioning to the gate passing: caught up and
+	// serving clients (etcd serves a joining member's clients only after it
+	// applied the entry publishing its own name, which may be retried after
+	// a request timeout).
+	Ready time.Duration
 }
 
 // MiBPerSecond is Bytes/Duration in MiB/s (0 when Duration is 0).

@@ -145,6 +145,18 @@ func (p *Embedded) Stop(ctx context.Context, name string) error {
 	return os.RemoveAll(filepath.Join(p.BaseDir, name))
 }
 
+// Progress returns the member's applied raft index and database size, read
+// from the in-process server (ProgressReporter).
+func (p *Embedded) Progress(_ context.Context, name string) (uint64, int64, error) {
+	p.mu.Lock()
+	m := p.members[name]
+	p.mu.Unlock()
+	if m == nil {
+		return 0, 0, fmt.Errorf("%w: %q", ErrNotRunning, name)
+	}
+	return m.e.Server.AppliedIndex(), m.e.Server.Backend().Size(), nil
+}
+
 // Running returns the names of the members this provisioner runs.
 func (p *Embedded) Running() []string {
 	p.mu.Lock()

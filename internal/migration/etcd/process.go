@@ -69,7 +69,15 @@ func (p *Process) Start(ctx context.Context, spec MemberSpec) error {
 		return err
 	}
 	defer func() { _ = logf.Close() }()
-	args := append(EtcdFlags(spec, filepath.Join(p.BaseDir, spec.Name)), p.ExtraArgs...)
+	metrics, err := FreeLoopbackURL()
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(p.metricsPath(spec.Name), []byte(metrics+"\n")); err != nil {
+		return err
+	}
+	args := append(EtcdFlags(spec, filepath.Join(p.BaseDir, spec.Name)), "--listen-metrics-urls="+metrics)
+	args = append(args, p.ExtraArgs...)
 	cmd := exec.Command(p.binary(), args...) //nolint:gosec // the operator chose the binary
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -112,14 +120,29 @@ func (p *Process) Stop(ctx context.Context, name string) error {
 	if err := os.RemoveAll(filepath.Join(p.BaseDir, name)); err != nil {
 		return err
 	}
-	if err := os.Remove(p.pidPath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
+	for _, f := range []string{p.pidPath(name), p.metricsPath(name)} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
 	}
 	return nil
 }
 
 // Running reports the pid of the member's live process, if any.
 func (p *Process) Running(name string) (int, bool) { return p.alive(name) }
+
+func (p *Process) metricsPath(name string) string { return filepath.Join(p.BaseDir, name+".metrics") }
+
+// Progress scrapes the member's metrics URL for its applied index
+// (etcd_server_proposals_applied_total) and database size
+// (etcd_mvcc_db_total_size_in_bytes) (ProgressReporter).
+func (p *Process) Progress(ctx context.Context, name string) (uint64, int64, error) {
+	b, err := os.ReadFile(p.metricsPath(name))
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: %q: %w", ErrNotRunning, name, err)
+	}
+	return scrapeProgress(ctx, strings.TrimSpace(string(b))+"/metrics")
+}
 
 func (p *Process) pidPath(name string) string { return filepath.Join(p.BaseDir, name+".pid") }
 

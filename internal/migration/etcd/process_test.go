@@ -53,6 +53,9 @@ func TestProcessProvisioner(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = c.Close()
+	if applied, db, err := p.Progress(ctx, "p1"); err != nil || applied == 0 || db == 0 {
+		t.Fatalf("Progress = %d, %d, %v", applied, db, err)
+	}
 	if err := p.Stop(ctx, "p1"); err != nil {
 		t.Fatal(err)
 	}

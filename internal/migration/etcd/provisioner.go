@@ -48,6 +48,17 @@ type Provisioner interface {
 	Stop(ctx context.Context, name string) error
 }
 
+// ProgressReporter is implemented by provisioners that can see a joining
+// member's progress before it serves clients. etcd serves a member's client
+// URL only once the member is "ready" — after it applied the raft log up to
+// the entry that publishes its own name — so while a learner catches up its
+// Status cannot be asked; the provisioner reads its applied index and
+// database size from the side (embedded: the server object; process: the
+// member's --listen-metrics-urls, which etcd serves at once).
+type ProgressReporter interface {
+	Progress(ctx context.Context, name string) (applied uint64, dbBytes int64, err error)
+}
+
 // InitialCluster renders --initial-cluster for members plus the joining
 // target: named members as name=peerURL for every peer URL, the joining
 // learner (unnamed until it starts) under target.Name. Unnamed members other

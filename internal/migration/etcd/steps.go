@@ -225,8 +225,9 @@ type catchUpStep struct {
 	w *world
 	t Target
 
-	mu    sync.Mutex
-	first *CatchUpSample
+	mu     sync.Mutex
+	first  *CatchUpSample
+	dataAt time.Time // first sample that was caught up
 }
 
 func (s *catchUpStep) Name() string                 { return "catch-up/" + s.t.Name }
@@ -258,26 +259,47 @@ func (s *catchUpStep) Check(ctx context.Context) plan.Result {
 	if ls == nil {
 		return plan.NotYet("no healthy leader")
 	}
-	st, _, err := s.w.cfg.Cluster.Status(ctx, s.t.ClientURL)
-	if err != nil {
-		return plan.NotYet(fmt.Sprintf("learner %s not answering: %v", s.t.ClientURL, err))
+	now := CatchUpSample{At: s.w.cfg.Clock.Now(), LeaderIndex: ls.Status.RaftIndex, LeaderDB: ls.Status.DbSize}
+	sctx, cancel := context.WithTimeout(ctx, time.Second)
+	st, _, err := s.w.cfg.Cluster.Status(sctx, s.t.ClientURL)
+	cancel()
+	serving := err == nil
+	switch {
+	case serving:
+		now.LearnerApplied, now.LearnerDB = st.RaftAppliedIndex, st.DbSize
+	default:
+		// etcd serves a joining member's clients only once it applied its
+		// own join; until then ask the provisioner.
+		pr, ok := s.w.cfg.Provisioner.(ProgressReporter)
+		if !ok {
+			return plan.NotYet(fmt.Sprintf("learner %s not serving clients yet (it does once caught up): %v", s.t.ClientURL, err))
+		}
+		applied, db, perr := pr.Progress(ctx, s.t.Name)
+		if perr != nil {
+			return plan.NotYet(fmt.Sprintf("learner %s not serving clients yet, progress unknown: %v", s.t.ClientURL, perr))
+		}
+		now.LearnerApplied, now.LearnerDB = applied, db
 	}
-	now := CatchUpSample{At: s.w.cfg.Clock.Now(), LeaderIndex: ls.Status.RaftIndex,
-		LearnerApplied: st.RaftAppliedIndex, LearnerDB: st.DbSize, LeaderDB: ls.Status.DbSize}
 	s.mu.Lock()
 	if s.first == nil {
 		s.first = &now
 	}
-	first := *s.first
+	if CaughtUp(now) && s.dataAt.IsZero() {
+		s.dataAt = now.At
+	}
+	first, dataAt := *s.first, s.dataAt
 	s.mu.Unlock()
-	if !CaughtUp(now) {
+	switch {
+	case !CaughtUp(now):
 		return plan.NotYet(CatchUpProgress(first, now))
+	case !serving:
+		return plan.NotYet(CatchUpProgress(first, now) + "; waiting for the learner to serve clients (etcd publishes its join first)")
 	}
 	start, ok := s.w.cfg.Stats.provisionStart(s.t.Name)
 	if !ok {
 		start = first.At
 	}
-	s.w.cfg.Stats.add(CatchUp{Target: s.t.Name, Bytes: now.LearnerDB, Duration: now.At.Sub(start)})
+	s.w.cfg.Stats.add(CatchUp{Target: s.t.Name, Bytes: now.LearnerDB, Duration: dataAt.Sub(start), Ready: now.At.Sub(start)})
 	return plan.Done()
 }
 

@@ -8,9 +8,11 @@ import (
 // "etcd-migration"): the probe summary per phase, Checks from the probe's
 // verification (acknowledged_writes, missing_acknowledged_writes,
 // watch_gaps, stale_reads) and Metrics: worst_write_stall_ms,
-// catchup_mib_per_s (total bytes caught up over total catch-up time, from
-// each target's provisioning to its gate passing) and catchup_mib (mean
-// database size per target).
+// catchup_mib_per_s (total bytes over total data catch-up time: from each
+// target's provisioning to the first poll seeing its applied index at the
+// leader's, so its resolution is the poll interval), catchup_mib (mean
+// database size per target), catchup_s (mean data catch-up time) and
+// learner_ready_s (mean time until the learner also served clients).
 func ReportRun(name string, out *Outcome) report.Run {
 	r := report.NewRun(name, "etcd-migration", out.Summary)
 	if out.State != nil {
@@ -26,17 +28,20 @@ func ReportRun(name string, out *Outcome) report.Run {
 			r.Metrics[k] = v
 		}
 	}
-	if len(out.CatchUps) > 0 {
+	if n := len(out.CatchUps); n > 0 {
 		var bytes int64
-		var secs float64
+		var secs, ready float64
 		for _, c := range out.CatchUps {
 			bytes += c.Bytes
 			secs += c.Duration.Seconds()
+			ready += c.Ready.Seconds()
 		}
 		if secs > 0 {
 			r.Metrics["catchup_mib_per_s"] = float64(bytes) / (1 << 20) / secs
 		}
-		r.Metrics["catchup_mib"] = float64(bytes) / (1 << 20) / float64(len(out.CatchUps))
+		r.Metrics["catchup_mib"] = float64(bytes) / (1 << 20) / float64(n)
+		r.Metrics["catchup_s"] = secs / float64(n)
+		r.Metrics["learner_ready_s"] = ready / float64(n)
 	}
 	return r
 }

@@ -1,0 +1,71 @@
+package etcd
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// scrapeProgress GETs a Prometheus text endpoint and returns the values of
+// etcd_server_proposals_applied_total and etcd_mvcc_db_total_size_in_bytes.
+func scrapeProgress(ctx context.Context, url string) (uint64, int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return 0, 0, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return ParseProgressMetrics(resp.Body)
+}
+
+// ParseProgressMetrics reads Prometheus text exposition and returns the
+// applied index (etcd_server_proposals_applied_total) and the database size
+// in bytes (etcd_mvcc_db_total_size_in_bytes). It errors when either is
+// missing or malformed.
+func ParseProgressMetrics(r io.Reader) (uint64, int64, error) {
+	var applied, db float64
+	seen := 0
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		var dst *float64
+		switch name {
+		case "etcd_server_proposals_applied_total":
+			dst = &applied
+		case "etcd_mvcc_db_total_size_in_bytes":
+			dst = &db
+		default:
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("metric %s: %w", name, err)
+		}
+		*dst = v
+		seen++
+	}
+	if err := sc.Err(); err != nil {
+		return 0, 0, err
+	}
+	if seen < 2 {
+		return 0, 0, fmt.Errorf("metrics lack etcd_server_proposals_applied_total or etcd_mvcc_db_total_size_in_bytes")
+	}
+	return uint64(applied), int64(db), nil
+}
