@@ -73,7 +73,9 @@ verify: generate ## regenerate, then fail if the tree changed
 
 demo: build ## the main job: run the demos on embedded defaults, reports in ./out
 	@mkdir -p $(OUT)
-	$(BIN)/handover version
+	$(BIN)/handover demo rotate --compare --json $(OUT)/rotate.json --svg $(OUT)/rotate.svg
+	$(BIN)/handover demo etcd --json $(OUT)/etcd.json --svg $(OUT)/etcd.svg
+	@echo "reports: $(OUT)/rotate.json $(OUT)/rotate.svg $(OUT)/etcd.json $(OUT)/etcd.svg"
 
 clean: ## remove build outputs
 	rm -rf $(BIN) $(OUT)
