@@ -11,6 +11,7 @@ import (
 
 	"github.com/handover-dev/handover/internal/cli/ca"
 	"github.com/handover-dev/handover/internal/cli/demo"
+	"github.com/handover-dev/handover/internal/cli/etcd"
 	"github.com/handover-dev/handover/internal/cli/sandbox"
 	"github.com/handover-dev/handover/internal/cli/version"
 )
@@ -37,6 +38,7 @@ Also usable as a kubectl plugin (install the binary as kubectl-handover).`,
 	cmd.AddCommand(
 		ca.NewCommand(),
 		demo.NewCommand(),
+		etcd.NewCommand(),
 		sandbox.NewCommand(),
 		version.NewCommand(),
 	)
