@@ -48,6 +48,9 @@ type RotationStatus struct {
 	Target string `json:"target"`
 	// Trigger says what started it: Renewal, SourceChanged, Manual, ModeSwitch.
 	Trigger string `json:"trigger"`
+	// Strategy is the plan that runs it: staged (Managed) or atomic (Legacy).
+	// +optional
+	Strategy string `json:"strategy,omitempty"`
 	// StartedAt is when the plan started.
 	StartedAt metav1.Time `json:"startedAt"`
 	// Phase is the name of the running step, or the outcome when ended.
@@ -66,6 +69,10 @@ type RotationStatus struct {
 	// Reason explains the outcome.
 	// +optional
 	Reason string `json:"reason,omitempty"`
+	// RollbackReason is the failure that started a rollback (kept when a
+	// revert fails, so a resumed controller retries the rollback).
+	// +optional
+	RollbackReason string `json:"rollbackReason,omitempty"`
 }
 
 // ConsumerStatus is one consumer's convergence.
