@@ -62,6 +62,9 @@ func NewCommand() *cobra.Command {
 		newBundleCommand(clk),
 		newNewCommand(clk),
 		newIssueCommand(clk),
+		newStatusCommand(),
+		newRotateCommand(clk),
+		newRevertCommand(clk),
 	)
 	return cmd
 }
