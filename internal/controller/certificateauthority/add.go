@@ -1,0 +1,133 @@
+package certificateauthority
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/handover-dev/handover/api/v1alpha1"
+	"github.com/handover-dev/handover/internal/kube/backend"
+	"github.com/handover-dev/handover/internal/rotation"
+	"github.com/handover-dev/handover/internal/trust"
+)
+
+// ControllerName names the controller, its event reporter and its logger.
+const ControllerName = "handover-certificateauthority"
+
+// Options tune Add; the zero value is production defaults.
+type Options struct {
+	// Clock is injected into the reconciler, the plans and the backend;
+	// nil = the real clock.
+	Clock clock.Clock
+	// PollInterval is the wait between two gate checks of a rotation's plan;
+	// 0 = the engine's default (200ms).
+	PollInterval time.Duration
+	// MaxConcurrentReconciles; 0 = 1.
+	MaxConcurrentReconciles int
+	// Resync is the periodic reconcile (consumer inventory, expiry metrics);
+	// 0 = 5m.
+	Resync time.Duration
+	// Backend options of the Kubernetes backend (probe timeout, eviction
+	// retry, rollout poll interval); Clock is set from Options.Clock.
+	Backend backend.Options
+	// NewBackend overrides the rotation backend; nil = internal/kube/backend.
+	NewBackend BackendFactory
+}
+
+// Add registers the CertificateAuthority reconciler, the leader-elected
+// rotation Workers and the metrics (on controller-runtime's
+// metrics.Registry) with mgr. The scheme of mgr must hold v1alpha1, core
+// and apps. Errors: a metric or the controller could not be registered.
+func Add(mgr manager.Manager, opts Options) error {
+	clk := opts.Clock
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	log := mgr.GetLogger().WithName(ControllerName)
+	workers := NewWorkers(clk, log)
+	if err := mgr.Add(workers); err != nil {
+		return fmt.Errorf("add rotation workers: %w", err)
+	}
+	metrics, err := NewMetrics(crmetrics.Registry)
+	if err != nil {
+		return fmt.Errorf("register metrics: %w", err)
+	}
+	newBackend := opts.NewBackend
+	if newBackend == nil {
+		bopts := opts.Backend
+		bopts.Clock = clk
+		if bopts.Log.GetSink() == nil {
+			bopts.Log = log.WithName("backend")
+		}
+		newBackend = KubeBackend(bopts)
+	}
+	r := &Reconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
+		Recorder: mgr.GetEventRecorder(ControllerName), Clock: clk,
+		Workers: workers, Metrics: metrics, NewBackend: newBackend,
+		PollInterval: opts.PollInterval, Resync: opts.Resync,
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("certificateauthority").
+		For(&v1alpha1.CertificateAuthority{}).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToCAs)).
+		WatchesRawSource(source.Channel(workers.Events(), &handler.TypedEnqueueRequestForObject[*v1alpha1.CertificateAuthority]{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, opts.MaxConcurrentReconciles)}).
+		Complete(r)
+}
+
+// KubeBackend is the BackendFactory of internal/kube/backend: leaves honour
+// every field of spec.certificates (backend.SpecIssuer).
+func KubeBackend(opts backend.Options) BackendFactory {
+	return func(c client.Client, ca *v1alpha1.CertificateAuthority, issuer *trust.CA) (rotation.Backend, error) {
+		o := opts
+		now := time.Now
+		if o.Clock != nil {
+			now = o.Clock.Now
+		}
+		o.Issuer = backend.SpecIssuer(issuer, now)
+		return backend.New(c, ca, o)
+	}
+}
+
+// secretToCAs maps a Secret to the CertificateAuthorities in its namespace
+// that read it (source root, managed copy) or write it (targets).
+func (r *Reconciler) secretToCAs(ctx context.Context, obj client.Object) []reconcile.Request {
+	list := &v1alpha1.CertificateAuthorityList{}
+	if err := r.Client.List(ctx, list); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range list.Items {
+		ca := &list.Items[i]
+		if refersTo(ca, obj.GetNamespace(), obj.GetName()) {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(ca)})
+		}
+	}
+	return out
+}
+
+func refersTo(ca *v1alpha1.CertificateAuthority, ns, name string) bool {
+	if ns == ca.Namespace {
+		if name == CopySecretName(ca) || ca.Spec.Source.SecretRef != nil && ca.Spec.Source.SecretRef.Name == name {
+			return true
+		}
+	}
+	for _, t := range Targets(ca) {
+		if t.Kind == v1alpha1.TargetSecret && t.Namespace == ns && t.Name == name {
+			return true
+		}
+	}
+	return false
+}

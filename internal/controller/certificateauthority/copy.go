@@ -1,0 +1,188 @@
+package certificateauthority
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/handover-dev/handover/api/v1alpha1"
+	"github.com/handover-dev/handover/internal/trust"
+)
+
+// Annotations users set on a CertificateAuthority: any new value triggers.
+const (
+	// AnnotationRotate: a new value starts a manual rotation (generate: to a
+	// freshly generated CA; secretRef: re-publish the active CA).
+	AnnotationRotate = "handover.dev/rotate"
+	// AnnotationRevert: a new value aborts a running rotation before its
+	// point of no return (it rolls back), else rotates back to the previous
+	// CA, make-before-break again.
+	AnnotationRevert = "handover.dev/revert"
+)
+
+// Bookkeeping annotations on the managed copy Secret.
+const (
+	// AnnotationPublished is the fingerprint of the CA the targets converged to.
+	AnnotationPublished = "handover.dev/published"
+	// AnnotationPublishedMode is the spec.mode the targets were last published in.
+	AnnotationPublishedMode = "handover.dev/published-mode"
+	// AnnotationSourceSeen is the root fingerprint handover last acted on.
+	AnnotationSourceSeen = "handover.dev/source-seen"
+	// AnnotationRotateHandled and AnnotationRevertHandled are the last
+	// rotate/revert tokens acted on.
+	AnnotationRotateHandled = "handover.dev/rotate-handled"
+	AnnotationRevertHandled = "handover.dev/revert-handled"
+	// AnnotationTrigger is why the active CA was adopted.
+	AnnotationTrigger = "handover.dev/trigger"
+	// AnnotationBundleGeneration counts bundle changes (status.bundleGeneration).
+	AnnotationBundleGeneration = "handover.dev/bundle-generation"
+	// annotationGenerationKey makes a bundle-generation bump idempotent.
+	annotationGenerationKey = "handover.dev/bundle-generation-key"
+	// LabelCertificateAuthority names the owning CertificateAuthority.
+	LabelCertificateAuthority = "handover.dev/certificate-authority"
+)
+
+// Keys of the managed copy Secret.
+const (
+	keyPreviousCert = "previous.crt"
+	keyPreviousKey  = "previous.key"
+)
+
+// CopySecretName is the managed copy of ca's CA (tls.crt, tls.key,
+// previous.crt, previous.key): spec.source.generate.secretName when set,
+// else "<name>-handover-ca".
+func CopySecretName(ca *v1alpha1.CertificateAuthority) string {
+	if g := ca.Spec.Source.Generate; g != nil && g.SecretName != "" {
+		return g.SecretName
+	}
+	return ca.Name + "-handover-ca"
+}
+
+// managedCopy is the parsed managed copy Secret.
+type managedCopy struct {
+	secret           *corev1.Secret
+	active, previous *trust.CA
+}
+
+func (m *managedCopy) ann(k string) string {
+	if m == nil || m.secret == nil {
+		return ""
+	}
+	return m.secret.Annotations[k]
+}
+
+func (m *managedCopy) generation() int64 {
+	g, _ := strconv.ParseInt(m.ann(AnnotationBundleGeneration), 10, 64)
+	return g
+}
+
+// loadCopy reads and parses the managed copy; (nil, nil, nil) when absent.
+// A copy that does not parse is a Problem naming
+// spec.source.generate.secretName (generate) or the copy Secret.
+func loadCopy(ctx context.Context, r client.Reader, ca *v1alpha1.CertificateAuthority) (*managedCopy, *Problem, error) {
+	s := &corev1.Secret{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: ca.Namespace, Name: CopySecretName(ca)}, s)
+	if apierrors.IsNotFound(err) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read managed copy %s/%s: %w", ca.Namespace, CopySecretName(ca), err)
+	}
+	field := "spec.source.generate.secretName"
+	if ca.Spec.Source.Generate == nil {
+		field = "Secret " + s.Name + " (managed copy)"
+	}
+	m := &managedCopy{secret: s}
+	if len(s.Data[corev1.TLSCertKey]) == 0 {
+		return nil, &Problem{ReasonInvalidSource, field, fmt.Sprintf("Secret %q exists but has no %s", s.Name, corev1.TLSCertKey)}, nil
+	}
+	var p *Problem
+	// Validity is not checked here: an expired active CA is renewal's job.
+	if m.active, p = parseAt(s, corev1.TLSCertKey, corev1.TLSPrivateKeyKey, field); p != nil {
+		return nil, p, nil
+	}
+	if len(s.Data[keyPreviousCert]) > 0 {
+		if m.previous, p = parseAt(s, keyPreviousCert, keyPreviousKey, field); p != nil {
+			return nil, p, nil
+		}
+	}
+	return m, nil, nil
+}
+
+// parseAt parses a CA from secret at its own notBefore (constraints and key
+// match only).
+func parseAt(s *corev1.Secret, certKey, keyKey, field string) (*trust.CA, *Problem) {
+	certs, err := trust.ParseCertificates(s.Data[certKey])
+	if err != nil {
+		return nil, &Problem{ReasonInvalidSource, field, fmt.Sprintf("Secret %q key %q: %v", s.Name, certKey, err)}
+	}
+	return parseCASecret(s, certKey, keyKey, field, field, certs[0].NotBefore)
+}
+
+// copyUpdate is one change of the managed copy.
+type copyUpdate struct {
+	active, previous *trust.CA // nil previous removes it
+	setCA            bool
+	annotations      map[string]string
+	bumpGeneration   string // idempotency key; "" = no bump
+}
+
+// writeCopy creates or updates the managed copy with u (optimistic
+// concurrency on update). It returns the written Secret.
+func writeCopy(ctx context.Context, c client.Client, ca *v1alpha1.CertificateAuthority, cur *corev1.Secret, u copyUpdate) (*corev1.Secret, error) {
+	s := &corev1.Secret{}
+	if cur != nil {
+		s = cur.DeepCopy()
+	} else {
+		s.Name, s.Namespace, s.Type = CopySecretName(ca), ca.Namespace, corev1.SecretTypeOpaque
+		s.Labels = map[string]string{LabelCertificateAuthority: ca.Name}
+	}
+	if s.Data == nil {
+		s.Data = map[string][]byte{}
+	}
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	if u.setCA {
+		s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey] = u.active.CertPEM, u.active.KeyPEM
+		if u.previous != nil {
+			s.Data[keyPreviousCert], s.Data[keyPreviousKey] = u.previous.CertPEM, u.previous.KeyPEM
+		} else {
+			delete(s.Data, keyPreviousCert)
+			delete(s.Data, keyPreviousKey)
+		}
+	}
+	for k, v := range u.annotations {
+		s.Annotations[k] = v
+	}
+	if u.bumpGeneration != "" && s.Annotations[annotationGenerationKey] != u.bumpGeneration {
+		g, _ := strconv.ParseInt(s.Annotations[AnnotationBundleGeneration], 10, 64)
+		s.Annotations[AnnotationBundleGeneration] = strconv.FormatInt(g+1, 10)
+		s.Annotations[annotationGenerationKey] = u.bumpGeneration
+	}
+	var err error
+	if cur == nil {
+		err = c.Create(ctx, s)
+	} else {
+		err = c.Update(ctx, s)
+	}
+	if err != nil {
+		// The apiserver's error names the object, never its data.
+		return nil, fmt.Errorf("write managed copy %s/%s: %w", s.Namespace, s.Name, err)
+	}
+	return s, nil
+}
+
+// caInfo describes a CA for status (no key material).
+func caInfo(ca *trust.CA) *v1alpha1.CAInfo {
+	if ca == nil {
+		return nil
+	}
+	return &v1alpha1.CAInfo{Subject: ca.Cert.Subject.String(), Fingerprint: trust.Fingerprint(ca.Cert), NotAfter: metav1.NewTime(ca.Cert.NotAfter)}
+}

@@ -1,0 +1,149 @@
+package certificateauthority
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/handover-dev/handover/api/v1alpha1"
+	"github.com/handover-dev/handover/internal/plan"
+	"github.com/handover-dev/handover/internal/rotation"
+)
+
+// planObserver turns plan events into Kubernetes events, metrics, bundle
+// generations and reconcile notifications.
+type planObserver struct {
+	r        *Reconciler
+	ca       *v1alpha1.CertificateAuthority
+	key      client.ObjectKey
+	id       string
+	progress *Progress
+}
+
+// bundleSteps publish a new trust bundle when they start.
+var bundleSteps = map[string]bool{
+	rotation.StepAddCA: true, rotation.StepDropPrevious: true,
+	"replace-ca-and-leaves": true, "bundle-ca-and-replace-leaves": true,
+}
+
+func (o *planObserver) Observe(e plan.Event) {
+	typ := corev1.EventTypeNormal
+	var note string
+	switch e.Kind {
+	case plan.EventPlanStarted:
+		note = "plan " + e.Plan + " started"
+		if e.Reason != "" {
+			note += " (" + e.Reason + ")"
+		}
+	case plan.EventPlanEnded:
+		note = "plan " + e.Plan + " ended " + string(e.Outcome)
+		if e.Outcome != plan.OutcomeSucceeded {
+			typ = corev1.EventTypeWarning
+		}
+	case plan.EventStepFailed:
+		typ = corev1.EventTypeWarning
+		note = "step " + e.Step + " failed"
+	default:
+		note = "step " + e.Step + ": " + strings.TrimPrefix(string(e.Kind), "Step")
+	}
+	if e.Reason != "" && e.Kind != plan.EventPlanStarted {
+		note += ": " + e.Reason
+	}
+	o.r.Recorder.Eventf(o.ca, nil, typ, string(e.Kind), "Rotate", "%s", note)
+
+	label := o.key.String()
+	switch e.Kind {
+	case plan.EventStepStarted:
+		o.r.Metrics.SetPhase(label, e.Step)
+		if bundleSteps[e.Step] {
+			o.bump(o.id + "/" + e.Step)
+		}
+	case plan.EventStepReverting:
+		o.r.Metrics.SetPhase(label, "revert-"+e.Step)
+		if e.Step == rotation.StepAddCA {
+			o.bump(o.id + "/" + e.Step + "/revert")
+		}
+	case plan.EventStepDone:
+		o.progress.AllVerified()
+	case plan.EventPlanEnded:
+		o.r.Metrics.SetPhase(label, string(e.Outcome))
+	}
+	o.r.Workers.Notify(o.key)
+}
+
+// bump increments the bundle generation once per idempotency key.
+func (o *planObserver) bump(idKey string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		cp, p, err := loadCopy(ctx, o.r.APIReader, o.ca)
+		if err != nil {
+			return err
+		}
+		if p != nil || cp == nil {
+			return fmt.Errorf("managed copy unusable")
+		}
+		s, err := writeCopy(ctx, o.r.Client, o.ca, cp.secret, copyUpdate{bumpGeneration: idKey})
+		if err != nil {
+			return err
+		}
+		o.progress.SetGeneration((&managedCopy{secret: s}).generation())
+		return nil
+	})
+	if err != nil {
+		o.r.Workers.Log.Error(err, "bump bundle generation", "certificateAuthority", o.key.String())
+	}
+}
+
+// observedBackend wraps the rotation backend to record per-consumer
+// convergence and handshake failures from the verifications the plan
+// makes. It adds no behaviour.
+type observedBackend struct {
+	rotation.Backend
+	progress *Progress
+	newCA    *x509.Certificate
+	metrics  *Metrics
+	ca       string
+}
+
+func (b *observedBackend) issuedByNew(probe tls.Certificate) bool {
+	if len(probe.Certificate) == 0 {
+		return false
+	}
+	leaf, err := x509.ParseCertificate(probe.Certificate[0])
+	return err == nil && leaf.CheckSignatureFrom(b.newCA) == nil
+}
+
+func (b *observedBackend) VerifyAcceptsCA(ctx context.Context, c rotation.Consumer, probe tls.Certificate) error {
+	err := b.Backend.VerifyAcceptsCA(ctx, c, probe)
+	byNew := b.issuedByNew(probe)
+	switch {
+	case err == nil && byNew, errors.Is(err, rotation.ErrRejected) && !byNew:
+		b.progress.Verified(c.Name)
+	}
+	b.countFailure(ctx, c, err)
+	return err
+}
+
+func (b *observedBackend) VerifyPresentsLeafFrom(ctx context.Context, c rotation.Consumer, roots *x509.CertPool, probe tls.Certificate) error {
+	err := b.Backend.VerifyPresentsLeafFrom(ctx, c, roots, probe)
+	b.countFailure(ctx, c, err)
+	return err
+}
+
+// countFailure counts a failed handshake with a consumer that has a probe
+// address; deliberate rejections and cancellations are not failures.
+func (b *observedBackend) countFailure(ctx context.Context, c rotation.Consumer, err error) {
+	if err == nil || c.Addr == "" || errors.Is(err, rotation.ErrRejected) || ctx.Err() != nil {
+		return
+	}
+	b.metrics.HandshakeFailures.WithLabelValues(b.ca, c.Name).Inc()
+}

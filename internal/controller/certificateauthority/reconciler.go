@@ -1,0 +1,336 @@
+package certificateauthority
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/handover-dev/handover/api/v1alpha1"
+	"github.com/handover-dev/handover/internal/rotation"
+	"github.com/handover-dev/handover/internal/trust"
+)
+
+// BackendFactory builds the rotation.Backend of ca whose leaves are issued
+// by issuer (spec.certificates honoured field by field).
+type BackendFactory func(c client.Client, ca *v1alpha1.CertificateAuthority, issuer *trust.CA) (rotation.Backend, error)
+
+// Reconciler reconciles CertificateAuthority objects. Reconcile never
+// blocks on a rotation: it validates, decides (Decide), starts or resumes a
+// worker, and writes every status field but status.rotation (the worker's
+// StatusCheckpoint owns that), with a merge patch and only when changed.
+//
+// +kubebuilder:rbac:groups=handover.dev,resources=certificateauthorities,verbs=get;list;watch
+// +kubebuilder:rbac:groups=handover.dev,resources=certificateauthorities/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods/eviction,verbs=create
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=apps,resources=replicasets;controllerrevisions,verbs=get;list;watch
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=selfsubjectaccessreviews,verbs=create
+type Reconciler struct {
+	// Client reads (cached) and writes.
+	Client client.Client
+	// APIReader reads uncached: the managed copy and the checkpoint.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Clock     clock.Clock
+	Workers   *Workers
+	Metrics   *Metrics
+	// NewBackend builds the rotation backend (the Kubernetes one in Add).
+	NewBackend BackendFactory
+	// PollInterval is the plan's gate poll interval; 0 = engine default.
+	PollInterval time.Duration
+	// Resync is the periodic reconcile (inventory, expiry); 0 = 5m.
+	Resync time.Duration
+}
+
+// Reconcile implements reconcile.Reconciler.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	ca := &v1alpha1.CertificateAuthority{}
+	if err := r.Client.Get(ctx, req.NamespacedName, ca); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Workers.Stop(req.NamespacedName)
+			r.Metrics.Forget(req.String())
+			return reconcile.Result{}, nil
+		}
+		return reconcile.Result{}, err
+	}
+	if ca.DeletionTimestamp != nil {
+		r.Workers.Stop(req.NamespacedName)
+		return reconcile.Result{}, nil
+	}
+	now := r.Clock.Now()
+	w, err := r.observe(ctx, ca, now)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if w.problem != nil {
+		return r.degraded(ctx, ca, w, now)
+	}
+	dec := Decide(w.observed)
+	if err := r.act(ctx, ca, w, dec, now); err != nil {
+		var p *Problem
+		if asProblem(err, &p) {
+			w.problem = p
+			return r.degraded(ctx, ca, w, now)
+		}
+		r.Recorder.Eventf(ca, nil, corev1.EventTypeWarning, "ActionFailed", string(dec.Action), "%s: %v", dec.Action, err)
+		return reconcile.Result{}, err
+	}
+	// Re-read what the action changed.
+	if dec.Action != ActionNone {
+		if w, err = r.observe(ctx, ca, now); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	if err := r.writeStatus(ctx, ca, w, dec, now); err != nil {
+		return reconcile.Result{}, err
+	}
+	return reconcile.Result{RequeueAfter: r.requeue(ca, w, now)}, nil
+}
+
+// world is what observe found.
+type world struct {
+	copy     *managedCopy
+	source   *trust.CA
+	problem  *Problem
+	declared []DeclaredSelector
+	observed Observed
+}
+
+func (r *Reconciler) observe(ctx context.Context, ca *v1alpha1.CertificateAuthority, now time.Time) (*world, error) {
+	w := &world{}
+	if ps := ValidateSpec(ca); len(ps) > 0 {
+		w.problem = &ps[0]
+		return w, nil
+	}
+	cp, p, err := loadCopy(ctx, r.APIReader, ca)
+	if err != nil || p != nil {
+		w.problem = p
+		return w, err
+	}
+	w.copy = cp
+	if ref := ca.Spec.Source.SecretRef; ref != nil {
+		s := &corev1.Secret{}
+		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: ca.Namespace, Name: ref.Name}, s)
+		switch {
+		case apierrors.IsNotFound(err):
+			s = nil
+		case err != nil:
+			return nil, fmt.Errorf("read source Secret %s/%s: %w", ca.Namespace, ref.Name, err)
+		}
+		if w.source, w.problem = ValidateSourceSecret(ref, s, now); w.problem != nil {
+			return w, nil
+		}
+	}
+	if w.problem, w.declared, err = r.checkWorld(ctx, ca); err != nil || w.problem != nil {
+		return w, err
+	}
+	o := Observed{
+		Mode:          modeOf(ca),
+		Generate:      ca.Spec.Source.Generate != nil,
+		RotateToken:   ca.Annotations[AnnotationRotate],
+		RevertToken:   ca.Annotations[AnnotationRevert],
+		Rotation:      ca.Status.Rotation,
+		WorkerRunning: r.Workers.Running(client.ObjectKeyFromObject(ca)),
+	}
+	if w.source != nil {
+		o.SourceFP = trust.Fingerprint(w.source.Cert)
+	}
+	if cp != nil {
+		o.ActiveFP = trust.Fingerprint(cp.active.Cert)
+		if cp.previous != nil {
+			o.PreviousFP = trust.Fingerprint(cp.previous.Cert)
+		}
+		o.PublishedFP = cp.ann(AnnotationPublished)
+		o.PublishedMode = v1alpha1.Mode(cp.ann(AnnotationPublishedMode))
+		o.SourceSeenFP = cp.ann(AnnotationSourceSeen)
+		o.RotateHandled = cp.ann(AnnotationRotateHandled)
+		o.RevertHandled = cp.ann(AnnotationRevertHandled)
+		if g := ca.Spec.Source.Generate; g != nil {
+			o.RenewalDue = !now.Before(cp.active.Cert.NotAfter.Add(-durationOr(g.RenewBefore, defaultRenewBefore)))
+		}
+	}
+	w.observed = o
+	return w, nil
+}
+
+func modeOf(ca *v1alpha1.CertificateAuthority) v1alpha1.Mode {
+	if ca.Spec.Mode == "" {
+		return v1alpha1.ModeManaged
+	}
+	return ca.Spec.Mode
+}
+
+// degraded records a bad-input Problem: Degraded condition, one Warning
+// event per new message, nothing else written.
+func (r *Reconciler) degraded(ctx context.Context, ca *v1alpha1.CertificateAuthority, w *world, now time.Time) (reconcile.Result, error) {
+	old := findCondition(ca.Status.Conditions, v1alpha1.ConditionDegraded)
+	if old == nil || old.Status != "True" || old.Message != w.problem.Error() || old.ObservedGeneration != ca.Generation {
+		r.Recorder.Eventf(ca, nil, corev1.EventTypeWarning, w.problem.Reason, "Validate", "%s", w.problem.Error())
+		log.FromContext(ctx).Info("bad input; nothing written", "reason", w.problem.Reason, "field", w.problem.Field, "message", w.problem.Message)
+	}
+	st := ca.Status.DeepCopy()
+	st.ObservedGeneration = ca.Generation
+	st.Conditions = MergeConditions(st.Conditions, Conditions(ConditionInput{
+		Generation: ca.Generation, Problem: w.problem, Rotation: ca.Status.Rotation,
+	}, now))
+	if err := r.patchStatus(ctx, ca, st); err != nil {
+		return reconcile.Result{}, err
+	}
+	return reconcile.Result{RequeueAfter: r.resync()}, nil
+}
+
+func (r *Reconciler) resync() time.Duration {
+	if r.Resync > 0 {
+		return r.Resync
+	}
+	return 5 * time.Minute
+}
+
+func (r *Reconciler) requeue(ca *v1alpha1.CertificateAuthority, w *world, now time.Time) time.Duration {
+	d := r.resync()
+	if g := ca.Spec.Source.Generate; g != nil && w.copy != nil {
+		due := w.copy.active.Cert.NotAfter.Add(-durationOr(g.RenewBefore, defaultRenewBefore)).Sub(now)
+		if due > 0 && due < d {
+			d = due
+		}
+	}
+	return d
+}
+
+// writeStatus computes every status field but rotation and patches the
+// ones that changed.
+func (r *Reconciler) writeStatus(ctx context.Context, ca *v1alpha1.CertificateAuthority, w *world, dec Decision, now time.Time) error {
+	key := client.ObjectKeyFromObject(ca)
+	st := ca.Status.DeepCopy()
+	st.ObservedGeneration = ca.Generation
+	rot := ca.Status.Rotation
+	open := rot != nil && rot.Outcome == ""
+	st.Phase = "Idle"
+	if open {
+		st.Phase = rot.Phase
+	}
+	cp := w.copy
+	names := make([]string, 0, len(ca.Spec.Consumers))
+	for _, c := range ca.Spec.Consumers {
+		names = append(names, c.Name)
+	}
+	gen := cp.generation()
+	verified := map[string]int64{}
+	converged := cp != nil && cp.ann(AnnotationPublished) == trust.Fingerprint(cp.active.Cert) && !open
+	switch prog := r.Workers.Progress(key); {
+	case prog != nil:
+		gen, verified = prog.Snapshot()
+	case converged:
+		for _, n := range names {
+			verified[n] = gen
+		}
+	default:
+		for _, c := range ca.Status.Consumers {
+			verified[c.Name] = c.BundleGeneration
+		}
+	}
+	st.BundleGeneration = gen
+	var text string
+	st.Consumers, text = Convergence(names, verified, gen)
+	st.ConsumersConverged = text
+	n := 0
+	for _, c := range st.Consumers {
+		if c.BundleGeneration >= gen {
+			n++
+		}
+	}
+	r.Metrics.SetConverged(key.String(), gen, n)
+	st.Active, st.Previous = nil, nil
+	var activeNotAfter, previousNotAfter time.Time
+	if cp != nil {
+		st.Active = caInfo(cp.active)
+		activeNotAfter = cp.active.Cert.NotAfter
+		if cp.previous != nil {
+			st.Previous = []v1alpha1.CAInfo{*caInfo(cp.previous)}
+			previousNotAfter = cp.previous.Cert.NotAfter
+		}
+	}
+	r.Metrics.SetExpiry(key.String(), activeNotAfter, previousNotAfter, now)
+	if !open {
+		r.Metrics.SetPhase(key.String(), "Idle")
+	}
+	st.Queued = dec.Queued
+	undeclared, err := r.inventory(ctx, ca, w.declared)
+	if err != nil {
+		return err
+	}
+	if !equality.Semantic.DeepEqual(undeclared, ca.Status.UndeclaredConsumers) && len(undeclared) > 0 {
+		r.Recorder.Eventf(ca, nil, corev1.EventTypeWarning, "UndeclaredConsumers", "Inventory",
+			"%d pod(s) mount a target but are not declared in spec.consumers (a rotation may break them): %s", len(undeclared), refsText(undeclared))
+	}
+	st.UndeclaredConsumers = undeclared
+	st.Conditions = MergeConditions(st.Conditions, Conditions(ConditionInput{
+		Generation: ca.Generation, Rotation: rot, Converged: converged, Consumers: text,
+	}, now))
+	return r.patchStatus(ctx, ca, st)
+}
+
+func refsText(refs []v1alpha1.ObjectReference) string {
+	out := ""
+	for i, ref := range refs {
+		if i == 5 {
+			return out + fmt.Sprintf(" and %d more", len(refs)-5)
+		}
+		if i > 0 {
+			out += ", "
+		}
+		out += ref.Namespace + "/" + ref.Name
+	}
+	return out
+}
+
+// patchStatus merge-patches every status field but rotation when st differs
+// from ca.Status (fields that became empty are sent as null).
+func (r *Reconciler) patchStatus(ctx context.Context, ca *v1alpha1.CertificateAuthority, st *v1alpha1.CertificateAuthorityStatus) error {
+	cur := ca.Status.DeepCopy()
+	cur.Rotation, st.Rotation = nil, nil
+	if equality.Semantic.DeepEqual(cur, st) {
+		return nil
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return err
+	}
+	for _, k := range []string{"observedGeneration", "conditions", "phase", "bundleGeneration", "active", "previous", "queued", "consumers", "consumersConverged", "undeclaredConsumers"} {
+		if _, ok := m[k]; !ok {
+			m[k] = nil
+		}
+	}
+	delete(m, "rotation")
+	patch, err := json.Marshal(map[string]any{"status": m})
+	if err != nil {
+		return err
+	}
+	if err := r.Client.Status().Patch(ctx, ca, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return fmt.Errorf("patch status of %s/%s: %w", ca.Namespace, ca.Name, err)
+	}
+	return nil
+}

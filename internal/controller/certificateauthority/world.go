@@ -1,0 +1,178 @@
+package certificateauthority
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/handover-dev/handover/api/v1alpha1"
+)
+
+// checkWorld checks what needs the API before anything is written: every
+// target namespace exists and the controller may create and update the
+// target kind there (SelfSubjectAccessReview), and every consumer workload
+// exists. It returns the first Problem (naming the field) and the pod
+// selectors of the declared consumers.
+func (r *Reconciler) checkWorld(ctx context.Context, ca *v1alpha1.CertificateAuthority) (*Problem, []DeclaredSelector, error) {
+	type access struct{ ns, resource string }
+	checked := map[access]*Problem{}
+	may := func(field, ns, resource string) (*Problem, error) {
+		k := access{ns, resource}
+		if p, ok := checked[k]; ok {
+			if p != nil {
+				p = &Problem{p.Reason, field, p.Message}
+			}
+			return p, nil
+		}
+		var p *Problem
+		nsObj := &corev1.Namespace{}
+		if err := r.APIReader.Get(ctx, types.NamespacedName{Name: ns}, nsObj); err != nil {
+			switch {
+			case apierrors.IsNotFound(err):
+				p = &Problem{ReasonTargetForbidden, field, fmt.Sprintf("namespace %q does not exist", ns)}
+			case apierrors.IsForbidden(err):
+				// Cannot tell; the access review below decides.
+			default:
+				return nil, fmt.Errorf("read namespace %s: %w", ns, err)
+			}
+		}
+		for _, verb := range []string{"create", "update", "get"} {
+			if p != nil {
+				break
+			}
+			rev := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+				ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Verb: verb, Resource: resource},
+			}}
+			if err := r.Client.Create(ctx, rev); err != nil {
+				return nil, fmt.Errorf("access review %s %s in %s: %w", verb, resource, ns, err)
+			}
+			if !rev.Status.Allowed {
+				p = &Problem{ReasonTargetForbidden, field, fmt.Sprintf("the controller may not %s %s in namespace %q", verb, resource, ns)}
+			}
+		}
+		checked[k] = p
+		return p, nil
+	}
+	resourceOf := func(k v1alpha1.TargetKind) string {
+		if k == v1alpha1.TargetConfigMap {
+			return "configmaps"
+		}
+		return "secrets"
+	}
+	if p, err := may("metadata.namespace", ca.Namespace, "secrets"); p != nil || err != nil {
+		return p, nil, err
+	}
+	for i, t := range ca.Spec.TrustBundles {
+		if p, err := may(fmt.Sprintf("spec.trustBundles[%d].namespace", i), nsOr(t.Namespace, ca.Namespace), resourceOf(t.Kind)); p != nil || err != nil {
+			return p, nil, err
+		}
+	}
+	for i, c := range ca.Spec.Certificates {
+		if p, err := may(fmt.Sprintf("spec.certificates[%d].namespace", i), nsOr(c.Namespace, ca.Namespace), "secrets"); p != nil || err != nil {
+			return p, nil, err
+		}
+	}
+	var declared []DeclaredSelector
+	for i, c := range ca.Spec.Consumers {
+		field := fmt.Sprintf("spec.consumers[%d]", i)
+		sels, p, err := r.workloadSelectors(ctx, c, nsOr(c.Namespace, ca.Namespace), field)
+		if p != nil || err != nil {
+			return p, nil, err
+		}
+		declared = append(declared, sels...)
+	}
+	return nil, declared, nil
+}
+
+// workloadSelectors finds a consumer's workloads and returns their pod
+// selectors; none found is a ConsumerNotFound Problem.
+func (r *Reconciler) workloadSelectors(ctx context.Context, c v1alpha1.Consumer, ns, field string) ([]DeclaredSelector, *Problem, error) {
+	var list client.ObjectList
+	switch c.Kind {
+	case "StatefulSet":
+		list = &appsv1.StatefulSetList{}
+	case "DaemonSet":
+		list = &appsv1.DaemonSetList{}
+	default:
+		list = &appsv1.DeploymentList{}
+	}
+	opts := []client.ListOption{client.InNamespace(ns)}
+	what := fmt.Sprintf("%s %s/%s", c.Kind, ns, c.WorkloadName)
+	if c.Selector != nil {
+		sel, err := metav1.LabelSelectorAsSelector(c.Selector)
+		if err != nil {
+			return nil, &Problem{ReasonInvalidSpec, field + ".selector", err.Error()}, nil
+		}
+		opts = append(opts, client.MatchingLabelsSelector{Selector: sel})
+		what = fmt.Sprintf("no %s in namespace %s matches selector %q", c.Kind, ns, sel.String())
+	}
+	if err := r.APIReader.List(ctx, list, opts...); err != nil {
+		return nil, nil, fmt.Errorf("list %s in %s: %w", c.Kind, ns, err)
+	}
+	var podSelectors []*metav1.LabelSelector
+	switch l := list.(type) {
+	case *appsv1.DeploymentList:
+		for i := range l.Items {
+			if c.Selector != nil || l.Items[i].Name == c.WorkloadName {
+				podSelectors = append(podSelectors, l.Items[i].Spec.Selector)
+			}
+		}
+	case *appsv1.StatefulSetList:
+		for i := range l.Items {
+			if c.Selector != nil || l.Items[i].Name == c.WorkloadName {
+				podSelectors = append(podSelectors, l.Items[i].Spec.Selector)
+			}
+		}
+	case *appsv1.DaemonSetList:
+		for i := range l.Items {
+			if c.Selector != nil || l.Items[i].Name == c.WorkloadName {
+				podSelectors = append(podSelectors, l.Items[i].Spec.Selector)
+			}
+		}
+	}
+	if len(podSelectors) == 0 {
+		f := field + ".workloadName"
+		if c.Selector != nil {
+			f = field + ".selector"
+			return nil, &Problem{ReasonConsumerNotFound, f, what}, nil
+		}
+		return nil, &Problem{ReasonConsumerNotFound, f, what + " not found"}, nil
+	}
+	out := make([]DeclaredSelector, 0, len(podSelectors))
+	for _, ps := range podSelectors {
+		sel, err := metav1.LabelSelectorAsSelector(ps)
+		if err != nil {
+			sel = labels.Nothing()
+		}
+		out = append(out, DeclaredSelector{Namespace: ns, Selector: sel})
+	}
+	return out, nil, nil
+}
+
+// inventory lists the pods in the target namespaces and returns the
+// undeclared ones (Undeclared).
+func (r *Reconciler) inventory(ctx context.Context, ca *v1alpha1.CertificateAuthority, declared []DeclaredSelector) ([]v1alpha1.ObjectReference, error) {
+	targets := Targets(ca)
+	nss := map[string]bool{}
+	var pods []corev1.Pod
+	for _, t := range targets {
+		if nss[t.Namespace] {
+			continue
+		}
+		nss[t.Namespace] = true
+		l := &corev1.PodList{}
+		if err := r.Client.List(ctx, l, client.InNamespace(t.Namespace)); err != nil {
+			return nil, fmt.Errorf("list pods in %s: %w", t.Namespace, err)
+		}
+		pods = append(pods, l.Items...)
+	}
+	return Undeclared(pods, targets, declared), nil
+}
