@@ -1,0 +1,226 @@
+// Package controller is `handover controller`: the controller-runtime manager
+// that runs the CertificateAuthority controller (package
+// internal/controller/certificateauthority) with leader election, Prometheus
+// metrics and health probes. It is what deploy/manifests and the Helm chart
+// run in the cluster.
+package controller
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/handover-dev/handover/internal/cli/kubeflags"
+)
+
+// DefaultLeaderElectionID is the name of the coordination.k8s.io Lease the
+// replicas compete for.
+const DefaultLeaderElectionID = "handover-controller.handover.dev"
+
+// Options are the inputs of `handover controller`.
+type Options struct {
+	Kube kubeflags.Flags
+	// MetricsAddr serves /metrics (Prometheus text); "0" disables it.
+	MetricsAddr string
+	// ProbeAddr serves /healthz and /readyz; "0" disables it.
+	ProbeAddr string
+	// LeaderElect turns on leader election (a Lease); on by default so that
+	// only one replica runs rotations.
+	LeaderElect bool
+	// LeaderElectionID is the Lease name.
+	LeaderElectionID string
+	// LeaderElectionNamespace is the Lease namespace; empty means the pod's
+	// own namespace (in-cluster) — outside a cluster it must be set.
+	LeaderElectionNamespace string
+	// LeaseDuration, RenewDeadline, RetryPeriod tune leader election
+	// (client-go leaderelection: 15s, 10s, 2s by default).
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// GracefulShutdown bounds how long runnables get to stop on SIGTERM.
+	GracefulShutdown time.Duration
+	// Controller holds the CertificateAuthority controller's tunables.
+	Controller ControllerOptions
+	// Zap configures the logger (--zap-* flags).
+	Zap zap.Options
+	// Register adds the controllers to the manager; nil means the
+	// CertificateAuthority controller (registerCertificateAuthority).
+	Register func(manager.Manager, ControllerOptions) error
+	// Started, when set, is called once the manager is built, before it
+	// starts (tests use it to learn the bound addresses).
+	Started func(manager.Manager)
+}
+
+// ControllerOptions are passed to the CertificateAuthority controller.
+type ControllerOptions struct {
+	// MaxConcurrentReconciles bounds parallel reconciles (default 1).
+	MaxConcurrentReconciles int
+	// PollInterval is how often a running rotation re-checks its gate.
+	PollInterval time.Duration
+}
+
+const longHelp = `Run the handover controller: a controller-runtime manager that reconciles
+CertificateAuthority objects (handover.dev/v1alpha1) and runs their trust
+rotations make-before-break. Deploy it with deploy/manifests or the Helm chart
+deploy/helm/handover; it runs anywhere a kubeconfig reaches the cluster too.
+
+Leader election (on by default) uses a coordination.k8s.io Lease named
+--leader-election-id in --leader-election-namespace (default: the pod's
+namespace), so several replicas may run and only the leader rotates; a new
+leader resumes a rotation from status.rotation where the old one stopped. On
+SIGTERM or SIGINT the manager stops its workers (a rotation's progress is
+already checkpointed in status), releases the Lease and exits 0.
+
+Endpoints (plain HTTP):
+  --metrics-bind-address       /metrics: controller-runtime's and handover's
+                               metrics (handover_rotation_phase,
+                               handover_consumers_converged,
+                               handover_probe_handshake_failures_total,
+                               handover_ca_expiry_seconds)
+  --health-probe-bind-address  /healthz (liveness) and /readyz (readiness)
+
+Logs are structured (zap, JSON by default; --zap-devel for console output).
+The kubeconfig is --kubeconfig, else $KUBECONFIG, else ~/.kube/config, else
+the in-cluster ServiceAccount. Needs the RBAC in config/rbac (ClusterRole
+handover-manager) plus a Role for Leases in the election namespace.`
+
+const exampleHelp = `  # outside a cluster, against the sandbox
+  handover controller --kubeconfig "$(handover sandbox kubeconfig)" \
+      --leader-election-namespace default --zap-devel
+
+  # one replica, no leader election, metrics off
+  handover controller --leader-elect=false --metrics-bind-address 0`
+
+// NewCommand returns `handover controller`.
+func NewCommand() *cobra.Command {
+	o := &Options{
+		MetricsAddr:      ":8080",
+		ProbeAddr:        ":8081",
+		LeaderElect:      true,
+		LeaderElectionID: DefaultLeaderElectionID,
+		LeaseDuration:    15 * time.Second,
+		RenewDeadline:    10 * time.Second,
+		RetryPeriod:      2 * time.Second,
+		GracefulShutdown: 30 * time.Second,
+		Controller:       ControllerOptions{MaxConcurrentReconciles: 1, PollInterval: 5 * time.Second},
+	}
+	cmd := &cobra.Command{
+		Use:     "controller",
+		Short:   "Run the CertificateAuthority controller (leader election, metrics, health probes)",
+		Long:    longHelp,
+		Example: exampleHelp,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			return run(ctx, o)
+		},
+	}
+	f := cmd.Flags()
+	o.Kube.AddFlags(f, false)
+	f.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, `address of the /metrics endpoint ("0" disables it)`)
+	f.StringVar(&o.ProbeAddr, "health-probe-bind-address", o.ProbeAddr, `address of /healthz and /readyz ("0" disables them)`)
+	f.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "elect a leader with a Lease so only one replica rotates")
+	f.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "name of the leader election Lease")
+	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the Lease (default: the pod's namespace; required outside a cluster)")
+	f.DurationVar(&o.LeaseDuration, "leader-election-lease-duration", o.LeaseDuration, "how long a non-leader waits before taking over an unrenewed Lease")
+	f.DurationVar(&o.RenewDeadline, "leader-election-renew-deadline", o.RenewDeadline, "how long the leader retries renewing before it gives up leadership")
+	f.DurationVar(&o.RetryPeriod, "leader-election-retry-period", o.RetryPeriod, "period between leader election attempts")
+	f.DurationVar(&o.GracefulShutdown, "graceful-shutdown-timeout", o.GracefulShutdown, "how long workers get to stop on SIGTERM")
+	f.IntVar(&o.Controller.MaxConcurrentReconciles, "max-concurrent-reconciles", o.Controller.MaxConcurrentReconciles, "CertificateAuthority objects reconciled in parallel")
+	f.DurationVar(&o.Controller.PollInterval, "poll-interval", o.Controller.PollInterval, "how often a running rotation re-checks its gate")
+	zfs := flag.NewFlagSet("zap", flag.ContinueOnError)
+	o.Zap.BindFlags(zfs)
+	f.AddGoFlagSet(zfs)
+	return cmd
+}
+
+// run builds the manager and blocks until ctx ends (SIGTERM) or the manager
+// fails. It returns nil after a clean shutdown.
+func run(ctx context.Context, o *Options) error {
+	log := zap.New(zap.UseFlagOptions(&o.Zap))
+	// controller-runtime's packages log through its global delegating logger;
+	// without this they print a warning and drop their logs.
+	ctrllog.SetLogger(log)
+	mgr, err := newManager(o, log)
+	if err != nil {
+		return err
+	}
+	register := o.Register
+	if register == nil {
+		register = registerCertificateAuthority
+	}
+	if err := register(mgr, o.Controller); err != nil {
+		return fmt.Errorf("register the CertificateAuthority controller: %w", err)
+	}
+	if o.Started != nil {
+		o.Started(mgr)
+	}
+	log.Info("starting manager", "leaderElect", o.LeaderElect, "leaderElectionID", o.LeaderElectionID,
+		"metrics", o.MetricsAddr, "probes", o.ProbeAddr)
+	if err := mgr.Start(ctx); err != nil {
+		return fmt.Errorf("manager: %w", err)
+	}
+	log.Info("manager stopped")
+	return nil
+}
+
+// newManager returns the manager the options describe, with /healthz and
+// /readyz checks. Errors: ErrKubeconfig, a bad option, an unusable address.
+func newManager(o *Options, log logr.Logger) (manager.Manager, error) {
+	if o.LeaderElect && o.LeaderElectionID == "" {
+		return nil, errors.New("flag --leader-election-id: empty with --leader-elect")
+	}
+	cfg, err := o.Kube.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	scheme, err := kubeflags.Scheme()
+	if err != nil {
+		return nil, err
+	}
+	lease, renew, retry, grace := o.LeaseDuration, o.RenewDeadline, o.RetryPeriod, o.GracefulShutdown
+	mgr, err := manager.New(cfg, manager.Options{
+		Scheme:                        scheme,
+		Logger:                        log,
+		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress:        o.ProbeAddr,
+		LeaderElection:                o.LeaderElect,
+		LeaderElectionID:              o.LeaderElectionID,
+		LeaderElectionNamespace:       o.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &lease,
+		RenewDeadline:                 &renew,
+		RetryPeriod:                   &retry,
+		GracefulShutdownTimeout:       &grace,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, err
+	}
+	// Ready once the informer caches have synced: before that, reconciles
+	// would read an empty world.
+	if err := mgr.AddReadyzCheck("informers", func(req *http.Request) error {
+		if !mgr.GetCache().WaitForCacheSync(req.Context()) {
+			return errors.New("informer caches not synced")
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}

@@ -1,0 +1,210 @@
+package controller
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/handover-dev/handover/internal/cli/kubeflags"
+	"github.com/handover-dev/handover/internal/testenv"
+)
+
+func TestHelpTeaches(t *testing.T) {
+	t.Parallel()
+	cmd := NewCommand()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetArgs([]string{"--help"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"--metrics-bind-address", "--health-probe-bind-address", "--leader-elect ",
+		"--leader-election-namespace", "--kubeconfig", "--zap-log-level", "/readyz", "SIGTERM", "handover_rotation_phase"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+func writeKubeconfig(t *testing.T, cfg *rest.Config) string {
+	t.Helper()
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData}
+	kc.Contexts["admin"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "admin"}
+	kc.CurrentContext = "admin"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func httpGet(ctx context.Context, url string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// eventually polls f until it returns nil or ctx ends.
+func eventually(ctx context.Context, f func() error) error {
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %w)", ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// TestManagerRuns starts `handover controller` against a real apiserver with
+// the CRD installed: it takes the Lease, serves /healthz, /readyz and
+// /metrics, registers the controller, and on cancel (what SIGTERM does)
+// stops cleanly and releases the Lease.
+func TestManagerRuns(t *testing.T) {
+	cfg := testenv.StartAPIServer(t)
+	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{
+		Paths: []string{filepath.Join("..", "..", "..", "config", "crd", "bases")}, ErrorIfPathMissing: true,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := kubeflags.Client(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig := writeKubeconfig(t, cfg)
+
+	t.Run("leader election needs a namespace outside a cluster", func(t *testing.T) {
+		o := &Options{Kube: kubeflags.Flags{Kubeconfig: kubeconfig}, MetricsAddr: "0", ProbeAddr: "0",
+			LeaderElect: true, LeaderElectionID: "x"}
+		o.Zap.DestWriter = io.Discard
+		err := run(context.Background(), o)
+		if err == nil || !strings.Contains(err.Error(), "namespace") {
+			t.Fatalf("got %v, want an error about the leader election namespace", err)
+		}
+	})
+
+	metricsAddr, probeAddr := freeAddr(t), freeAddr(t)
+	registered := make(chan struct{}, 1)
+	o := &Options{
+		Kube:                    kubeflags.Flags{Kubeconfig: kubeconfig},
+		MetricsAddr:             metricsAddr,
+		ProbeAddr:               probeAddr,
+		LeaderElect:             true,
+		LeaderElectionID:        "handover-test",
+		LeaderElectionNamespace: "default",
+		LeaseDuration:           15 * time.Second,
+		RenewDeadline:           10 * time.Second,
+		RetryPeriod:             time.Second,
+		GracefulShutdown:        10 * time.Second,
+		Controller:              ControllerOptions{MaxConcurrentReconciles: 1, PollInterval: time.Second},
+	}
+	o.Zap.DestWriter = io.Discard
+	o.Started = func(manager.Manager) { registered <- struct{}{} }
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, o) }()
+
+	wait, waitCancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer waitCancel()
+	select {
+	case <-registered:
+	case err := <-done:
+		t.Fatalf("run returned before starting: %v", err)
+	case <-wait.Done():
+		t.Fatal("manager never started")
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if err := eventually(wait, func() error {
+			code, body, err := httpGet(wait, "http://"+probeAddr+path)
+			if err != nil || code != http.StatusOK {
+				return fmt.Errorf("GET %s: %d %q %v", path, code, body, err)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lease := &coordinationv1.Lease{}
+	if err := eventually(wait, func() error {
+		if err := c.Get(wait, client.ObjectKey{Namespace: "default", Name: "handover-test"}, lease); err != nil {
+			return err
+		}
+		if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" {
+			return fmt.Errorf("lease has no holder")
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("leader election: %v", err)
+	}
+	if err := eventually(wait, func() error {
+		code, body, err := httpGet(wait, "http://"+metricsAddr+"/metrics")
+		if err != nil || code != http.StatusOK {
+			return fmt.Errorf("GET /metrics: %d %v", code, err)
+		}
+		if !strings.Contains(body, "leader_election_master_status") {
+			return fmt.Errorf("/metrics lacks leader_election_master_status")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("shutdown: %v", err)
+		}
+	case <-wait.Done():
+		t.Fatal("manager did not stop after cancel")
+	}
+	if err := c.Get(wait, client.ObjectKey{Namespace: "default", Name: "handover-test"}, lease); err != nil {
+		t.Fatal(err)
+	}
+	if h := lease.Spec.HolderIdentity; h != nil && *h != "" {
+		t.Errorf("lease still held by %q after shutdown (want released)", *h)
+	}
+}
