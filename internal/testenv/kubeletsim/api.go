@@ -139,4 +139,3 @@ func (s *Sim) MountSecret(namespace, name string) (*Mount, error) {
 	s.mounts[m] = struct{}{}
 	return &Mount{ld: m.ld, dir: dir}, nil
 }
-
