@@ -13,6 +13,7 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -20,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	"github.com/handover-dev/handover/api/v1alpha1"
 	"github.com/handover-dev/handover/internal/cli/kubeflags"
 	"github.com/handover-dev/handover/internal/testenv"
 )
@@ -179,13 +181,35 @@ func TestManagerRuns(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("leader election: %v", err)
 	}
+	// The registered controller reconciles: a generate-mode CA gets its
+	// first CA and a status, and handover's metrics appear.
+	ca := &v1alpha1.CertificateAuthority{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "smoke"},
+		Spec:       v1alpha1.CertificateAuthoritySpec{Source: v1alpha1.CASource{Generate: &v1alpha1.GenerateSource{CommonName: "smoke CA"}}},
+	}
+	if err := c.Create(wait, ca); err != nil {
+		t.Fatal(err)
+	}
+	if err := eventually(wait, func() error {
+		if err := c.Get(wait, client.ObjectKeyFromObject(ca), ca); err != nil {
+			return err
+		}
+		if ca.Status.Active == nil || len(ca.Status.Conditions) == 0 {
+			return fmt.Errorf("status not written yet: %+v", ca.Status)
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("controller did not reconcile: %v", err)
+	}
 	if err := eventually(wait, func() error {
 		code, body, err := httpGet(wait, "http://"+metricsAddr+"/metrics")
 		if err != nil || code != http.StatusOK {
 			return fmt.Errorf("GET /metrics: %d %v", code, err)
 		}
-		if !strings.Contains(body, "leader_election_master_status") {
-			return fmt.Errorf("/metrics lacks leader_election_master_status")
+		for _, m := range []string{"leader_election_master_status", "handover_rotation_phase", "handover_ca_expiry_seconds"} {
+			if !strings.Contains(body, m) {
+				return fmt.Errorf("/metrics lacks %s", m)
+			}
 		}
 		return nil
 	}); err != nil {

@@ -1,11 +1,17 @@
 package controller
 
-import "sigs.k8s.io/controller-runtime/pkg/manager"
+import (
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
-// registerCertificateAuthority adds the CertificateAuthority controller.
-// TODO(integration): certificateauthority.Add once it lands.
+	"github.com/handover-dev/handover/internal/controller/certificateauthority"
+)
+
+// registerCertificateAuthority adds the CertificateAuthority controller, its
+// leader-elected rotation workers and its metrics (certificateauthority.Add)
+// with the real clock.
 func registerCertificateAuthority(mgr manager.Manager, o ControllerOptions) error {
-	_ = mgr
-	_ = o
-	return nil
+	return certificateauthority.Add(mgr, certificateauthority.Options{
+		PollInterval:            o.PollInterval,
+		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+	})
 }
