@@ -1,6 +1,7 @@
 // Package fleet runs a local mTLS fleet on 127.0.0.1 that behaves like pods
 // mounting Kubernetes Secrets: servers (replica sets behind a balancer) and
-// clients that dial every server continuously, each pod reading its
+// clients that dial every server in turn, continuously (one attempt in flight
+// per client, a new connection and full handshake each), each pod reading its
 // certificates from its own directory updated like the kubelet's Secret
 // volume (atomic writer, per-pod propagation delay). Consumers are hot-reload
 // (re-read per handshake) or load-once (read at start). The clients are the
@@ -217,23 +218,23 @@ func (f *Fleet) startConsumers() error {
 	return nil
 }
 
+// startTraffic starts one probe loop per client: sequential attempts
+// cycling over every server (client i starts at server i), so the load is
+// one attempt in flight per client.
 func (f *Fleet) startTraffic(ctx context.Context) {
 	servers := f.servers()
+	i := 0
 	for _, c := range f.consumers {
 		if c.cli == nil {
 			continue
 		}
+		targets := make([]target, 0, len(servers))
 		for _, s := range servers {
-			r := &probe.Runner{
-				Probe:   c.cli.probeFor(s),
-				Target:  s.c.name,
-				Rate:    f.cfg.RatePerClient / float64(len(servers)),
-				Timeout: f.cfg.Timeout,
-				Clock:   f.clk,
-				Sink:    f.counter,
-			}
-			f.wg.Go(func() { _ = r.Run(ctx) })
+			targets = append(targets, target{name: s.c.name, probe: c.cli.probeFor(s)})
 		}
+		offset := i
+		i++
+		f.wg.Go(func() { probeLoop(ctx, f.clk, targets, offset, f.cfg.RatePerClient, f.cfg.Timeout, f.counter) })
 	}
 }
 
