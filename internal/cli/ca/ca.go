@@ -62,6 +62,7 @@ func NewCommand() *cobra.Command {
 		newBundleCommand(clk),
 		newNewCommand(clk),
 		newIssueCommand(clk),
+		newPlanCommand(),
 		newStatusCommand(),
 		newRotateCommand(clk),
 		newRevertCommand(clk),

@@ -142,6 +142,38 @@ func TestClusterVerbs(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	t.Run("plan reads the cluster and writes nothing", func(t *testing.T) {
+		seedPlanWorkloads(ctx, t, c, ns)
+		before := get(ctx, t, c, ns, "gateway-ca")
+		out := mustRun(t, "plan", "gateway-ca", "--kubeconfig", kubeconfig)
+		for _, want := range []string{
+			"spec.trustBundles[0] Secret gateway/gateway-ca ca.crt update",
+			"spec.certificates[0] Secret gateway/gateway-tls tls.crt,tls.key,ca.crt create",
+			"wave 1 ratelimit: Deployment gateway/ratelimit, reload Evict",
+			"pods evicted one at a time (2): ratelimit-a, ratelimit-b",
+			"PodDisruptionBudgets: ratelimit-pdb; disruptionsAllowed 1; headroom 1",
+			`consumer gateway: not found: spec.consumers[0].workloadName`,
+			"Expected duration: ",
+		} {
+			// table columns align to the widest cell: compare with runs of spaces folded
+			if !strings.Contains(strings.Join(strings.Fields(out), " "), want) {
+				t.Errorf("plan output lacks %q:\n%s", want, out)
+			}
+		}
+		if after := get(ctx, t, c, ns, "gateway-ca"); after.ResourceVersion != before.ResourceVersion {
+			t.Errorf("plan wrote the CertificateAuthority")
+		}
+		var secrets corev1.SecretList
+		must(t, c.List(ctx, &secrets, client.InNamespace(ns)))
+		if len(secrets.Items) != 1 {
+			t.Errorf("plan created Secrets: %d in %s, want only gateway-ca", len(secrets.Items), ns)
+		}
+		jsonOut := mustRun(t, "plan", "gateway-ca", "--kubeconfig", kubeconfig, "-o", "json")
+		if !strings.Contains(jsonOut, `"ExpectedDuration"`) {
+			t.Errorf("-o json lacks ExpectedDuration:\n%s", jsonOut)
+		}
+	})
+
 	t.Run("status text golden", func(t *testing.T) {
 		// namespace from the kubeconfig context, no -n
 		out := mustRun(t, "status", "gateway-ca", "--kubeconfig", kubeconfig)
