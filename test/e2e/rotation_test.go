@@ -1,0 +1,226 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/handover-dev/handover/api/v1alpha1"
+	"github.com/handover-dev/handover/internal/controller/certificateauthority"
+	"github.com/handover-dev/handover/internal/probe"
+	"github.com/handover-dev/handover/internal/testenv"
+	"github.com/handover-dev/handover/internal/testenv/kubeletsim"
+	"github.com/handover-dev/handover/internal/trust"
+)
+
+// Issue 6's end-to-end proof on the kubelet-less cluster: the
+// CertificateAuthority controller rotates the CA of two load-once consumers
+// (gateway: Evict under a PodDisruptionBudget of minAvailable 2; ratelimit:
+// RolloutRestart) whose pods are emulated by kubeletsim with mTLS servers fed
+// from the real Secrets after a propagation delay of up to 1s, and later
+// reverts. Probe clients dial both Services through the whole run with a
+// client leaf the same CA issues into a Secret mounted with the same delay.
+// Managed mode must record 0 failed handshakes and never break the budget;
+// the Legacy mode (the atomic swap) on the same harness must record
+// failures, which proves the probes can see them.
+func TestCertificateAuthorityRotationE2E(t *testing.T) {
+	if testing.Short() {
+		t.Skip("e2e: starts a full cluster")
+	}
+	cl := testenv.StartCluster(t, testenv.ClusterOptions{})
+	c := rotationController(t, cl.RESTConfig)
+
+	t.Run("managed rotation and revert: 0 failed handshakes, budget kept", func(t *testing.T) {
+		f := setupRotationFleet(t, cl.RESTConfig, c, "rotation", v1alpha1.ModeManaged, 1)
+		gw, rl := f.watchPods(t, gatewayName), f.watchPods(t, ratelimitName)
+		gw.arm()
+		rl.arm()
+		rec := probe.NewRecorder(nil)
+		stop := f.probeClients(rec)
+		defer stop()
+		rec.Mark("steady")
+		time.Sleep(2 * time.Second)
+
+		caBefore := f.waitCA(t, "Ready before the rotation", func(ca *v1alpha1.CertificateAuthority) (bool, error) { return ready(ca), nil })
+		original := caBefore.Status.Active.Fingerprint
+		oldPods := f.livePods(t)
+		rec.Mark("rotate")
+		start := time.Now()
+		f.annotate(t, certificateauthority.AnnotationRotate, "e2e-1")
+		rotated := f.waitRotated(t, certificateauthority.TriggerManual, original)
+		t.Logf("rotation %s → %s took %s (measured, not asserted)", short(original), short(rotated.Status.Active.Fingerprint), time.Since(start).Round(time.Second))
+		f.assertReplaced(t, oldPods)
+		f.assertServersPresent(t, rotated.Status.Active.Fingerprint)
+
+		oldPods = f.livePods(t)
+		rec.Mark("revert")
+		start = time.Now()
+		f.annotate(t, certificateauthority.AnnotationRevert, "e2e-1")
+		reverted := f.waitRotated(t, certificateauthority.TriggerRevert, rotated.Status.Active.Fingerprint)
+		t.Logf("revert took %s (measured, not asserted)", time.Since(start).Round(time.Second))
+		if reverted.Status.Active.Fingerprint != original {
+			t.Errorf("after the revert the active CA is %s, want the original %s", short(reverted.Status.Active.Fingerprint), short(original))
+		}
+		f.assertReplaced(t, oldPods)
+		f.assertServersPresent(t, original)
+
+		rec.Mark("after")
+		time.Sleep(2 * time.Second)
+		stop()
+		sum := rec.Summary()
+		logSummary(t, sum)
+		if sum.Failures != 0 {
+			t.Errorf("%d of %d handshakes failed (classes %v, examples %v); want 0", sum.Failures, sum.Requests, sum.FailureClasses, sum.ClassExamples)
+		}
+		if sum.Requests < 500 {
+			t.Errorf("only %d handshakes probed: too few to show anything", sum.Requests)
+		}
+		_, gwMin, gwSeen := gw.snapshot()
+		_, rlMin, rlSeen := rl.snapshot()
+		t.Logf("gateway: %d pods over the run, fewest Ready %d (budget minAvailable 2); ratelimit: %d pods, fewest Ready %d",
+			gwSeen, gwMin, rlSeen, rlMin)
+		if gwMin < 2 {
+			t.Errorf("gateway had %d Ready pods at some point: the PodDisruptionBudget (minAvailable 2) was violated", gwMin)
+		}
+		// Two rotations, each restarting every pod at least once.
+		if gwSeen < 3*3 || rlSeen < 2*3 {
+			t.Errorf("pods seen: gateway %d (want >= 9), ratelimit %d (want >= 6): a restart did not replace every pod", gwSeen, rlSeen)
+		}
+	})
+
+	t.Run("legacy atomic rotation: the probes see failures", func(t *testing.T) {
+		f := setupRotationFleet(t, cl.RESTConfig, c, "rotation-legacy", v1alpha1.ModeLegacy, 2)
+		rec := probe.NewRecorder(nil)
+		stop := f.probeClients(rec)
+		defer stop()
+		rec.Mark("steady")
+		time.Sleep(2 * time.Second)
+		steady := rec.Summary()
+		if steady.Failures != 0 {
+			t.Fatalf("steady state before the rotation already failed %d of %d handshakes: %v", steady.Failures, steady.Requests, steady.ClassExamples)
+		}
+		rec.Mark("rotate")
+		f.annotate(t, certificateauthority.AnnotationRotate, "e2e-legacy-1")
+		poll(t.Context(), t, "the probes to record a failed handshake", func() (bool, error) {
+			return rec.Summary().Failures > 0, nil
+		})
+		time.Sleep(2 * time.Second)
+		stop()
+		sum := rec.Summary()
+		logSummary(t, sum)
+		if sum.Failures == 0 {
+			t.Fatal("the atomic swap recorded no failed handshake: the probes cannot see failures")
+		}
+	})
+}
+
+func short(fp string) string {
+	if len(fp) > 16 {
+		return fp[:16]
+	}
+	return fp
+}
+
+func logSummary(t *testing.T, s probe.Summary) {
+	t.Helper()
+	t.Logf("probe summary: requests=%d failures=%d classes=%v longest outage=%s latency p50=%s p99=%s max=%s",
+		s.Requests, s.Failures, s.FailureClasses, s.LongestOutage, s.Latency.P50, s.Latency.P99, s.Latency.Max)
+	for _, p := range s.Phases {
+		t.Logf("  phase %-7s %6s: requests=%d failures=%d classes=%v", p.Name, p.End.Sub(p.Start).Round(100*time.Millisecond), p.Requests, p.Failures, p.FailureClasses)
+	}
+	classes := make([]string, 0, len(s.ClassExamples))
+	for c := range s.ClassExamples {
+		classes = append(classes, c)
+	}
+	sort.Strings(classes)
+	for _, c := range classes {
+		t.Logf("  first %s: %s", c, s.ClassExamples[c])
+	}
+}
+
+// livePods returns the UIDs of every gateway and ratelimit pod now.
+func (f *rotationFleet) livePods(t *testing.T) map[string]map[types.UID]bool {
+	t.Helper()
+	return map[string]map[types.UID]bool{gatewayName: f.liveUIDs(t, gatewayName), ratelimitName: f.liveUIDs(t, ratelimitName)}
+}
+
+// assertReplaced fails unless none of old's pods exists any more.
+func (f *rotationFleet) assertReplaced(t *testing.T, old map[string]map[types.UID]bool) {
+	t.Helper()
+	for app, uids := range old {
+		var left []string
+		poll(t.Context(), t, app+" pods from before the rotation to be gone", func() (bool, error) {
+			left = left[:0]
+			for u := range f.liveUIDs(t, app) {
+				if uids[u] {
+					left = append(left, string(u))
+				}
+			}
+			return len(left) == 0, fmt.Errorf("still there: %s", strings.Join(left, ", "))
+		})
+	}
+}
+
+// assertServersPresent handshakes with every running pod server directly and
+// fails unless each presents a leaf issued by the CA with fingerprint fp.
+func (f *rotationFleet) assertServersPresent(t *testing.T, fp string) {
+	t.Helper()
+	pods := f.sim.Pods(f.ns)
+	if len(pods) < 7 {
+		t.Fatalf("simulator runs %d pods, want 7", len(pods))
+	}
+	for _, p := range pods {
+		if p.Addr == "" {
+			continue
+		}
+		app, _, _ := strings.Cut(p.Name, "-")
+		issuer, err := f.issuerOf(t.Context(), p.Addr, serverNameOf(app, f.ns))
+		if err != nil {
+			t.Errorf("pod %s: %v", p.Name, err)
+			continue
+		}
+		if issuer != fp {
+			t.Errorf("pod %s presents a leaf of CA %s, want %s", p.Name, short(issuer), short(fp))
+		}
+	}
+}
+
+// issuerOf handshakes with addr as the probe client and returns the
+// fingerprint of the CA certificate in the server's chain.
+func (f *rotationFleet) issuerOf(ctx context.Context, addr, serverName string) (string, error) {
+	cert, err := f.clientLeaf.Certificate()
+	if err != nil {
+		return "", err
+	}
+	roots, err := f.clientLeaf.RootCAs()
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	d := tls.Dialer{Config: &tls.Config{ServerName: serverName, RootCAs: roots, Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = conn.Close() }()
+	tc := conn.(*tls.Conn)
+	if _, err := tc.Write(kubeletsim.Request); err != nil {
+		return "", err
+	}
+	if _, err := io.ReadFull(tc, make([]byte, len(kubeletsim.Response))); err != nil {
+		return "", fmt.Errorf("read response: %w", err)
+	}
+	chains := tc.ConnectionState().VerifiedChains
+	if len(chains) == 0 || len(chains[0]) < 2 {
+		return "", fmt.Errorf("no verified chain to a CA")
+	}
+	return trust.Fingerprint(chains[0][len(chains[0])-1]), nil
+}
