@@ -94,13 +94,13 @@ func (b *balancer) dialBackend() net.Conn {
 }
 
 func (b *balancer) proxy(conn net.Conn) {
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	_ = conn.SetDeadline(time.Now().Add(connDeadline))
 	back := b.dialBackend()
 	if back == nil {
 		return // no ready replica: the client sees the connection closed
 	}
-	defer back.Close()
+	defer func() { _ = back.Close() }()
 	_ = back.SetDeadline(time.Now().Add(connDeadline))
 	done := make(chan struct{})
 	go func() {

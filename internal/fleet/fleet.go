@@ -132,7 +132,7 @@ func Start(ctx context.Context, cfg Config, bundlePEM []byte, issue rotation.Iss
 		f.clk = clock.RealClock{}
 	}
 	if f.rnd == nil {
-		f.rnd = rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
+		f.rnd = rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)) //nolint:gosec // G404: propagation delays must be reproducible from --seed, not secret
 	}
 	f.counter = &countingSink{next: cfg.Sink}
 	if err := f.build(bundlePEM, issue); err != nil {

@@ -72,7 +72,7 @@ func (in *instance) stop() {
 
 // serveConn handshakes, reads one request line and answers.
 func serveConn(conn net.Conn, cfg *tls.Config) {
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	_ = conn.SetDeadline(time.Now().Add(connDeadline))
 	tc := tls.Server(conn, cfg)
 	if err := tc.Handshake(); err != nil {

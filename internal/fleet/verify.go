@@ -180,7 +180,7 @@ func roundTrip(ctx context.Context, addr string, cfg *tls.Config, dialed func())
 		dialed()
 	}
 	conn := tls.Client(raw, cfg)
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}

@@ -152,7 +152,7 @@ func runRotate(ctx context.Context, o *rotateOptions, stdout, stderr io.Writer) 
 	}
 	var results []scenario.Result
 	for _, s := range strategies {
-		fmt.Fprintf(stderr, "[%s] starting a fleet of %d servers and %d clients (propagation up to %s)\n",
+		_, _ = fmt.Fprintf(stderr, "[%s] starting a fleet of %d servers and %d clients (propagation up to %s)\n",
 			s, o.servers, o.clients, o.propagation)
 		res, err := scenario.Run(ctx, scenario.Options{
 			Strategy: s, Servers: o.servers, Clients: o.clients,
@@ -179,13 +179,13 @@ func runRotate(ctx context.Context, o *rotateOptions, stdout, stderr io.Writer) 
 // writeTable prints one row per strategy.
 func writeTable(w io.Writer, results []scenario.Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "STRATEGY\tOUTCOME\tHANDSHAKES\tFAILED\tFAILURE CLASSES\tLONGEST OUTAGE\tPLAN WALL TIME\tFLOOR")
+	_, _ = fmt.Fprintln(tw, "STRATEGY\tOUTCOME\tHANDSHAKES\tFAILED\tFAILURE CLASSES\tLONGEST OUTAGE\tPLAN WALL TIME\tFLOOR")
 	for _, r := range results {
 		floor := "-"
 		if r.Floor > 0 {
 			floor = ms(r.Floor)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", r.Strategy, r.Outcome,
+		_, _ = fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", r.Strategy, r.Outcome,
 			r.Summary.Requests, r.Summary.Failures, classes(r.Summary.FailureClasses),
 			outage(r.Summary.LongestOutage, r.Summary.LongestOutageTarget), ms(r.PlanWall), floor)
 	}
@@ -194,7 +194,7 @@ func writeTable(w io.Writer, results []scenario.Result) error {
 	}
 	for _, r := range results {
 		if r.Floor > 0 {
-			fmt.Fprintf(w, "%s: the plan took %s; its floor is %s (propagation × 3 trust changes + grace + %s of rolling restarts), so verifying cost %s\n",
+			_, _ = fmt.Fprintf(w, "%s: the plan took %s; its floor is %s (propagation × 3 trust changes + grace + %s of rolling restarts), so verifying cost %s\n",
 				r.Strategy, ms(r.PlanWall), ms(r.Floor), ms(r.RestartTime), ms(r.PlanWall-r.Floor))
 		}
 	}
@@ -203,11 +203,11 @@ func writeTable(w io.Writer, results []scenario.Result) error {
 
 // writePhases prints the plan and what the probes saw during each phase.
 func writePhases(w io.Writer, r scenario.Result) error {
-	fmt.Fprintf(w, "\n%s\n", r.Plan)
+	_, _ = fmt.Fprintf(w, "\n%s\n", r.Plan)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PHASE\tDURATION\tHANDSHAKES\tFAILED\tFAILURE CLASSES\tLONGEST OUTAGE")
+	_, _ = fmt.Fprintln(tw, "PHASE\tDURATION\tHANDSHAKES\tFAILED\tFAILURE CLASSES\tLONGEST OUTAGE")
 	for _, p := range r.Summary.Phases {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", p.Name, ms(p.End.Sub(p.Start)), p.Requests, p.Failures,
+		_, _ = fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", p.Name, ms(p.End.Sub(p.Start)), p.Requests, p.Failures,
 			classes(p.FailureClasses), outage(p.LongestOutage, p.LongestOutageTarget))
 	}
 	return tw.Flush()
@@ -246,13 +246,13 @@ func writeReports(o *rotateOptions, results []scenario.Result, stdout io.Writer)
 		if err := writeFile(o.jsonPath, func(w io.Writer) error { return report.WriteJSON(w, rep) }); err != nil {
 			return fmt.Errorf("--json: %w", err)
 		}
-		fmt.Fprintf(stdout, "report: %s\n", o.jsonPath)
+		_, _ = fmt.Fprintf(stdout, "report: %s\n", o.jsonPath)
 	}
 	if o.svgPath != "" {
 		if err := writeFile(o.svgPath, func(w io.Writer) error { return report.WriteSVG(w, rep) }); err != nil {
 			return fmt.Errorf("--svg: %w", err)
 		}
-		fmt.Fprintf(stdout, "timeline: %s\n", o.svgPath)
+		_, _ = fmt.Fprintf(stdout, "timeline: %s\n", o.svgPath)
 	}
 	return nil
 }

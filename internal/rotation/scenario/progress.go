@@ -19,15 +19,15 @@ func progressObserver(w io.Writer, name string) plan.Observer {
 	return plan.ObserverFunc(func(e plan.Event) {
 		switch e.Kind {
 		case plan.EventStepStarted:
-			fmt.Fprintf(w, "[%s] step %d: %s\n", name, e.Index+1, e.Step)
+			_, _ = fmt.Fprintf(w, "[%s] step %d: %s\n", name, e.Index+1, e.Step)
 		case plan.EventStepProgress:
-			fmt.Fprintf(w, "[%s]   waiting: %s\n", name, e.Reason)
+			_, _ = fmt.Fprintf(w, "[%s]   waiting: %s\n", name, e.Reason)
 		case plan.EventStepFailed:
-			fmt.Fprintf(w, "[%s]   failed: %s\n", name, e.Reason)
+			_, _ = fmt.Fprintf(w, "[%s]   failed: %s\n", name, e.Reason)
 		case plan.EventStepReverting:
-			fmt.Fprintf(w, "[%s] reverting %s\n", name, e.Step)
+			_, _ = fmt.Fprintf(w, "[%s] reverting %s\n", name, e.Step)
 		case plan.EventPlanEnded:
-			fmt.Fprintf(w, "[%s] plan ended: %s %s\n", name, e.Outcome, e.Reason)
+			_, _ = fmt.Fprintf(w, "[%s] plan ended: %s %s\n", name, e.Outcome, e.Reason)
 		}
 	})
 }
@@ -41,7 +41,7 @@ func progressTicker(ctx context.Context, clk clock.Clock, w io.Writer, name stri
 		defer close(done)
 		for sleep(ctx, clk, progressEvery) == nil {
 			r, failed := f.Counts()
-			fmt.Fprintf(w, "[%s]   %d handshakes, %d failed\n", name, r, failed)
+			_, _ = fmt.Fprintf(w, "[%s]   %d handshakes, %d failed\n", name, r, failed)
 		}
 	}()
 	return func() { cancel(); <-done }

@@ -159,7 +159,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("fleet dir: %w", err)
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 
 	rec := probe.NewRecorder(clk)
 	rec.Mark(PhaseBaseline)
