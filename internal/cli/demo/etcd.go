@@ -137,17 +137,13 @@ func runEtcd(ctx context.Context, o *etcdOptions, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	urls, err := etcdmig.FreeLoopbackURLs(2 * o.Members)
+	if err != nil {
+		return err
+	}
 	var targets []etcdmig.Target
 	for i := range o.Members {
-		p, err := etcdmig.FreeLoopbackURL()
-		if err != nil {
-			return err
-		}
-		cl, err := etcdmig.FreeLoopbackURL()
-		if err != nil {
-			return err
-		}
-		targets = append(targets, etcdmig.Target{Name: fmt.Sprintf("t%d", i+1), PeerURL: p, ClientURL: cl})
+		targets = append(targets, etcdmig.Target{Name: fmt.Sprintf("t%d", i+1), PeerURL: urls[2*i], ClientURL: urls[2*i+1]})
 	}
 	out, err := session.Run(ctx, session.Options{
 		Migration: etcdmig.Config{Name: "etcd-migration", Cluster: c, Sources: sources, Targets: targets,

@@ -40,10 +40,12 @@ func processCluster(t *testing.T, prov *etcdmig.Process, n int) []etcdmig.Target
 	ctx := context.Background()
 	var ms []etcdmig.Target
 	var ic []string
+	urls, err := etcdmig.FreeLoopbackURLs(2 * n)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range n {
-		p, _ := etcdmig.FreeLoopbackURL()
-		c, _ := etcdmig.FreeLoopbackURL()
-		m := etcdmig.Target{Name: fmt.Sprintf("s%d", i+1), PeerURL: p, ClientURL: c}
+		m := etcdmig.Target{Name: fmt.Sprintf("s%d", i+1), PeerURL: urls[2*i], ClientURL: urls[2*i+1]}
 		ms = append(ms, m)
 		ic = append(ic, m.Name+"="+m.PeerURL)
 	}
@@ -111,10 +113,12 @@ func TestKilledBetweenEveryStep(t *testing.T) {
 	args := []string{"etcd", "migrate", "--endpoints", strings.Join(endpointsOf(ms), ","),
 		"--provisioner", "process", "--etcd-binary", etcdBin, "--data-dir", targetDir,
 		"--probe-rate", "20", "--drain-delay", "200ms"}
+	urls, err := etcdmig.FreeLoopbackURLs(6)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range 3 {
-		p, _ := etcdmig.FreeLoopbackURL()
-		cl, _ := etcdmig.FreeLoopbackURL()
-		tg := etcdmig.Target{Name: fmt.Sprintf("t%d", i+1), PeerURL: p, ClientURL: cl}
+		tg := etcdmig.Target{Name: fmt.Sprintf("t%d", i+1), PeerURL: urls[2*i], ClientURL: urls[2*i+1]}
 		targets = append(targets, tg)
 		args = append(args, "--to", tg.String())
 	}

@@ -92,17 +92,13 @@ func benchCluster(b *testing.B, mib int) (*Cluster, []Member, func()) {
 }
 
 func benchTargets(b *testing.B) []Target {
+	urls, err := FreeLoopbackURLs(6)
+	if err != nil {
+		b.Fatal(err)
+	}
 	out := make([]Target, 3)
 	for i := range out {
-		p, err := FreeLoopbackURL()
-		if err != nil {
-			b.Fatal(err)
-		}
-		c, err := FreeLoopbackURL()
-		if err != nil {
-			b.Fatal(err)
-		}
-		out[i] = Target{Name: fmt.Sprintf("t%d", i+1), PeerURL: p, ClientURL: c}
+		out[i] = Target{Name: fmt.Sprintf("t%d", i+1), PeerURL: urls[2*i], ClientURL: urls[2*i+1]}
 	}
 	return out
 }

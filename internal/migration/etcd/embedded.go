@@ -216,15 +216,12 @@ func (p *Embedded) StartCluster(ctx context.Context, token string, names []strin
 func (p *Embedded) startCluster(ctx context.Context, token string, names []string) ([]Target, error) {
 	ts := make([]Target, len(names))
 	var ic []string
+	urls, err := FreeLoopbackURLs(2 * len(names))
+	if err != nil {
+		return nil, err
+	}
 	for i, n := range names {
-		peer, err := FreeLoopbackURL()
-		if err != nil {
-			return nil, err
-		}
-		client, err := FreeLoopbackURL()
-		if err != nil {
-			return nil, err
-		}
+		peer, client := urls[2*i], urls[2*i+1]
 		if p.TLS != nil {
 			client = "https" + strings.TrimPrefix(client, "http")
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -167,5 +168,30 @@ func TestProcessVersion(t *testing.T) {
 	}
 	if _, err := (&Process{Binary: bad}).Version(context.Background()); err == nil || !strings.Contains(err.Error(), "no \"etcd Version:\" line") {
 		t.Fatalf("non-etcd binary: %v", err)
+	}
+}
+
+func TestFreeLoopbackURLs(t *testing.T) {
+	t.Parallel()
+	us, err := FreeLoopbackURLs(20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	low := ephemeralLow()
+	for _, u := range us {
+		if seen[u] {
+			t.Fatalf("duplicate %s in %v", u, us)
+		}
+		seen[u] = true
+		if !strings.HasPrefix(u, "http://127.0.0.1:") {
+			t.Fatalf("url %s", u)
+		}
+		if low > 11000 {
+			port, _ := strconv.Atoi(strings.TrimPrefix(u, "http://127.0.0.1:"))
+			if port < 10000 || port >= low {
+				t.Errorf("port %d outside [10000, %d)", port, low)
+			}
+		}
 	}
 }

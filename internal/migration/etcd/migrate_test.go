@@ -43,17 +43,13 @@ func testCluster(t *testing.T, n int) (*Embedded, []Target, *Cluster) {
 
 func freeTargets(t *testing.T, n int) []Target {
 	t.Helper()
+	urls, err := FreeLoopbackURLs(2 * n)
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := make([]Target, n)
 	for i := range out {
-		p, err := FreeLoopbackURL()
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := FreeLoopbackURL()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[i] = Target{Name: fmt.Sprintf("t%d", i+1), PeerURL: p, ClientURL: c}
+		out[i] = Target{Name: fmt.Sprintf("t%d", i+1), PeerURL: urls[2*i], ClientURL: urls[2*i+1]}
 	}
 	return out
 }

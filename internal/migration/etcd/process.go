@@ -69,7 +69,7 @@ func (p *Process) Start(ctx context.Context, spec MemberSpec) error {
 		return err
 	}
 	defer func() { _ = logf.Close() }()
-	metrics, err := FreeLoopbackURL()
+	metrics, err := metricsURL()
 	if err != nil {
 		return err
 	}
@@ -130,6 +130,17 @@ func (p *Process) Stop(ctx context.Context, name string) error {
 
 // Running reports the pid of the member's live process, if any.
 func (p *Process) Running(name string) (int, bool) { return p.alive(name) }
+
+// metricsURL picks the member's metrics address on 127.0.0.2 when that
+// loopback address exists (Linux routes all of 127/8 to lo), so it can never
+// take a 127.0.0.1 port that a target was given but has not bound yet;
+// else on 127.0.0.1.
+func metricsURL() (string, error) {
+	if us, err := freeURLs("127.0.0.2", 1); err == nil {
+		return us[0], nil
+	}
+	return FreeLoopbackURL()
+}
 
 func (p *Process) metricsPath(name string) string { return filepath.Join(p.BaseDir, name+".metrics") }
 

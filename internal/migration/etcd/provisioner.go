@@ -3,8 +3,11 @@ package etcd
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
 )
 
@@ -81,18 +84,71 @@ func InitialCluster(members []Member, target Target) (string, error) {
 }
 
 // FreeLoopbackURL returns "http://127.0.0.1:PORT" with a port that was free
-// a moment ago (listen on :0, close). Callers that bind it later must retry
-// with a new port on a bind conflict.
+// a moment ago (see FreeLoopbackURLs). Callers that bind it later must be
+// ready for a bind conflict.
 func FreeLoopbackURL() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	us, err := FreeLoopbackURLs(1)
 	if err != nil {
 		return "", err
 	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		return "", err
+	return us[0], nil
+}
+
+// FreeLoopbackURLs returns n distinct "http://127.0.0.1:PORT" URLs whose
+// ports were free a moment ago. Ports are drawn below the kernel's
+// ephemeral range (/proc/sys/net/ipv4/ip_local_port_range), so outgoing
+// connections cannot take them before they are bound; all n listeners are
+// open at once, so no two are equal. Without that file it falls back to
+// kernel-assigned ports.
+func FreeLoopbackURLs(n int) ([]string, error) {
+	return freeURLs("127.0.0.1", n)
+}
+
+// ephemeralLow returns the first port of the ephemeral range (0 if unknown).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
 	}
-	return "http://" + addr, nil
+	f := strings.Fields(string(b))
+	if len(f) < 1 {
+		return 0
+	}
+	low, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 0
+	}
+	return low
+}
+
+func freeURLs(ip string, n int) ([]string, error) {
+	ls := make([]net.Listener, 0, n)
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	out := make([]string, 0, n)
+	low := ephemeralLow()
+	for range n {
+		var l net.Listener
+		var err error
+		// Below the ephemeral range: a few random tries, then the kernel.
+		for try := 0; low > 11000 && try < 50; try++ {
+			port := 10000 + rand.IntN(low-10000)
+			if l, err = net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port))); err == nil {
+				break
+			}
+		}
+		if l == nil {
+			if l, err = net.Listen("tcp", net.JoinHostPort(ip, "0")); err != nil {
+				return nil, err
+			}
+		}
+		ls = append(ls, l)
+		out = append(out, "http://"+l.Addr().String())
+	}
+	return out, nil
 }
 
 func parseURLs(s string) ([]url.URL, error) {
