@@ -148,9 +148,11 @@ func TestRestartsOnCluster(t *testing.T) {
 		t.Fatal("evictions did not finish")
 	}
 	waitPods(t, c, ns, "evict", 3, uids(evictPods))
-	if min := w.stop(); min < 2 {
-		t.Errorf("Ready pods fell to %d during evictions, budget minAvailable is 2 (first 3)", min)
+	minReady := w.stop()
+	if minReady < 2 {
+		t.Errorf("Ready pods fell to %d during evictions, budget minAvailable is 2 (first 3)", minReady)
 	}
+	t.Logf("least Ready pods during evictions: %d (measured)", minReady)
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "evict"}, &d); err != nil {
 		t.Fatal(err)
 	}
@@ -161,6 +163,41 @@ func TestRestartsOnCluster(t *testing.T) {
 		t.Errorf("evicted consumer after its restart: %v", err)
 	}
 	t.Logf("evictions: %d refused with 429 and retried", logs.count("retrying"))
+
+	// StatefulSet (pods come back under the same name) by Evict and
+	// DaemonSet by RolloutRestart, both selected by label.
+	sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns, Labels: map[string]string{"kind": "sts"}},
+		Spec: appsv1.StatefulSetSpec{Replicas: ptr.To[int32](2), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
+			Template: deployment(ns, "db", 1).Spec.Template}}
+	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "agent", Namespace: ns, Labels: map[string]string{"kind": "ds"}},
+		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "agent"}},
+			Template: deployment(ns, "agent", 1).Spec.Template}}
+	for _, o := range []client.Object{sts, ds} {
+		if err := c.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dbPods := waitPods(t, c, ns, "db", 2, nil)
+	agentPods := waitPods(t, c, ns, "agent", len(cl.Nodes), nil)
+	spec.Consumers = []v1alpha1.Consumer{
+		{Name: "db", Kind: "StatefulSet", Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"kind": "sts"}}, Reload: v1alpha1.ReloadEvict},
+		{Name: "agent", Kind: "DaemonSet", Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"kind": "ds"}}, Reload: v1alpha1.ReloadRolloutRestart},
+	}
+	b = mustNew(t, c, newCAObject(ns, spec), Options{EvictionRetry: 300 * time.Millisecond, PollInterval: 200 * time.Millisecond})
+	consumers, err = b.Consumers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cons := range consumers {
+		if err := b.RollingRestart(rctx, cons); err != nil {
+			t.Fatalf("RollingRestart(%s): %v", cons.Name, err)
+		}
+		if err := b.VerifyAcceptsCA(ctx, cons, probeCert); err != nil {
+			t.Errorf("%s after its restart: %v", cons.Name, err)
+		}
+	}
+	waitPods(t, c, ns, "db", 2, uids(dbPods))
+	waitPods(t, c, ns, "agent", len(cl.Nodes), uids(agentPods))
 }
 
 func uids(pods []corev1.Pod) map[types.UID]bool {
