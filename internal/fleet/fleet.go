@@ -267,6 +267,22 @@ func (f *Fleet) Freeze(name string) error {
 	return nil
 }
 
+// Unfreeze undoes Freeze: the kubelet model syncs the consumer's pods
+// again, each after a delay drawn from [0, Propagation]. It returns
+// ErrUnknownConsumer for a name the fleet does not run.
+func (f *Fleet) Unfreeze(name string) error {
+	f.mu.Lock()
+	c, ok := f.byName[name]
+	if ok {
+		c.frozen = false
+	}
+	f.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownConsumer, name)
+	}
+	return f.propagate(c)
+}
+
 // Close stops probing, pending propagation and every server, and returns
 // the first error a propagation write hit, if any.
 func (f *Fleet) Close() error {

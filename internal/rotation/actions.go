@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -47,6 +48,31 @@ func (r *Rotation) restartLoadOnce(ctx context.Context, need func(context.Contex
 // maxParallelVerify bounds the verifications in flight: one gate handshakes
 // with every pod, and a busy fleet makes each handshake slow.
 const maxParallelVerify = 8
+
+// restartUntilConverged rolls the load-once consumers that need it, then
+// checks them again: a replacement starts with whatever its mount holds, so
+// one whose mount lagged still needs it. It returns ErrNotConverged naming
+// them (the engine retries Apply with backoff until the step timeout, and the
+// retry restarts only those).
+func (r *Rotation) restartUntilConverged(ctx context.Context, what string, need func(context.Context, Consumer) bool) error {
+	if err := r.restartLoadOnce(ctx, need); err != nil {
+		return err
+	}
+	cs, err := r.spec.Backend.Consumers(ctx)
+	if err != nil {
+		return fmt.Errorf("list consumers: %w", err)
+	}
+	var still []string
+	for _, c := range cs {
+		if c.Reload == ReloadLoadOnce && need(ctx, c) {
+			still = append(still, c.Name)
+		}
+	}
+	if len(still) > 0 {
+		return fmt.Errorf("%w: %s still %s", ErrNotConverged, strings.Join(still, ", "), what)
+	}
+	return nil
+}
 
 // verdicts runs verify against every consumer (filtered by keep, nil = all),
 // up to maxParallelVerify at a time, and returns the verdicts in the

@@ -181,6 +181,42 @@ func TestStagedRollsBackWhenAConsumerNeverTrustsTheNewCA(t *testing.T) {
 	}
 }
 
+// A load-once consumer whose mount lags past the propagation bound is
+// restarted with the old bundle; the step restarts it again once its mount
+// changed instead of giving up, and nobody fails a handshake.
+func TestStagedRestartsALaggingLoadOnceConsumerAgain(t *testing.T) {
+	t.Parallel()
+	old, next := newCA(t, "old"), newCA(t, "new")
+	f, sink := smallFleet(t, old)
+	if err := f.Freeze("server-0"); err != nil { // the load-once server
+		t.Fatal(err)
+	}
+	r := build(t, rotation.StrategyStaged, f, old, next, time.Minute)
+	runner := &plan.Runner{Observers: []plan.Observer{plan.ObserverFunc(func(e plan.Event) {
+		if e.Kind == plan.EventStepStarted && e.Step == rotation.StepTrustNewCA {
+			go func() {
+				time.Sleep(time.Second) // several restarts of a stale replica set
+				if err := f.Unfreeze("server-0"); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+	})}}
+	st, err := runner.Run(t.Context(), r.Plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Outcome != plan.OutcomeSucceeded {
+		t.Fatalf("outcome %s: %s", st.Outcome, st.Reason)
+	}
+	if n, classes := sink.failures(); n != 0 {
+		t.Fatalf("%d failed handshakes: %v", n, classes)
+	}
+	if r.RestartTime() <= 0 {
+		t.Fatal("no restart recorded")
+	}
+}
+
 // The old certgen breaks mTLS: leaves and trust change at once, and a
 // load-once server restarted before its mount changed never trusts the new CA.
 func TestAtomicBreaksHandshakes(t *testing.T) {

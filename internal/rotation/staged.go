@@ -26,7 +26,8 @@ const (
 //     consumer; gate: every hot-reload consumer accepts a new-CA leaf.
 //     Revert: bundle [previous].
 //  2. after Propagation, rolling-restart the load-once consumers that do not
-//     accept the new CA yet; gate: every consumer accepts a new-CA leaf.
+//     accept the new CA yet, again (with backoff) while one still does not
+//     (its mount lagged); gate: every consumer accepts a new-CA leaf.
 //  3. (point of no return) leaves from the new CA to every consumer; after
 //     Propagation, restart load-once consumers still presenting an old
 //     leaf; gate: every consumer presents a leaf that chains to the new CA.
@@ -98,12 +99,12 @@ func (r *Rotation) stagedPlan() (*plan.Plan, error) {
 		},
 		&step{
 			name: StepTrustNewCA,
-			desc: "after the propagation bound, rolling-restart load-once consumers that reject the new CA; gate: every consumer accepts a new-CA leaf",
+			desc: "after the propagation bound, rolling-restart load-once consumers that reject the new CA (again, with backoff, while one still does); gate: every consumer accepts a new-CA leaf",
 			apply: func(ctx context.Context) error {
 				if err := settle(ctx, StepAddCA); err != nil {
 					return err
 				}
-				return r.restartLoadOnce(ctx, needs(r.accepts(newProbe)))
+				return r.restartUntilConverged(ctx, "reject the new CA", needs(r.accepts(newProbe)))
 			},
 			check: func(ctx context.Context) plan.Result {
 				return r.gate(ctx, "accept the new CA", nil, r.accepts(newProbe))
@@ -120,7 +121,7 @@ func (r *Rotation) stagedPlan() (*plan.Plan, error) {
 				if err := settle(ctx, StepSwitchLeaves); err != nil {
 					return err
 				}
-				return r.restartLoadOnce(ctx, needs(r.presents(newRoots, newProbe)))
+				return r.restartUntilConverged(ctx, "present an old leaf", needs(r.presents(newRoots, newProbe)))
 			},
 			check: func(ctx context.Context) plan.Result {
 				return r.gate(ctx, "present a new-CA leaf", nil, r.presents(newRoots, newProbe))
@@ -139,7 +140,7 @@ func (r *Rotation) stagedPlan() (*plan.Plan, error) {
 				if err := settle(ctx, StepDropPrevious); err != nil {
 					return err
 				}
-				return r.restartLoadOnce(ctx, needs(r.rejects(oldProbe)))
+				return r.restartUntilConverged(ctx, "trust the previous CA", needs(r.rejects(oldProbe)))
 			},
 			check: func(ctx context.Context) plan.Result {
 				res := r.gate(ctx, "accept the new CA", nil, r.accepts(newProbe))
