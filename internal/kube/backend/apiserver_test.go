@@ -13,8 +13,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/rest"
 	testclock "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -31,7 +34,7 @@ func TestAgainstAPIServer(t *testing.T) {
 	cfg := testenv.StartAPIServer(t)
 	c := newClient(t, cfg)
 	t.Run("PublishTrustBundle", func(t *testing.T) { t.Parallel(); testPublishTrustBundle(t, c) })
-	t.Run("NoPartialWrite", func(t *testing.T) { t.Parallel(); testNoPartialWrite(t, c) })
+	t.Run("NoPartialWrite", func(t *testing.T) { t.Parallel(); testNoPartialWrite(t, c, cfg) })
 	t.Run("PublishLeaves", func(t *testing.T) { t.Parallel(); testPublishLeaves(t, c) })
 	t.Run("ConsumersAndValidate", func(t *testing.T) { t.Parallel(); testConsumersAndValidate(t, c) })
 	t.Run("VerifyByPropagation", func(t *testing.T) { t.Parallel(); testVerifyByPropagation(t, c) })
@@ -116,7 +119,7 @@ func testPublishTrustBundle(t *testing.T, c client.Client) {
 	}
 }
 
-func testNoPartialWrite(t *testing.T, c client.Client) {
+func testNoPartialWrite(t *testing.T, c client.Client, cfg *rest.Config) {
 	ctx := ctxT(t)
 	const ns = "partial"
 	mkNamespace(t, c, ns)
@@ -170,6 +173,9 @@ func testNoPartialWrite(t *testing.T, c client.Client) {
 		if exists("Secret", "first-i") {
 			t.Error("the valid first target was written although the second is bad")
 		}
+	})
+	t.Run("namespace the client may not write", func(t *testing.T) {
+		testForbidden(t, c, cfg, ns, ca)
 	})
 	t.Run("target key in binaryData", func(t *testing.T) {
 		b := mustNew(t, c, newCAObject(ns, v1alpha1.CertificateAuthoritySpec{TrustBundles: []v1alpha1.TrustBundleTarget{
@@ -684,5 +690,52 @@ func testPreview(t *testing.T, c client.Client) {
 	}
 	if s := p.String(); !strings.Contains(s, "create ConfigMap preview/bundle keys ca.crt") {
 		t.Errorf("String():\n%s", s)
+	}
+}
+
+// testForbidden impersonates a user that may write Secrets in ns only: a
+// target in another namespace fails the dry run (Forbidden) before the
+// allowed target is written, and Validate names it through an access review.
+func testForbidden(t *testing.T, admin client.Client, adminCfg *rest.Config, ns string, ca *trust.CA) {
+	ctx := ctxT(t)
+	const other, user = "partial-other", "limited"
+	mkNamespace(t, admin, other)
+	objs := []client.Object{
+		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "limited-read"}, Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"namespaces", "secrets"}, Verbs: []string{"get", "list"}},
+			{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"selfsubjectaccessreviews"}, Verbs: []string{"create"}}}},
+		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "limited-read"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "limited-read"},
+			Subjects: []rbacv1.Subject{{Kind: "User", Name: user}}},
+		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "write", Namespace: ns}, Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "create", "update"}}}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "write", Namespace: ns},
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "write"},
+			Subjects: []rbacv1.Subject{{Kind: "User", Name: user}}},
+	}
+	for _, o := range objs {
+		if err := admin.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := rest.CopyConfig(adminCfg)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
+	limited := newClient(t, cfg)
+	b := mustNew(t, limited, newCAObject(ns, v1alpha1.CertificateAuthoritySpec{TrustBundles: []v1alpha1.TrustBundleTarget{
+		{Kind: v1alpha1.TargetSecret, Name: "allowed"},
+		{Kind: v1alpha1.TargetSecret, Name: "denied", Namespace: other},
+	}}), Options{})
+	err := b.PublishTrustBundle(ctx, bundleOf(ca))
+	if !errors.Is(err, ErrForbidden) || !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "spec.trustBundles[1]: dry-run write") {
+		t.Fatalf("error %v, want Forbidden naming spec.trustBundles[1]", err)
+	}
+	var s corev1.Secret
+	if err := admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: "allowed"}, &s); !apierrors.IsNotFound(err) {
+		t.Fatalf("the allowed target was written although the other is forbidden (get: %v)", err)
+	}
+	err = b.Validate(ctx)
+	wantIs(t, err, ErrForbidden)
+	if !strings.Contains(err.Error(), `spec.trustBundles[1].namespace: may not create secrets in namespace "partial-other"`) {
+		t.Errorf("Validate error %q does not name the field, verb and namespace", err)
 	}
 }

@@ -14,6 +14,9 @@ var (
 	// ErrNotFound: an object the spec names (a namespace, a workload) does
 	// not exist; the message names the field.
 	ErrNotFound = errors.New("not found")
+	// ErrForbidden: RBAC does not let this client write a target; the
+	// message names the field and the verb.
+	ErrForbidden = errors.New("forbidden")
 	// ErrUnknownConsumer: a rotation.Consumer whose name is not in
 	// spec.consumers.
 	ErrUnknownConsumer = errors.New("unknown consumer")

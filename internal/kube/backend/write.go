@@ -141,6 +141,9 @@ func (b *Backend) write(ctx context.Context, p pending, dryRun bool) error {
 	} else {
 		err = b.c.Create(ctx, obj, opts...)
 	}
+	if apierrors.IsForbidden(err) {
+		return fmt.Errorf("%w: %s: %s %s %s: %w", ErrForbidden, p.e.field, verb, p.e.what, p.e.name, err)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %s %s %s: %w", p.e.field, verb, p.e.what, p.e.name, err)
 	}
