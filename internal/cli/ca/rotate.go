@@ -28,8 +28,8 @@ The rollout is the staged plan: publish a bundle holding the old and new CA to
 every trust bundle target, wait until every consumer has it (live mTLS probe or
 propagationTimeout), restart or evict the consumers that load certificates once
 (wave by wave, honouring PodDisruptionBudgets), re-issue the leaf certificates,
-verify, and drop the old CA after gracePeriod. In mode Legacy the targets are
-overwritten directly, without staging.
+verify, and drop the old CA after gracePeriod. In mode Legacy, or without any
+consumer to verify, the targets are overwritten at once, without staging.
 
 A rotation already running is never interleaved: the trigger is queued
 (status.queued) and starts when the running one ends. "handover ca plan NAME"
@@ -93,6 +93,11 @@ func describeRotate(w io.Writer, ca *v1alpha1.CertificateAuthority) {
 		fmt.Fprintln(w, "The controller generates a new CA and rolls it out:")
 	case ca.Spec.Source.SecretRef != nil:
 		fmt.Fprintf(w, "The controller re-publishes the CA in Secret %s/%s:\n", ca.Namespace, ca.Spec.Source.SecretRef.Name)
+	}
+	if len(ca.Spec.Consumers) == 0 {
+		fmt.Fprintf(w, "  no consumers to verify: %d trust bundle target(s) and %d certificate(s) are written at once\n",
+			len(ca.Spec.TrustBundles), len(ca.Spec.Certificates))
+		return
 	}
 	if ca.Spec.Mode == v1alpha1.ModeLegacy {
 		fmt.Fprintf(w, "  mode Legacy: %d trust bundle target(s) and %d certificate(s) are overwritten at once, no staging\n",
