@@ -24,6 +24,7 @@ import (
 
 	"github.com/handover-dev/handover/api/v1alpha1"
 	"github.com/handover-dev/handover/internal/testenv"
+	"github.com/handover-dev/handover/internal/testenv/cluster"
 )
 
 const clusterWait = 2 * time.Minute
@@ -42,6 +43,11 @@ func TestRestartsOnCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Run("RestartAndEvict", func(t *testing.T) { testRestartAndEvict(t, cl, c, cs) })
+	t.Run("StagedRotation", func(t *testing.T) { testStagedRotation(t, c) })
+}
+
+func testRestartAndEvict(t *testing.T, cl *cluster.Cluster, c client.Client, cs kubernetes.Interface) {
 	ctx := t.Context()
 	const ns = "restarts"
 	mkNamespace(t, c, ns)
