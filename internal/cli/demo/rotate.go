@@ -49,7 +49,7 @@ the rolling restart time; the difference is the cost of verifying.
 
 Progress goes to stderr, the summary to stdout.`
 
-const rotateExample = `  # the comparison table (about a minute per strategy on 2 cores)
+const rotateExample = `  # the comparison table (20,000 handshakes per strategy: a minute or more each on 2 cores)
   handover demo rotate --compare
 
   # handover's strategy only, with the report and timeline
