@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -94,30 +95,39 @@ func runPlan(ctx context.Context, o *PlanOptions) error {
 // renderPlan writes the text form of a preview. It depends only on its
 // arguments (no clock, no cluster), so equal inputs render byte-identically.
 func renderPlan(w io.Writer, ca *v1alpha1.CertificateAuthority, p *backend.Preview) error {
+	var buf bytes.Buffer // writes to a bytes.Buffer cannot fail; one checked write below
+	if err := writePlan(&buf, ca, p); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+func writePlan(w io.Writer, ca *v1alpha1.CertificateAuthority, p *backend.Preview) error {
 	mode := string(ca.Spec.Mode)
 	if mode == "" {
 		mode = string(v1alpha1.ModeManaged)
 	}
-	fmt.Fprintf(w, "Plan for %s %s/%s (mode %s, source %s)\n", kindCA, ca.Namespace, ca.Name, mode, sourceText(ca))
+	_, _ = fmt.Fprintf(w, "Plan for %s %s/%s (mode %s, source %s)\n", kindCA, ca.Namespace, ca.Name, mode, sourceText(ca))
 	if mode == string(v1alpha1.ModeLegacy) {
-		fmt.Fprintln(w, "Mode Legacy: the objects below are overwritten at once, without staging or restarts by handover.")
+		_, _ = fmt.Fprintln(w, "Mode Legacy: the objects below are overwritten at once, without staging or restarts by handover.")
 	} else {
-		fmt.Fprintln(w, "A rotation changes trust three times (add the new CA to the bundles, switch the leaves,")
-		fmt.Fprintln(w, "drop the old CA); after each change every consumer is verified and load-once consumers restart.")
+		_, _ = fmt.Fprintln(w, "A rotation changes trust three times (add the new CA to the bundles, switch the leaves,")
+		_, _ = fmt.Fprintln(w, "drop the old CA); after each change every consumer is verified and load-once consumers restart.")
 	}
 
-	fmt.Fprintf(w, "\nTrust bundle targets (%d):\n", len(p.Targets))
+	_, _ = fmt.Fprintf(w, "\nTrust bundle targets (%d):\n", len(p.Targets))
 	if err := writeObjects(w, p.Targets); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nLeaf certificates (%d):\n", len(p.Certificates))
+	_, _ = fmt.Fprintf(w, "\nLeaf certificates (%d):\n", len(p.Certificates))
 	if err := writeObjects(w, p.Certificates); err != nil {
 		return err
 	}
 
-	fmt.Fprintf(w, "\nConsumers, in wave order (%d):\n", len(p.Consumers))
+	_, _ = fmt.Fprintf(w, "\nConsumers, in wave order (%d):\n", len(p.Consumers))
 	if len(p.Consumers) == 0 {
-		fmt.Fprintln(w, "  none declared")
+		_, _ = fmt.Fprintln(w, "  none declared")
 	}
 	for i := range p.Consumers {
 		writeConsumer(w, &p.Consumers[i])
@@ -130,9 +140,9 @@ func renderPlan(w io.Writer, ca *v1alpha1.CertificateAuthority, p *backend.Previ
 		}
 	}
 	if len(problems) > 0 {
-		fmt.Fprintln(w, "\nProblems (the controller refuses to rotate until they are fixed):")
+		_, _ = fmt.Fprintln(w, "\nProblems (the controller refuses to rotate until they are fixed):")
 		for _, pr := range problems {
-			fmt.Fprintf(w, "  %s\n", pr)
+			_, _ = fmt.Fprintf(w, "  %s\n", pr)
 		}
 	}
 
@@ -146,8 +156,8 @@ func renderPlan(w io.Writer, ca *v1alpha1.CertificateAuthority, p *backend.Previ
 	if len(restarts) > 0 {
 		breakdown += " + 3 × restarts (" + strings.Join(restarts, ", ") + ")"
 	}
-	fmt.Fprintf(w, "\nExpected duration: %s = %s\n", p.ExpectedDuration, breakdown)
-	fmt.Fprintln(w, "Nothing was changed. Start it with: handover ca rotate "+ca.Name+" -n "+ca.Namespace)
+	_, _ = fmt.Fprintf(w, "\nExpected duration: %s = %s\n", p.ExpectedDuration, breakdown)
+	_, _ = fmt.Fprintln(w, "Nothing was changed. Start it with: handover ca rotate "+ca.Name+" -n "+ca.Namespace)
 	return nil
 }
 
@@ -157,13 +167,13 @@ func writeObjects(w io.Writer, objs []backend.ObjectChange) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  FIELD\tKIND\tOBJECT\tKEYS\tACTION")
+	_, _ = fmt.Fprintln(tw, "  FIELD\tKIND\tOBJECT\tKEYS\tACTION")
 	for _, o := range objs {
 		action := "update"
 		if !o.Exists {
 			action = "create"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s/%s\t%s\t%s\n", o.Field, o.Kind, o.Namespace, o.Name, strings.Join(o.Keys, ","), action)
+		_, _ = fmt.Fprintf(tw, "  %s\t%s\t%s/%s\t%s\t%s\n", o.Field, o.Kind, o.Namespace, o.Name, strings.Join(o.Keys, ","), action)
 	}
 	return tw.Flush()
 }
@@ -173,35 +183,35 @@ func writeConsumer(w io.Writer, cp *backend.ConsumerPreview) {
 	if len(cp.Workloads) > 0 {
 		workloads = strings.Join(cp.Workloads, ",")
 	}
-	fmt.Fprintf(w, "  wave %d  %s: %s %s/%s, reload %s\n", cp.Wave, cp.Name, cp.Kind, cp.Namespace, workloads, cp.Reload)
+	_, _ = fmt.Fprintf(w, "  wave %d  %s: %s %s/%s, reload %s\n", cp.Wave, cp.Name, cp.Kind, cp.Namespace, workloads, cp.Reload)
 	if cp.Probe != "" {
-		fmt.Fprintf(w, "    verified by: live mTLS probe at %s\n", cp.Probe)
+		_, _ = fmt.Fprintf(w, "    verified by: live mTLS probe at %s\n", cp.Probe)
 	} else {
-		fmt.Fprintln(w, "    verified by: waiting propagationTimeout (no probe)")
+		_, _ = fmt.Fprintln(w, "    verified by: waiting propagationTimeout (no probe)")
 	}
 	if cp.Problem != "" {
-		fmt.Fprintf(w, "    problem: %s\n", oneLine(cp.Problem))
+		_, _ = fmt.Fprintf(w, "    problem: %s\n", oneLine(cp.Problem))
 		return
 	}
 	switch cp.Reload {
 	case v1alpha1.ReloadHot:
-		fmt.Fprintln(w, "    pods: none restarted (reloads files in place)")
+		_, _ = fmt.Fprintln(w, "    pods: none restarted (reloads files in place)")
 		return
 	case v1alpha1.ReloadEvict:
-		fmt.Fprintf(w, "    pods evicted one at a time (%d): %s\n", len(cp.Pods), listOrNone(cp.Pods))
+		_, _ = fmt.Fprintf(w, "    pods evicted one at a time (%d): %s\n", len(cp.Pods), listOrNone(cp.Pods))
 	default:
-		fmt.Fprintf(w, "    pods replaced by a rollout restart (%d): %s\n", len(cp.Pods), listOrNone(cp.Pods))
+		_, _ = fmt.Fprintf(w, "    pods replaced by a rollout restart (%d): %s\n", len(cp.Pods), listOrNone(cp.Pods))
 	}
 	if len(cp.PDBs) == 0 {
-		fmt.Fprintf(w, "    PodDisruptionBudgets: none; headroom %d (%s)\n", cp.Headroom, cp.HeadroomReason)
+		_, _ = fmt.Fprintf(w, "    PodDisruptionBudgets: none; headroom %d (%s)\n", cp.Headroom, cp.HeadroomReason)
 	} else {
-		fmt.Fprintf(w, "    PodDisruptionBudgets: %s; disruptionsAllowed %d; headroom %d (%s)\n",
+		_, _ = fmt.Fprintf(w, "    PodDisruptionBudgets: %s; disruptionsAllowed %d; headroom %d (%s)\n",
 			strings.Join(cp.PDBs, ","), cp.DisruptionsAllowed, cp.Headroom, cp.HeadroomReason)
 	}
 	if cp.Reload == v1alpha1.ReloadEvict && cp.Headroom == 0 && len(cp.Pods) > 0 {
-		fmt.Fprintln(w, "    warning: no eviction headroom now; evictions would wait (429) until a pod is spare")
+		_, _ = fmt.Fprintln(w, "    warning: no eviction headroom now; evictions would wait (429) until a pod is spare")
 	}
-	fmt.Fprintf(w, "    restart estimate: %s per trust change\n", cp.RestartEstimate)
+	_, _ = fmt.Fprintf(w, "    restart estimate: %s per trust change\n", cp.RestartEstimate)
 }
 
 func listOrNone(s []string) string {

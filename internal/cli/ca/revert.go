@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -62,9 +63,13 @@ func runRevert(ctx context.Context, o *TriggerOptions) error {
 	if err := annotate(ctx, c, ca, annotationRevert, token); err != nil {
 		return err
 	}
-	fmt.Fprintf(o.Out, "%s %s/%s: set %s=%s\n", kindCA, ns, o.Name, annotationRevert, token)
-	describeRevert(o.Out, ca, running)
-	fmt.Fprintf(o.Out, "Watch it with: handover ca status %s -n %s\n", o.Name, ns)
+	var buf bytes.Buffer // writes to a bytes.Buffer cannot fail; one checked write below
+	_, _ = fmt.Fprintf(&buf, "%s %s/%s: set %s=%s\n", kindCA, ns, o.Name, annotationRevert, token)
+	describeRevert(&buf, ca, running)
+	_, _ = fmt.Fprintf(&buf, "Watch it with: handover ca status %s -n %s\n", o.Name, ns)
+	if _, err := o.Out.Write(buf.Bytes()); err != nil {
+		return err
+	}
 	if !o.Wait {
 		return nil
 	}
@@ -77,10 +82,10 @@ func runRevert(ctx context.Context, o *TriggerOptions) error {
 
 func describeRevert(w io.Writer, ca *v1alpha1.CertificateAuthority, running bool) {
 	if running {
-		fmt.Fprintf(w, "A rotation is running (step %s): the controller aborts it and rolls back if it is\n", orDash(ca.Status.Rotation.Phase))
-		fmt.Fprintln(w, "before its point of no return; after it, a rotation back to the previous CA follows.")
+		_, _ = fmt.Fprintf(w, "A rotation is running (step %s): the controller aborts it and rolls back if it is\n", orDash(ca.Status.Rotation.Phase))
+		_, _ = fmt.Fprintln(w, "before its point of no return; after it, a rotation back to the previous CA follows.")
 		return
 	}
 	p := ca.Status.Previous[0]
-	fmt.Fprintf(w, "The controller rotates back to the previous CA %s (%s), make-before-break.\n", oneLine(p.Subject), orDash(p.Fingerprint))
+	_, _ = fmt.Fprintf(w, "The controller rotates back to the previous CA %s (%s), make-before-break.\n", oneLine(p.Subject), orDash(p.Fingerprint))
 }

@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -73,9 +74,13 @@ func runRotate(ctx context.Context, o *TriggerOptions) error {
 	if err := annotate(ctx, c, ca, annotationRotate, token); err != nil {
 		return err
 	}
-	fmt.Fprintf(o.Out, "%s %s/%s: set %s=%s\n", kindCA, ns, o.Name, annotationRotate, token)
-	describeRotate(o.Out, ca)
-	fmt.Fprintf(o.Out, "Watch it with: handover ca status %s -n %s\n", o.Name, ns)
+	var buf bytes.Buffer // writes to a bytes.Buffer cannot fail; one checked write below
+	_, _ = fmt.Fprintf(&buf, "%s %s/%s: set %s=%s\n", kindCA, ns, o.Name, annotationRotate, token)
+	describeRotate(&buf, ca)
+	_, _ = fmt.Fprintf(&buf, "Watch it with: handover ca status %s -n %s\n", o.Name, ns)
+	if _, err := o.Out.Write(buf.Bytes()); err != nil {
+		return err
+	}
 	if !o.Wait {
 		return nil
 	}
@@ -86,21 +91,21 @@ func runRotate(ctx context.Context, o *TriggerOptions) error {
 // as it was before the trigger.
 func describeRotate(w io.Writer, ca *v1alpha1.CertificateAuthority) {
 	if rotationRunning(ca) {
-		fmt.Fprintf(w, "A rotation is running (step %s); this trigger is queued and starts when it ends.\n", orDash(ca.Status.Rotation.Phase))
+		_, _ = fmt.Fprintf(w, "A rotation is running (step %s); this trigger is queued and starts when it ends.\n", orDash(ca.Status.Rotation.Phase))
 	}
 	switch {
 	case ca.Spec.Source.Generate != nil:
-		fmt.Fprintln(w, "The controller generates a new CA and rolls it out:")
+		_, _ = fmt.Fprintln(w, "The controller generates a new CA and rolls it out:")
 	case ca.Spec.Source.SecretRef != nil:
-		fmt.Fprintf(w, "The controller re-publishes the CA in Secret %s/%s:\n", ca.Namespace, ca.Spec.Source.SecretRef.Name)
+		_, _ = fmt.Fprintf(w, "The controller re-publishes the CA in Secret %s/%s:\n", ca.Namespace, ca.Spec.Source.SecretRef.Name)
 	}
 	if len(ca.Spec.Consumers) == 0 {
-		fmt.Fprintf(w, "  no consumers to verify: %d trust bundle target(s) and %d certificate(s) are written at once\n",
+		_, _ = fmt.Fprintf(w, "  no consumers to verify: %d trust bundle target(s) and %d certificate(s) are written at once\n",
 			len(ca.Spec.TrustBundles), len(ca.Spec.Certificates))
 		return
 	}
 	if ca.Spec.Mode == v1alpha1.ModeLegacy {
-		fmt.Fprintf(w, "  mode Legacy: %d trust bundle target(s) and %d certificate(s) are overwritten at once, no staging\n",
+		_, _ = fmt.Fprintf(w, "  mode Legacy: %d trust bundle target(s) and %d certificate(s) are overwritten at once, no staging\n",
 			len(ca.Spec.TrustBundles), len(ca.Spec.Certificates))
 		return
 	}
@@ -112,8 +117,8 @@ func describeRotate(w io.Writer, ca *v1alpha1.CertificateAuthority) {
 	if g := ca.Spec.GracePeriod; g != nil {
 		grace = g.Duration.String()
 	}
-	fmt.Fprintf(w, "  1. publish a bundle with the old and the new CA to %d trust bundle target(s)\n", len(ca.Spec.TrustBundles))
-	fmt.Fprintf(w, "  2. wait until %d consumer(s) trust it (live probe, or %s without one)\n", len(ca.Spec.Consumers), prop)
-	fmt.Fprintf(w, "  3. re-issue %d leaf certificate(s); restart or evict load-once consumers, wave by wave\n", len(ca.Spec.Certificates))
-	fmt.Fprintf(w, "  4. verify, then after %s drop the old CA from the bundles\n", grace)
+	_, _ = fmt.Fprintf(w, "  1. publish a bundle with the old and the new CA to %d trust bundle target(s)\n", len(ca.Spec.TrustBundles))
+	_, _ = fmt.Fprintf(w, "  2. wait until %d consumer(s) trust it (live probe, or %s without one)\n", len(ca.Spec.Consumers), prop)
+	_, _ = fmt.Fprintf(w, "  3. re-issue %d leaf certificate(s); restart or evict load-once consumers, wave by wave\n", len(ca.Spec.Certificates))
+	_, _ = fmt.Fprintf(w, "  4. verify, then after %s drop the old CA from the bundles\n", grace)
 }

@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -82,35 +83,44 @@ func runStatus(ctx context.Context, o *StatusOptions) error {
 // renderStatus writes the text form of ca's status. It depends only on the
 // object (no clock), so equal objects render byte-identically.
 func renderStatus(w io.Writer, ca *v1alpha1.CertificateAuthority) error {
+	var buf bytes.Buffer // writes to a bytes.Buffer cannot fail; one checked write below
+	if err := writeStatus(&buf, ca); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+func writeStatus(w io.Writer, ca *v1alpha1.CertificateAuthority) error {
 	st := ca.Status
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	mode := string(ca.Spec.Mode)
 	if mode == "" {
 		mode = string(v1alpha1.ModeManaged)
 	}
-	fmt.Fprintf(tw, "Name:\t%s\n", ca.Name)
-	fmt.Fprintf(tw, "Namespace:\t%s\n", ca.Namespace)
-	fmt.Fprintf(tw, "Mode:\t%s\n", mode)
-	fmt.Fprintf(tw, "Source:\t%s\n", sourceText(ca))
-	fmt.Fprintf(tw, "Phase:\t%s\n", orDash(st.Phase))
+	_, _ = fmt.Fprintf(tw, "Name:\t%s\n", ca.Name)
+	_, _ = fmt.Fprintf(tw, "Namespace:\t%s\n", ca.Namespace)
+	_, _ = fmt.Fprintf(tw, "Mode:\t%s\n", mode)
+	_, _ = fmt.Fprintf(tw, "Source:\t%s\n", sourceText(ca))
+	_, _ = fmt.Fprintf(tw, "Phase:\t%s\n", orDash(st.Phase))
 	gen := fmt.Sprintf("%d (observed %d)", ca.Generation, st.ObservedGeneration)
 	if st.ObservedGeneration < ca.Generation {
 		gen += ", the controller has not acted on the latest spec yet"
 	}
-	fmt.Fprintf(tw, "Generation:\t%s\n", gen)
-	fmt.Fprintf(tw, "Bundle generation:\t%d\n", st.BundleGeneration)
-	fmt.Fprintf(tw, "Consumers:\t%s\n", orDash(st.ConsumersConverged))
-	fmt.Fprintf(tw, "Queued:\t%s\n", orText(st.Queued, "nothing"))
+	_, _ = fmt.Fprintf(tw, "Generation:\t%s\n", gen)
+	_, _ = fmt.Fprintf(tw, "Bundle generation:\t%d\n", st.BundleGeneration)
+	_, _ = fmt.Fprintf(tw, "Consumers:\t%s\n", orDash(st.ConsumersConverged))
+	_, _ = fmt.Fprintf(tw, "Queued:\t%s\n", orText(st.Queued, "nothing"))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 
-	fmt.Fprintln(w, "\nConditions:")
+	_, _ = fmt.Fprintln(w, "\nConditions:")
 	if len(st.Conditions) == 0 {
-		fmt.Fprintln(w, "  none reported yet (is the controller running?)")
+		_, _ = fmt.Fprintln(w, "  none reported yet (is the controller running?)")
 	} else {
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  TYPE\tSTATUS\tREASON\tSINCE\tMESSAGE")
+		_, _ = fmt.Fprintln(tw, "  TYPE\tSTATUS\tREASON\tSINCE\tMESSAGE")
 		for _, t := range []string{v1alpha1.ConditionReady, v1alpha1.ConditionRotating, v1alpha1.ConditionDegraded} {
 			if cond := meta.FindStatusCondition(st.Conditions, t); cond != nil {
 				writeCondition(tw, cond)
@@ -126,13 +136,13 @@ func renderStatus(w io.Writer, ca *v1alpha1.CertificateAuthority) error {
 		}
 	}
 
-	fmt.Fprintln(w, "\nCertificate authorities:")
+	_, _ = fmt.Fprintln(w, "\nCertificate authorities:")
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  ROLE\tSUBJECT\tFINGERPRINT\tNOT AFTER")
+	_, _ = fmt.Fprintln(tw, "  ROLE\tSUBJECT\tFINGERPRINT\tNOT AFTER")
 	if st.Active != nil {
 		writeCA(tw, "active", st.Active)
 	} else {
-		fmt.Fprintln(tw, "  active\t-\t-\t-")
+		_, _ = fmt.Fprintln(tw, "  active\t-\t-\t-")
 	}
 	for i := range st.Previous {
 		writeCA(tw, "previous", &st.Previous[i])
@@ -142,15 +152,15 @@ func renderStatus(w io.Writer, ca *v1alpha1.CertificateAuthority) error {
 	}
 
 	if len(st.Consumers) > 0 {
-		fmt.Fprintln(w, "\nPer consumer:")
+		_, _ = fmt.Fprintln(w, "\nPer consumer:")
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  CONSUMER\tBUNDLE GENERATION\tCONVERGED\tMESSAGE")
+		_, _ = fmt.Fprintln(tw, "  CONSUMER\tBUNDLE GENERATION\tCONVERGED\tMESSAGE")
 		for _, cs := range st.Consumers {
 			conv := "no"
 			if cs.BundleGeneration >= st.BundleGeneration {
 				conv = "yes"
 			}
-			fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\n", cs.Name, cs.BundleGeneration, conv, orDash(oneLine(cs.Message)))
+			_, _ = fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\n", cs.Name, cs.BundleGeneration, conv, orDash(oneLine(cs.Message)))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -158,10 +168,10 @@ func renderStatus(w io.Writer, ca *v1alpha1.CertificateAuthority) error {
 	}
 
 	if len(st.UndeclaredConsumers) > 0 {
-		fmt.Fprintln(w, "\nUndeclared consumers (mount a trust bundle target but are not in spec.consumers;")
-		fmt.Fprintln(w, "nothing restarts them during a rotation):")
+		_, _ = fmt.Fprintln(w, "\nUndeclared consumers (mount a trust bundle target but are not in spec.consumers;")
+		_, _ = fmt.Fprintln(w, "nothing restarts them during a rotation):")
 		for _, r := range st.UndeclaredConsumers {
-			fmt.Fprintf(w, "  %s %s/%s\n", r.Kind, r.Namespace, r.Name)
+			_, _ = fmt.Fprintf(w, "  %s %s/%s\n", r.Kind, r.Namespace, r.Name)
 		}
 	}
 
@@ -176,15 +186,15 @@ func renderRotation(w io.Writer, r *v1alpha1.RotationStatus) error {
 	if r.RollingBack && r.Outcome == "" {
 		outcome = "rolling back"
 	}
-	fmt.Fprintln(w, "\nRotation:")
+	_, _ = fmt.Fprintln(w, "\nRotation:")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "  Target:\t%s\n", orDash(r.Target))
-	fmt.Fprintf(tw, "  Trigger:\t%s\n", orDash(r.Trigger))
-	fmt.Fprintf(tw, "  Started:\t%s\n", timeText(r.StartedAt))
-	fmt.Fprintf(tw, "  Phase:\t%s\n", orDash(r.Phase))
-	fmt.Fprintf(tw, "  Outcome:\t%s\n", outcome)
+	_, _ = fmt.Fprintf(tw, "  Target:\t%s\n", orDash(r.Target))
+	_, _ = fmt.Fprintf(tw, "  Trigger:\t%s\n", orDash(r.Trigger))
+	_, _ = fmt.Fprintf(tw, "  Started:\t%s\n", timeText(r.StartedAt))
+	_, _ = fmt.Fprintf(tw, "  Phase:\t%s\n", orDash(r.Phase))
+	_, _ = fmt.Fprintf(tw, "  Outcome:\t%s\n", outcome)
 	if r.Reason != "" {
-		fmt.Fprintf(tw, "  Reason:\t%s\n", oneLine(r.Reason))
+		_, _ = fmt.Fprintf(tw, "  Reason:\t%s\n", oneLine(r.Reason))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -193,23 +203,23 @@ func renderRotation(w io.Writer, r *v1alpha1.RotationStatus) error {
 		return nil
 	}
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  STEP\tPHASE\tUPDATED\tREASON")
+	_, _ = fmt.Fprintln(tw, "  STEP\tPHASE\tUPDATED\tREASON")
 	for _, s := range r.Steps {
 		upd := "-"
 		if s.UpdatedAt != nil {
 			upd = timeText(*s.UpdatedAt)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.Name, s.Phase, upd, orDash(oneLine(s.Reason)))
+		_, _ = fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.Name, s.Phase, upd, orDash(oneLine(s.Reason)))
 	}
 	return tw.Flush()
 }
 
 func writeCondition(w io.Writer, c *metav1.Condition) {
-	fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\n", c.Type, c.Status, orDash(c.Reason), timeText(c.LastTransitionTime), orDash(oneLine(c.Message)))
+	_, _ = fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\n", c.Type, c.Status, orDash(c.Reason), timeText(c.LastTransitionTime), orDash(oneLine(c.Message)))
 }
 
 func writeCA(w io.Writer, role string, ca *v1alpha1.CAInfo) {
-	fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", role, orDash(oneLine(ca.Subject)), orDash(ca.Fingerprint), timeText(ca.NotAfter))
+	_, _ = fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", role, orDash(oneLine(ca.Subject)), orDash(ca.Fingerprint), timeText(ca.NotAfter))
 }
 
 func isStandardCondition(t string) bool {

@@ -117,7 +117,9 @@ func waitForRotation(ctx context.Context, c client.Client, o *TriggerOptions, ns
 			return err
 		}
 		if line := progressLine(ca); line != last {
-			fmt.Fprintf(o.Out, "%s  %s\n", o.Clock.Now().UTC().Format(time.RFC3339), line)
+			if _, err := fmt.Fprintf(o.Out, "%s  %s\n", o.Clock.Now().UTC().Format(time.RFC3339), line); err != nil {
+				return err
+			}
 			last = line
 		}
 		if rotationEnded(ca, since) {
@@ -147,8 +149,8 @@ func rotationResult(w io.Writer, ca *v1alpha1.CertificateAuthority, accept []str
 		if r != nil {
 			outcome = r.Outcome
 		}
-		fmt.Fprintf(w, "rotation finished (%s): active CA %s, bundle generation %d\n", outcome, active, ca.Status.BundleGeneration)
-		return nil
+		_, err := fmt.Fprintf(w, "rotation finished (%s): active CA %s, bundle generation %d\n", outcome, active, ca.Status.BundleGeneration)
+		return err
 	}
 	return fmt.Errorf("%w: outcome %s: %s", ErrRotationFailed, r.Outcome, oneLine(r.Reason))
 }

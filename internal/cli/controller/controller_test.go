@@ -162,7 +162,7 @@ func TestManagerRuns(t *testing.T) {
 		if err := eventually(wait, func() error {
 			code, body, err := httpGet(wait, "http://"+probeAddr+path)
 			if err != nil || code != http.StatusOK {
-				return fmt.Errorf("GET %s: %d %q %v", path, code, body, err)
+				return fmt.Errorf("GET %s: %d %q %w", path, code, body, err)
 			}
 			return nil
 		}); err != nil {
@@ -204,7 +204,7 @@ func TestManagerRuns(t *testing.T) {
 	if err := eventually(wait, func() error {
 		code, body, err := httpGet(wait, "http://"+metricsAddr+"/metrics")
 		if err != nil || code != http.StatusOK {
-			return fmt.Errorf("GET /metrics: %d %v", code, err)
+			return fmt.Errorf("GET /metrics: %d %w", code, err)
 		}
 		for _, m := range []string{"leader_election_master_status", "handover_rotation_phase", "handover_ca_expiry_seconds"} {
 			if !strings.Contains(body, m) {
