@@ -430,6 +430,21 @@ func testConsumersAndValidate(t *testing.T, c client.Client) {
 		}
 	}
 
+	// A paused Deployment would never roll out: refused at once, not waited on.
+	paused := deployment(ns, "paused", 1)
+	paused.Spec.Paused = true
+	if err := c.Create(ctx, paused); err != nil {
+		t.Fatal(err)
+	}
+	pb := mustNew(t, c, newCAObject(ns, v1alpha1.CertificateAuthoritySpec{Consumers: []v1alpha1.Consumer{
+		{Name: "paused", Kind: "Deployment", WorkloadName: "paused", Reload: v1alpha1.ReloadRolloutRestart}}}), Options{})
+	if err := pb.RollingRestart(ctx, rotation.Consumer{Name: "paused"}); !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), "is paused") {
+		t.Errorf("RollingRestart of a paused Deployment: %v, want ErrInvalidSpec", err)
+	}
+	if err := pb.RollingRestart(ctx, rotation.Consumer{Name: "nope"}); !errors.Is(err, ErrUnknownConsumer) {
+		t.Errorf("RollingRestart of an unknown consumer: %v", err)
+	}
+
 	spec.Consumers = append(spec.Consumers, v1alpha1.Consumer{Name: "gone", Kind: "Deployment", WorkloadName: "x", Reload: v1alpha1.ReloadHot})
 	b = mustNew(t, c, newCAObject(ns, spec), Options{})
 	err = b.Validate(ctx)

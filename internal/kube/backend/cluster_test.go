@@ -153,7 +153,17 @@ func testRestartAndEvict(t *testing.T, cl *cluster.Cluster, c client.Client, cs 
 	case <-rctx.Done():
 		t.Fatal("evictions did not finish")
 	}
-	waitPods(t, c, ns, "evict", 3, uids(evictPods))
+	replaced := waitPods(t, c, ns, "evict", 3, uids(evictPods))
+	// Re-applying for the same publish evicts nothing.
+	if err := b.RollingRestart(rctx, evict); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range replaced {
+		var cur corev1.Pod
+		if err := c.Get(ctx, client.ObjectKeyFromObject(&p), &cur); err != nil || cur.DeletionTimestamp != nil {
+			t.Errorf("re-apply evicted %s again (err %v)", p.Name, err)
+		}
+	}
 	minReady := w.stop()
 	if minReady < 2 {
 		t.Errorf("Ready pods fell to %d during evictions, budget minAvailable is 2 (first 3)", minReady)

@@ -77,6 +77,9 @@ func (b *Backend) RollingRestart(ctx context.Context, c rotation.Consumer) error
 }
 
 func (b *Backend) rolloutRestart(ctx context.Context, w workload, marker string) error {
+	if why := w.cannotRollOut(); why != "" {
+		return fmt.Errorf("%w: %s %s: RolloutRestart cannot replace its pods (use reload Evict)", ErrInvalidSpec, w, why)
+	}
 	if w.template().Annotations[AnnotationRestartedAt] != marker {
 		patch := map[string]any{"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{
 			"annotations": map[string]string{AnnotationRestartedAt: marker}}}}}

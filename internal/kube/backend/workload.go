@@ -207,3 +207,23 @@ func podReady(p *corev1.Pod) bool {
 	}
 	return false
 }
+
+// cannotRollOut says why a template change would never replace w's pods
+// (a paused Deployment, an OnDelete update strategy); "" when it would.
+func (w workload) cannotRollOut() string {
+	switch o := w.obj.(type) {
+	case *appsv1.Deployment:
+		if o.Spec.Paused {
+			return "is paused"
+		}
+	case *appsv1.StatefulSet:
+		if o.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType {
+			return "has updateStrategy OnDelete"
+		}
+	case *appsv1.DaemonSet:
+		if o.Spec.UpdateStrategy.Type == appsv1.OnDeleteDaemonSetStrategyType {
+			return "has updateStrategy OnDelete"
+		}
+	}
+	return ""
+}
