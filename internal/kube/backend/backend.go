@@ -30,6 +30,9 @@ const (
 	// AnnotationEvictedFor is set on a workload (metadata, not template)
 	// once every pod was evicted and replaced for the publish it names.
 	AnnotationEvictedFor = "handover.dev/evicted-for"
+	// AnnotationEvicting is set on a workload while Evict runs: JSON
+	// {"for": marker, "pods": [UIDs]} of the pods to replace; removed when done.
+	AnnotationEvicting = "handover.dev/evicting"
 )
 
 // Defaults of Options.

@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -164,6 +166,38 @@ func testRestartAndEvict(t *testing.T, cl *cluster.Cluster, c client.Client, cs 
 			t.Errorf("re-apply evicted %s again (err %v)", p.Name, err)
 		}
 	}
+	// A crash mid-way: the record says only replaced[0] is left to evict
+	// for a newer publish; the re-apply evicts it and nothing else.
+	if err := b.PublishTrustBundle(ctx, bundleOf(ca, newCA(t, "extra"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "bundle"}, &bundle); err != nil {
+		t.Fatal(err)
+	}
+	rec := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, AnnotationEvicting,
+		fmt.Sprintf(`{"for":%q,"pods":[%q]}`, bundle.Annotations[AnnotationPublishedAt], replaced[0].UID))
+	if err := c.Patch(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "evict", Namespace: ns}}, client.RawPatch(types.MergePatchType, []byte(rec))); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.RollingRestart(rctx, evict); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range replaced {
+		var cur corev1.Pod
+		err := c.Get(ctx, client.ObjectKeyFromObject(&p), &cur)
+		gone := apierrors.IsNotFound(err) || err == nil && (cur.UID != p.UID || cur.DeletionTimestamp != nil)
+		if gone != (i == 0) {
+			t.Errorf("after resuming evictions: pod %s gone=%v, want %v (err %v)", p.Name, gone, i == 0, err)
+		}
+	}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "evict"}, &d); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d.Annotations[AnnotationEvicting]; ok || d.Annotations[AnnotationEvictedFor] != bundle.Annotations[AnnotationPublishedAt] {
+		t.Errorf("after resuming: annotations %v, want evicted-for the new publish and no evicting record", d.Annotations)
+	}
+	marker = bundle.Annotations[AnnotationPublishedAt]
+
 	minReady := w.stop()
 	if minReady < 2 {
 		t.Errorf("Ready pods fell to %d during evictions, budget minAvailable is 2 (first 3)", minReady)

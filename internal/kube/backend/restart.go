@@ -37,8 +37,9 @@ import (
 //     after Options.EvictionRetry until ctx ends. After each eviction it
 //     waits until the pod is gone or terminating and as many other pods are
 //     Ready as were before the eviction (the replacement). Then it sets
-//     AnnotationEvictedFor = marker on the workload. A crash mid-way evicts
-//     again on re-apply (each eviction still honours the budget).
+//     AnnotationEvictedFor = marker on the workload. The pods to evict are
+//     recorded first (AnnotationEvicting), so a re-apply after a crash
+//     evicts only the recorded pods still running, not their replacements.
 //
 // It returns when done, or ctx's error; API errors are wrapped naming the
 // workload. It never times out by itself: the plan's step timeout bounds it.
@@ -105,17 +106,48 @@ func (b *Backend) evictAll(ctx context.Context, w workload, marker string) error
 	if err != nil {
 		return err
 	}
+	// The pods to replace are recorded before the first eviction, so a
+	// re-apply after a crash evicts only those still running, never their
+	// replacements.
+	todo := map[types.UID]bool{}
+	var pending evicting
+	if raw := w.obj.GetAnnotations()[AnnotationEvicting]; raw != "" && json.Unmarshal([]byte(raw), &pending) == nil && pending.For == marker {
+		for _, u := range pending.Pods {
+			todo[u] = true
+		}
+	} else {
+		pending = evicting{For: marker}
+		for i := range pods {
+			if pods[i].DeletionTimestamp == nil {
+				pending.Pods = append(pending.Pods, pods[i].UID)
+				todo[pods[i].UID] = true
+			}
+		}
+		raw, err := json.Marshal(pending)
+		if err != nil {
+			return err
+		}
+		if err := b.mergePatch(ctx, w, map[string]any{"metadata": map[string]any{"annotations": map[string]string{AnnotationEvicting: string(raw)}}}); err != nil {
+			return err
+		}
+	}
 	for i := range pods {
 		p := &pods[i]
-		if p.DeletionTimestamp != nil {
+		if p.DeletionTimestamp != nil || !todo[p.UID] {
 			continue
 		}
 		if err := b.evictOne(ctx, w, p); err != nil {
 			return err
 		}
 	}
-	patch := map[string]any{"metadata": map[string]any{"annotations": map[string]string{AnnotationEvictedFor: marker}}}
+	patch := map[string]any{"metadata": map[string]any{"annotations": map[string]any{AnnotationEvictedFor: marker, AnnotationEvicting: nil}}}
 	return b.mergePatch(ctx, w, patch)
+}
+
+// evicting is the value of AnnotationEvicting.
+type evicting struct {
+	For  string      `json:"for"`
+	Pods []types.UID `json:"pods"`
 }
 
 // evictOne evicts p (retrying 429s) and waits for its replacement.
