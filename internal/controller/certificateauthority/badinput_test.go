@@ -104,10 +104,10 @@ func TestSecretRefAndBadInput(t *testing.T) {
 	edge := &v1alpha1.CertificateAuthority{
 		ObjectMeta: metav1.ObjectMeta{Name: "edge", Namespace: ns},
 		Spec: v1alpha1.CertificateAuthoritySpec{
-			Source:       v1alpha1.CASource{SecretRef: &v1alpha1.CASecretRef{Name: "root"}},
-			TrustBundles: []v1alpha1.TrustBundleTarget{{Kind: v1alpha1.TargetSecret, Name: "edge-bundle"}},
-			Certificates: []v1alpha1.CertificateSpec{{SecretName: "edge-tls", DNSNames: []string{"edge.test"}}},
-			Consumers:    []v1alpha1.Consumer{{Name: "gw", Kind: "Deployment", WorkloadName: "gw", Reload: v1alpha1.ReloadHot}},
+			Source:             v1alpha1.CASource{SecretRef: &v1alpha1.CASecretRef{Name: "root"}},
+			TrustBundles:       []v1alpha1.TrustBundleTarget{{Kind: v1alpha1.TargetSecret, Name: "edge-bundle"}},
+			Certificates:       []v1alpha1.CertificateSpec{{SecretName: "edge-tls", DNSNames: []string{"edge.test"}}},
+			Consumers:          []v1alpha1.Consumer{{Name: "gw", Kind: "Deployment", WorkloadName: "gw", Reload: v1alpha1.ReloadHot}},
 			PropagationTimeout: &metav1.Duration{Duration: time.Second},
 			GracePeriod:        &metav1.Duration{Duration: time.Second},
 		},
@@ -152,8 +152,12 @@ func TestSecretRefAndBadInput(t *testing.T) {
 			func() { rootSecret(t, e, c.CertPEM, b.KeyPEM) },
 			func() { rootSecret(t, e, b.CertPEM, b.KeyPEM) }},
 		{"missing source", "SourceNotFound", "spec.source.secretRef.name",
-			func() { e.update(t, ns, "edge", func(ca *v1alpha1.CertificateAuthority) { ca.Spec.Source.SecretRef.Name = "nope" }) },
-			func() { e.update(t, ns, "edge", func(ca *v1alpha1.CertificateAuthority) { ca.Spec.Source.SecretRef.Name = "root" }) }},
+			func() {
+				e.update(t, ns, "edge", func(ca *v1alpha1.CertificateAuthority) { ca.Spec.Source.SecretRef.Name = "nope" })
+			},
+			func() {
+				e.update(t, ns, "edge", func(ca *v1alpha1.CertificateAuthority) { ca.Spec.Source.SecretRef.Name = "root" })
+			}},
 		{"forbidden target namespace", "TargetForbidden", "spec.trustBundles[1].namespace",
 			func() {
 				e.update(t, ns, "edge", func(ca *v1alpha1.CertificateAuthority) {
