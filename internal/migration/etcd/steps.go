@@ -362,10 +362,23 @@ func (s *promoteStep) Check(ctx context.Context) plan.Result {
 
 type moveLeaderStep struct{ w *world }
 
-func (s *moveLeaderStep) Name() string                 { return "move-leader" }
-func (s *moveLeaderStep) Revert(context.Context) error { return nil }
+func (s *moveLeaderStep) Name() string { return "move-leader" }
+
+// Revert points clients back at every voter (Apply pinned them to the
+// leader).
+func (s *moveLeaderStep) Revert(ctx context.Context) error {
+	if s.w.cfg.OnEndpoints == nil {
+		return nil
+	}
+	ms, err := s.w.cfg.Cluster.Members(ctx)
+	if err != nil {
+		return err
+	}
+	s.w.cfg.OnEndpoints(voterEndpoints(ms, 0))
+	return nil
+}
 func (s *moveLeaderStep) Describe() string {
-	return "MoveLeader (sent to the leader's endpoint) to the first healthy target voter"
+	return "clients pinned to the leader (OnEndpoints), then MoveLeader (sent to the leader's endpoint) to the first healthy target voter; clients back on every voter once a target leads"
 }
 func (s *moveLeaderStep) Apply(ctx context.Context) error {
 	ms, err := s.w.cfg.Cluster.Members(ctx)
@@ -382,6 +395,20 @@ func (s *moveLeaderStep) Apply(ctx context.Context) error {
 	}
 	if s.w.isTarget(*lm) {
 		return nil
+	}
+	// Raft drops proposals while a transfer is pending. A proposal a
+	// follower forwarded to the leader in that window is dropped silently
+	// and its client waits for the request timeout; one made on the leader
+	// itself fails at once with "raft proposal dropped" (provably not
+	// applied, so safe to retry). Pinning clients to the leader for the
+	// transfer turns the first kind into the second.
+	if s.w.cfg.OnEndpoints != nil {
+		s.w.cfg.OnEndpoints(lm.ClientURLs)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.w.cfg.Clock.After(s.w.cfg.DrainDelay):
+		}
 	}
 	for _, t := range s.w.cfg.Targets {
 		for _, st := range sts {
@@ -404,6 +431,9 @@ func (s *moveLeaderStep) Check(ctx context.Context) plan.Result {
 	}
 	if !s.w.isTarget(*lm) {
 		return plan.NotYet(fmt.Sprintf("leader is still %s", memberLabel(*lm)))
+	}
+	if s.w.cfg.OnEndpoints != nil {
+		s.w.cfg.OnEndpoints(voterEndpoints(ms, 0))
 	}
 	return plan.Done()
 }

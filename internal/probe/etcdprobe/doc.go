@@ -14,4 +14,15 @@
 // removal, which is the reconfiguration an API server needs too (a later
 // issue drives it). A learner is never an endpoint: it refuses writes and
 // linearizable reads.
+//
+// Leadership transfer. Raft drops proposals while a leader transfer is
+// pending (etcd answers "raft proposal dropped"). Such a write provably did
+// not happen, so the writer sends it again within the same attempt's
+// deadline and counts it (Result.DroppedProposalRetries, reported as the
+// check dropped_proposal_retries): a client that retries exactly this error
+// sees no failure. kube-apiserver does not retry it today; it would return
+// the error to its caller. A proposal a follower forwarded during the
+// transfer is dropped silently instead and its client waits for the
+// request timeout — the migration pins clients to the leader for the
+// transfer so that this cannot happen (migration/etcd, move-leader).
 package etcdprobe

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,8 +46,9 @@ type Prober struct {
 	clk    clock.PassiveClock
 	start  int64 // revision before the first write
 
-	seq     atomic.Uint64
-	lastKey atomic.Pointer[Ack]
+	seq         atomic.Uint64
+	lastKey     atomic.Pointer[Ack]
+	dropRetries atomic.Int64
 
 	mu         sync.Mutex
 	acks       []Ack
@@ -118,9 +120,28 @@ func (p *Prober) Writer() probe.Probe { return probe.Func{N: "etcd-put", F: p.pu
 // latest acknowledged key, which must be found (else ErrStaleRead).
 func (p *Prober) Reader() probe.Probe { return probe.Func{N: "etcd-get", F: p.get} }
 
+// IsProposalDropped reports whether err is raft's ErrProposalDropped as
+// etcd returns it ("raft proposal dropped", gRPC code Unknown): the leader
+// (or a candidate) refused the proposal, so the write provably did not
+// happen and may be sent again.
+func IsProposalDropped(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "raft proposal dropped")
+}
+
 func (p *Prober) put(ctx context.Context) error {
 	key := fmt.Sprintf("%s%012d", p.prefix, p.seq.Add(1))
 	resp, err := p.cli.Put(ctx, key, p.value)
+	// A dropped proposal (leadership transfer in progress) is retried
+	// within the attempt's deadline; the retries are counted and reported.
+	for IsProposalDropped(err) {
+		p.dropRetries.Add(1)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(5 * time.Millisecond):
+		}
+		resp, err = p.cli.Put(ctx, key, p.value)
+	}
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,11 @@ type Result struct {
 	GapRevisions []int64
 	// WatchResumes counts watch channels that closed and were re-opened.
 	WatchResumes int
-	StaleReads   int // linearizable reads that missed an acknowledged write
+	StaleReads   int
+	// DroppedProposalRetries counts writes sent again because raft dropped
+	// them (IsProposalDropped); each such attempt succeeded or failed as a
+	// whole, within its deadline.
+	DroppedProposalRetries int // linearizable reads that missed an acknowledged write
 	// WorstWriteStall is the longest time between two consecutive write
 	// acknowledgements (any writer), i.e. the longest stretch in which no
 	// write completed while writers kept trying; with writers at R/s its
@@ -38,6 +42,7 @@ func (r Result) Checks() map[string]int64 {
 		"missing_acknowledged_writes": int64(r.MissingAcknowledged),
 		"watch_gaps":                  int64(r.WatchGaps),
 		"stale_reads":                 int64(r.StaleReads),
+		"dropped_proposal_retries":    int64(r.DroppedProposalRetries),
 	}
 }
 
@@ -115,6 +120,7 @@ func (p *Prober) Result(ctx context.Context, wait time.Duration) (Result, error)
 	}
 	r.WatchResumes = p.resumes
 	r.StaleReads = p.staleReads
+	r.DroppedProposalRetries = int(p.dropRetries.Load())
 	p.mu.Unlock()
 	r.WorstWriteStall, r.WorstWriteStallEnd = WorstStall(acks)
 	return r, nil

@@ -1,6 +1,7 @@
 package etcdprobe
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -60,5 +61,22 @@ func TestWatchGaps(t *testing.T) {
 				t.Fatalf("WatchGaps = %d, want %d", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestIsProposalDropped(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{errors.New("rpc error: code = Unknown desc = raft proposal dropped"), true},
+		{errors.New("etcdserver: request timed out"), false},
+		{errors.New("etcdserver: leader changed"), false},
+	} {
+		if got := IsProposalDropped(tc.err); got != tc.want {
+			t.Errorf("IsProposalDropped(%v) = %v", tc.err, got)
+		}
 	}
 }
