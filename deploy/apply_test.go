@@ -74,6 +74,10 @@ func TestManifestsOnRealAPIServer(t *testing.T) {
 		}
 	})
 
+	t.Run("helm chart renders valid objects", func(t *testing.T) {
+		checkChart(ctx, t, c, ns)
+	})
+
 	t.Run("the generated RBAC is enough for the controller", func(t *testing.T) {
 		sa := serviceAccountOf(t, docs)
 		kubeconfig := impersonatingKubeconfig(t, cfg, ns, sa)
