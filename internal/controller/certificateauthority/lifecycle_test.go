@@ -3,6 +3,7 @@ package certificateauthority_test
 import (
 	"context"
 	"crypto/x509"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
 	"github.com/handover-dev/handover/internal/controller/certificateauthority"
@@ -255,12 +257,79 @@ func TestGenerateManagedLifecycle(t *testing.T) {
 		t.Fatalf("switch back to Managed and its rotation caused %d failed handshakes (of %d; last: %v)", failed-base, ok, last)
 	}
 
+	checkMetrics(t, "app/mesh", ca.Status.BundleGeneration)
+
+	// Consumer inventory: a pod mounting a target that no consumer declares.
+	stray := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "stray", Namespace: ns, Labels: map[string]string{"app": "stray"}},
+		Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "c", Image: "example.invalid/none",
+				EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "mesh-bundle"}}}}}},
+			Volumes: []corev1.Volume{{Name: "tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "gw-tls"}}}},
+		},
+	}
+	declared := stray.DeepCopy()
+	declared.Name, declared.Labels = "sidecar-a-1", map[string]string{"tier": "sidecar"}
+	for _, p := range []*corev1.Pod{stray, declared} {
+		if err := e.c.Create(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ca = e.waitFor(t, ns, "mesh", 30*time.Second, "undeclared consumer reported", func(ca *v1alpha1.CertificateAuthority) bool {
+		return len(ca.Status.UndeclaredConsumers) > 0
+	})
+	if u := ca.Status.UndeclaredConsumers; len(u) != 1 || u[0].Name != "stray" || u[0].Kind != "Pod" {
+		t.Fatalf("undeclaredConsumers = %+v, want only Pod stray", u)
+	}
+
 	ok, failed, _ := tr.snapshot()
 	t.Logf("live traffic: %d handshakes, %d failed (all during the Legacy atomic rotation)", ok, failed)
 	reasons := eventReasons(t, e.c)
-	for _, r := range []string{"Published", "RotationStarted", "PlanStarted", "StepStarted", "StepDone", "PlanEnded", "ModeSwitched"} {
+	for _, r := range []string{"Published", "RotationStarted", "PlanStarted", "StepStarted", "StepDone", "PlanEnded", "ModeSwitched", "UndeclaredConsumers"} {
 		if reasons[r] == 0 {
 			t.Errorf("no %s event (events: %v)", r, reasons)
+		}
+	}
+}
+
+// checkMetrics reads controller-runtime's registry, where Add registered
+// the controller's series.
+func checkMetrics(t *testing.T, ca string, gen int64) {
+	t.Helper()
+	mfs, err := crmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]bool{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				l[lp.GetName()] = lp.GetValue()
+			}
+			if l["ca"] != ca {
+				continue
+			}
+			switch mf.GetName() {
+			case "handover_ca_expiry_seconds":
+				if v := m.GetGauge().GetValue(); v <= 0 {
+					t.Errorf("expiry of %s = %v, want > 0", l["which"], v)
+				}
+				found[mf.GetName()+"/"+l["which"]] = true
+			case "handover_rotation_phase":
+				if m.GetGauge().GetValue() == 1 && (l["phase"] == "Idle" || l["phase"] == "Succeeded") {
+					found[mf.GetName()] = true
+				}
+			case "handover_consumers_converged":
+				if l["generation"] == strconv.FormatInt(gen, 10) && m.GetGauge().GetValue() == 2 {
+					found[mf.GetName()] = true
+				}
+			}
+		}
+	}
+	for _, want := range []string{"handover_ca_expiry_seconds/active", "handover_ca_expiry_seconds/previous", "handover_rotation_phase", "handover_consumers_converged"} {
+		if !found[want] {
+			t.Errorf("metric %s{ca=%q} missing or wrong", want, ca)
 		}
 	}
 }
