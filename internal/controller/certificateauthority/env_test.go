@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -75,6 +76,11 @@ func newEnv(t *testing.T) *env {
 // a stop function that waits for it to exit (also run at cleanup).
 func (e *env) startManager(t *testing.T, cfg *rest.Config, leaderElection bool) (stop func()) {
 	t.Helper()
+	return e.startManagerWith(t, cfg, leaderElection, nil)
+}
+
+func (e *env) startManagerWith(t *testing.T, cfg *rest.Config, leaderElection bool, clk clock.Clock) (stop func()) {
+	t.Helper()
 	if cfg == nil {
 		cfg = e.cfg
 	}
@@ -96,6 +102,7 @@ func (e *env) startManager(t *testing.T, cfg *rest.Config, leaderElection bool) 
 		t.Fatalf("new manager: %v", err)
 	}
 	if err := certificateauthority.Add(mgr, certificateauthority.Options{
+		Clock:        clk,
 		PollInterval: 100 * time.Millisecond,
 		Resync:       2 * time.Second,
 		Backend:      backend.Options{ProbeTimeout: 2 * time.Second, PollInterval: 100 * time.Millisecond},
