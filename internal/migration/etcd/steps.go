@@ -259,26 +259,34 @@ func (s *catchUpStep) Check(ctx context.Context) plan.Result {
 	if ls == nil {
 		return plan.NotYet("no healthy leader")
 	}
-	now := CatchUpSample{At: s.w.cfg.Clock.Now(), LeaderIndex: ls.Status.RaftIndex, LeaderDB: ls.Status.DbSize}
-	sctx, cancel := context.WithTimeout(ctx, time.Second)
-	st, _, err := s.w.cfg.Cluster.Status(sctx, s.t.ClientURL)
-	cancel()
-	serving := err == nil
-	switch {
-	case serving:
-		now.LearnerApplied, now.LearnerDB = st.RaftAppliedIndex, st.DbSize
-	default:
-		// etcd serves a joining member's clients only once it applied its
-		// own join; until then ask the provisioner.
-		pr, ok := s.w.cfg.Provisioner.(ProgressReporter)
-		if !ok {
+	now := CatchUpSample{LeaderIndex: ls.Status.RaftIndex, LeaderDB: ls.Status.DbSize}
+	// etcd serves a joining member's clients only once it applied its own
+	// join, so while it catches up its progress comes from the provisioner
+	// when it can tell; Status (short timeout) then only says whether the
+	// learner serves yet.
+	pr, hasProgress := s.w.cfg.Provisioner.(ProgressReporter)
+	progressKnown := false
+	if hasProgress {
+		if applied, db, err := pr.Progress(ctx, s.t.Name); err == nil {
+			now.LearnerApplied, now.LearnerDB, progressKnown = applied, db, true
+			now.At = s.w.cfg.Clock.Now()
+		}
+	}
+	serving := false
+	if !progressKnown || CaughtUp(now) {
+		sctx, cancel := context.WithTimeout(ctx, time.Second)
+		st, _, err := s.w.cfg.Cluster.Status(sctx, s.t.ClientURL)
+		cancel()
+		switch {
+		case err == nil:
+			serving = true
+			now.LearnerApplied, now.LearnerDB = st.RaftAppliedIndex, st.DbSize
+			if !progressKnown {
+				now.At = s.w.cfg.Clock.Now()
+			}
+		case !progressKnown:
 			return plan.NotYet(fmt.Sprintf("learner %s not serving clients yet (it does once caught up): %v", s.t.ClientURL, err))
 		}
-		applied, db, perr := pr.Progress(ctx, s.t.Name)
-		if perr != nil {
-			return plan.NotYet(fmt.Sprintf("learner %s not serving clients yet, progress unknown: %v", s.t.ClientURL, perr))
-		}
-		now.LearnerApplied, now.LearnerDB = applied, db
 	}
 	s.mu.Lock()
 	if s.first == nil {
@@ -293,13 +301,14 @@ func (s *catchUpStep) Check(ctx context.Context) plan.Result {
 	case !CaughtUp(now):
 		return plan.NotYet(CatchUpProgress(first, now))
 	case !serving:
-		return plan.NotYet(CatchUpProgress(first, now) + "; waiting for the learner to serve clients (etcd publishes its join first)")
+		return plan.NotYet(fmt.Sprintf("applied %d/%d (100%%), caught up in %s; waiting for the learner to serve clients (etcd publishes its join first)",
+			now.LearnerApplied, now.LeaderIndex, dataAt.Sub(first.At).Round(time.Millisecond)))
 	}
 	start, ok := s.w.cfg.Stats.provisionStart(s.t.Name)
 	if !ok {
 		start = first.At
 	}
-	s.w.cfg.Stats.add(CatchUp{Target: s.t.Name, Bytes: now.LearnerDB, Duration: dataAt.Sub(start), Ready: now.At.Sub(start)})
+	s.w.cfg.Stats.add(CatchUp{Target: s.t.Name, Bytes: now.LearnerDB, Duration: dataAt.Sub(start), Ready: s.w.cfg.Clock.Now().Sub(start)})
 	return plan.Done()
 }
 
