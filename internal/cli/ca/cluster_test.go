@@ -300,7 +300,7 @@ func fakeController(ctx context.Context, c client.Client, ns, name, token string
 			return err
 		}
 		ca.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionRotating, Status: s.rotating, Reason: "Test", LastTransitionTime: metav1.Now()}}
-		ca.Status.Rotation = &v1alpha1.RotationStatus{Phase: s.phase, Outcome: s.outcome, StartedAt: metav1.Now()}
+		ca.Status.Rotation = &v1alpha1.RotationStatus{Phase: s.phase, Outcome: s.outcome, StartedAt: metav1.Now(), Target: "sha256:CC"}
 		ca.Status.Active = &v1alpha1.CAInfo{Subject: "CN=next", Fingerprint: "sha256:CC", NotAfter: metav1.Now()}
 		if err := c.Status().Update(ctx, ca); err != nil {
 			return err

@@ -59,9 +59,12 @@ func runRevert(ctx context.Context, o *TriggerOptions) error {
 		return fmt.Errorf("%w: %s %s/%s runs no rotation and status.previous is empty", ErrNothingToRevert, kindCA, ns, o.Name)
 	}
 	token := o.token()
-	since := o.Clock.Now()
-	if err := annotate(ctx, c, ca, annotationRevert, token); err != nil {
+	since, err := annotate(ctx, c, ca, annotationRevert, token)
+	if err != nil {
 		return err
+	}
+	if since.IsZero() {
+		since = o.Clock.Now()
 	}
 	var buf bytes.Buffer // writes to a bytes.Buffer cannot fail; one checked write below
 	_, _ = fmt.Fprintf(&buf, "%s %s/%s: set %s=%s\n", kindCA, ns, o.Name, annotationRevert, token)
@@ -75,9 +78,9 @@ func runRevert(ctx context.Context, o *TriggerOptions) error {
 	}
 	if running {
 		// An aborted rotation ends RolledBack: that is the revert working.
-		return waitForRotation(ctx, c, o, ns, since, "RolledBack")
+		return waitForRotation(ctx, c, o, ns, since, "", "RolledBack")
 	}
-	return waitForRotation(ctx, c, o, ns, since)
+	return waitForRotation(ctx, c, o, ns, since, "")
 }
 
 func describeRevert(w io.Writer, ca *v1alpha1.CertificateAuthority, running bool) {

@@ -70,9 +70,12 @@ func runRotate(ctx context.Context, o *TriggerOptions) error {
 		return err
 	}
 	token := o.token()
-	since := o.Clock.Now()
-	if err := annotate(ctx, c, ca, annotationRotate, token); err != nil {
+	since, err := annotate(ctx, c, ca, annotationRotate, token)
+	if err != nil {
 		return err
+	}
+	if since.IsZero() {
+		since = o.Clock.Now()
 	}
 	var buf bytes.Buffer // writes to a bytes.Buffer cannot fail; one checked write below
 	_, _ = fmt.Fprintf(&buf, "%s %s/%s: set %s=%s\n", kindCA, ns, o.Name, annotationRotate, token)
@@ -84,7 +87,7 @@ func runRotate(ctx context.Context, o *TriggerOptions) error {
 	if !o.Wait {
 		return nil
 	}
-	return waitForRotation(ctx, c, o, ns, since)
+	return waitForRotation(ctx, c, o, ns, since, token)
 }
 
 // describeRotate prints what the controller will do for a rotate trigger on ca

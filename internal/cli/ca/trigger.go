@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -44,18 +46,29 @@ type TriggerOptions struct {
 
 // annotate sets one annotation with a JSON merge patch on metadata only
 // (RFC 7386): no other field of the object is sent, so nothing else changes.
-func annotate(ctx context.Context, c client.Client, ca *v1alpha1.CertificateAuthority, key, value string) error {
+//
+// It returns the time the apiserver recorded for the write (the newest
+// metadata.managedFields time, second precision), so a later comparison with
+// controller-written times does not depend on this machine's clock; when the
+// server keeps no managed fields it returns the zero time.
+func annotate(ctx context.Context, c client.Client, ca *v1alpha1.CertificateAuthority, key, value string) (time.Time, error) {
 	patch, err := json.Marshal(map[string]any{
 		"metadata": map[string]any{"annotations": map[string]string{key: value}},
 	})
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	obj := &v1alpha1.CertificateAuthority{ObjectMeta: metav1.ObjectMeta{Namespace: ca.Namespace, Name: ca.Name}}
 	if err := c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		return kubeflags.Explain(err, "patch", kindCA, ca.Namespace, ca.Name)
+		return time.Time{}, kubeflags.Explain(err, "patch", kindCA, ca.Namespace, ca.Name)
 	}
-	return nil
+	var at time.Time
+	for _, mf := range obj.ManagedFields {
+		if mf.Time != nil && mf.Time.After(at) {
+			at = mf.Time.Time
+		}
+	}
+	return at, nil
 }
 
 func (o *TriggerOptions) token() string {
@@ -85,23 +98,50 @@ func progressLine(ca *v1alpha1.CertificateAuthority) string {
 	return line
 }
 
-// rotationEnded reports whether ca shows the end of a rotation that started
-// at or after since: condition Rotating is False and its lastTransitionTime
-// (second precision) is not before since truncated to the second. A False
-// Rotating condition that predates the trigger does not count.
-func rotationEnded(ca *v1alpha1.CertificateAuthority, since time.Time) bool {
-	cond := meta.FindStatusCondition(ca.Status.Conditions, v1alpha1.ConditionRotating)
-	if cond == nil || cond.Status != metav1.ConditionFalse {
+// waitState is what waitForRotation has seen so far.
+type waitState struct {
+	// since is when the trigger was written (server time of the patch).
+	since time.Time
+	// sawRunning is true once a poll showed a rotation running.
+	sawRunning bool
+}
+
+// observe records ca and reports whether the rotation the trigger caused has
+// ended: no rotation runs (condition Rotating is not True and
+// status.rotation has an outcome), nothing is queued, the ended rotation is
+// ours — it was seen running during the wait, or its startedAt (second
+// precision) is not before the trigger — and, when it succeeded,
+// status.active is its target. A rotation that ended before the trigger, and
+// the controller not having acted yet, do not count.
+func (w *waitState) observe(ca *v1alpha1.CertificateAuthority) bool {
+	running := rotationRunning(ca) || meta.IsStatusConditionTrue(ca.Status.Conditions, v1alpha1.ConditionRotating)
+	if running {
+		w.sawRunning = true
 		return false
 	}
-	return !cond.LastTransitionTime.Time.Before(since.Truncate(time.Second))
+	r := ca.Status.Rotation
+	if r == nil || r.Outcome == "" || ca.Status.Queued != "" {
+		return false
+	}
+	if !w.sawRunning && r.StartedAt.Time.Before(w.since.Truncate(time.Second)) {
+		return false
+	}
+	// The worker records the outcome first; the reconciler then adopts the
+	// new CA into status.active. Until it has, the status still describes
+	// the CA the rotation replaced.
+	if r.Outcome == "Succeeded" {
+		return ca.Status.Active != nil && ca.Status.Active.Fingerprint == r.Target
+	}
+	return true
 }
 
 // waitForRotation polls the object every o.Interval, prints a line whenever
-// the progress summary changes, and returns when rotationEnded. It returns
-// ErrRotationFailed when the last rotation's outcome is neither Succeeded nor
-// one of accept, and ErrWaitTimeout when o.Timeout passes first.
-func waitForRotation(ctx context.Context, c client.Client, o *TriggerOptions, ns string, since time.Time, accept ...string) error {
+// the progress summary changes, and returns when waitState.observe says the
+// rotation has ended, or — for a re-publish, which runs no rotation — when
+// the controller's "Republished" event for token appears. It returns
+// ErrRotationFailed when the rotation's outcome is neither Succeeded nor one
+// of accept, and ErrWaitTimeout when o.Timeout passes first.
+func waitForRotation(ctx context.Context, c client.Client, o *TriggerOptions, ns string, since time.Time, token string, accept ...string) error {
 	interval := o.Interval
 	if interval <= 0 {
 		interval = 2 * time.Second
@@ -110,6 +150,7 @@ func waitForRotation(ctx context.Context, c client.Client, o *TriggerOptions, ns
 	if o.Timeout > 0 {
 		deadline = o.Clock.After(o.Timeout)
 	}
+	st := &waitState{since: since}
 	last := ""
 	for {
 		ca, err := getCA(ctx, c, ns, o.Name)
@@ -122,8 +163,12 @@ func waitForRotation(ctx context.Context, c client.Client, o *TriggerOptions, ns
 			}
 			last = line
 		}
-		if rotationEnded(ca, since) {
+		if st.observe(ca) {
 			return rotationResult(o.Out, ca, accept)
+		}
+		if token != "" && !st.sawRunning && republished(ctx, c, ns, o.Name, token) {
+			_, err := fmt.Fprintf(o.Out, "re-published the active CA and fresh leaves (no rotation needed)\n")
+			return err
 		}
 		select {
 		case <-ctx.Done():
@@ -133,6 +178,22 @@ func waitForRotation(ctx context.Context, c client.Client, o *TriggerOptions, ns
 		case <-o.Clock.After(interval):
 		}
 	}
+}
+
+// republished reports whether the controller recorded a "Republished" event
+// (events.k8s.io/v1) about the object whose note carries token. Errors (no
+// permission to list events) count as not yet.
+func republished(ctx context.Context, c client.Client, ns, name, token string) bool {
+	var events eventsv1.EventList
+	if err := c.List(ctx, &events, client.InNamespace(ns)); err != nil {
+		return false
+	}
+	for _, e := range events.Items {
+		if e.Regarding.Kind == kindCA && e.Regarding.Name == name && e.Reason == "Republished" && strings.Contains(e.Note, token) {
+			return true
+		}
+	}
+	return false
 }
 
 // rotationResult prints how the rotation ended and returns ErrRotationFailed
