@@ -74,6 +74,10 @@ func TestManifestsOnRealAPIServer(t *testing.T) {
 		}
 	})
 
+	t.Run("user roles: view may read, edit may rotate", func(t *testing.T) {
+		checkUserRoles(ctx, t, c, cfg)
+	})
+
 	t.Run("helm chart renders valid objects", func(t *testing.T) {
 		checkChart(ctx, t, c, ns)
 	})
