@@ -106,7 +106,7 @@ func runEtcd(ctx context.Context, o *etcdOptions, stdout, stderr io.Writer) erro
 	for i := range o.Members {
 		names = append(names, fmt.Sprintf("s%d", i+1))
 	}
-	fmt.Fprintf(stderr, "starting %d source members\n", o.Members)
+	_, _ = fmt.Fprintf(stderr, "starting %d source members\n", o.Members)
 	ms, err := src.StartCluster(ctx, "handover-demo", names)
 	if err != nil {
 		return err
@@ -131,7 +131,7 @@ func runEtcd(ctx context.Context, o *etcdOptions, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("loopback copy: %w", err)
 	}
-	fmt.Fprintf(stderr, "database %.1f MiB; raw loopback TCP copy of the same bytes: %.0f MiB/s\n", mib(st.DbSize), copyRate)
+	_, _ = fmt.Fprintf(stderr, "database %.1f MiB; raw loopback TCP copy of the same bytes: %.0f MiB/s\n", mib(st.DbSize), copyRate)
 
 	sources, err := c.Members(ctx)
 	if err != nil {
@@ -160,7 +160,7 @@ func runEtcd(ctx context.Context, o *etcdOptions, stdout, stderr io.Writer) erro
 	if err := rep.WriteText(stdout); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nworst write stall %.0f ms (%s); catch-up %.1f MiB/s per learner vs raw loopback copy %.0f MiB/s; "+
+	_, _ = fmt.Fprintf(stdout, "\nworst write stall %.0f ms (%s); catch-up %.1f MiB/s per learner vs raw loopback copy %.0f MiB/s; "+
 		"acknowledged writes %d, missing %d, watch gaps %d\n",
 		run.Metrics["worst_write_stall_ms"], stallPhase(out.WorstStallPhase), run.Metrics["catchup_mib_per_s"], copyRate,
 		run.Checks["acknowledged_writes"], run.Checks["missing_acknowledged_writes"], run.Checks["watch_gaps"])
@@ -206,7 +206,7 @@ func loadData(ctx context.Context, c *etcdmig.Cluster, dataMiB int, stderr io.Wr
 	if n == 0 {
 		return nil
 	}
-	fmt.Fprintf(stderr, "loading %d MiB (%d keys of 64 KiB)\n", dataMiB, n)
+	_, _ = fmt.Fprintf(stderr, "loading %d MiB (%d keys of 64 KiB)\n", dataMiB, n)
 	start := clk.Now()
 	val := strings.Repeat("d", demoValueSize)
 	var next atomic.Int64
@@ -235,7 +235,7 @@ func loadData(ctx context.Context, c *etcdmig.Cluster, dataMiB int, stderr io.Wr
 		return err
 	}
 	d := clk.Since(start)
-	fmt.Fprintf(stderr, "loaded in %s (%.1f MiB/s)\n", d.Round(time.Millisecond), float64(dataMiB)/d.Seconds())
+	_, _ = fmt.Fprintf(stderr, "loaded in %s (%.1f MiB/s)\n", d.Round(time.Millisecond), float64(dataMiB)/d.Seconds())
 	return nil
 }
 
@@ -285,7 +285,7 @@ func loopbackCopy(n int64, clk clock.PassiveClock) (float64, error) {
 
 func writeReportFiles(rep *report.Report, jsonPath, svgPath string) error {
 	write := func(path string, fill func(io.Writer) error) error {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 			return err
 		}
 		f, err := os.Create(path)

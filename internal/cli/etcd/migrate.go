@@ -203,7 +203,7 @@ func run(ctx context.Context, o *Options) error {
 			return err
 		}
 		sources = saved.Sources
-		fmt.Fprintf(o.Err, "resuming the migration checkpointed in %s\n", o.StateDir)
+		_, _ = fmt.Fprintf(o.Err, "resuming the migration checkpointed in %s\n", o.StateDir)
 	} else {
 		facts, err := etcdmig.Gather(ctx, c, targets, prov)
 		if err != nil {
@@ -235,11 +235,11 @@ func run(ctx context.Context, o *Options) error {
 			return err
 		}
 	} else if prev, err := cp.Load(ctx); err == nil && prev != nil && prev.Outcome != plan.OutcomeRunning && !prev.RollingBack {
-		fmt.Fprintf(o.Err, "the migration in %s already ended: %s %s\ndelete the state dir to start a new one\n", o.StateDir, prev.Outcome, prev.Reason)
+		_, _ = fmt.Fprintf(o.Err, "the migration in %s already ended: %s %s\ndelete the state dir to start a new one\n", o.StateDir, prev.Outcome, prev.Reason)
 		return outcomeError(prev, o.StateDir)
 	}
 	if prov.Kind() == "embedded" {
-		fmt.Fprintln(o.Err, "warning: --provisioner embedded runs the targets inside this process; they stop when it exits")
+		_, _ = fmt.Fprintln(o.Err, "warning: --provisioner embedded runs the targets inside this process; they stop when it exits")
 	}
 	probeEndpoints, err := c.VoterEndpoints(ctx)
 	if err != nil {

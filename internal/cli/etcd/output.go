@@ -82,7 +82,7 @@ func emit(w interface{ Write([]byte) (int, error) }, rep *report.Report, jsonPat
 
 func writeFile(path string, fill func(*os.File) error) error {
 	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return err
 		}
 	}

@@ -53,7 +53,7 @@ func (p *Embedded) Version(context.Context) (string, error) { return version.Ver
 // Start starts spec's member in-process and returns once its servers
 // listen (a joining learner is not ready until it caught up; the catch-up
 // gate waits for that). A member already running under spec.Name → nil.
-func (p *Embedded) Start(ctx context.Context, spec MemberSpec) error {
+func (p *Embedded) Start(_ context.Context, spec MemberSpec) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.members == nil {
@@ -131,7 +131,7 @@ func (p *Embedded) config(spec MemberSpec) (*embed.Config, error) {
 
 // Stop closes the member (if this provisioner runs it) and deletes its data
 // directory.
-func (p *Embedded) Stop(ctx context.Context, name string) error {
+func (p *Embedded) Stop(_ context.Context, name string) error {
 	p.mu.Lock()
 	e := p.members[name]
 	delete(p.members, name)

@@ -3,21 +3,21 @@ package etcd
 import "errors"
 
 var (
-	// ErrInvalidTarget: a target's name or URL is malformed or clashes with
+	// ErrInvalidTarget means: a target's name or URL is malformed or clashes with
 	// another target or an existing member.
 	ErrInvalidTarget = errors.New("invalid target")
-	// ErrInvalidConfig: a Config field is missing or out of range.
+	// ErrInvalidConfig means: a Config field is missing or out of range.
 	ErrInvalidConfig = errors.New("invalid config")
-	// ErrPreflight: the cluster is not in a state the migration may start
+	// ErrPreflight means: the cluster is not in a state the migration may start
 	// from; the error lists every reason.
 	ErrPreflight = errors.New("preflight refused")
-	// ErrUnsafe: a membership change would leave fewer healthy voters than
+	// ErrUnsafe means: a membership change would leave fewer healthy voters than
 	// the quorum of the resulting membership.
 	ErrUnsafe = errors.New("membership change is unsafe")
-	// ErrUnreachable: an endpoint did not answer.
+	// ErrUnreachable means: an endpoint did not answer.
 	ErrUnreachable = errors.New("endpoint unreachable")
-	// ErrNoLeader: no member reports a leader.
+	// ErrNoLeader means: no member reports a leader.
 	ErrNoLeader = errors.New("cluster has no leader")
-	// ErrNotRunning: a provisioner was asked about a member it does not run.
+	// ErrNotRunning means: a provisioner was asked about a member it does not run.
 	ErrNotRunning = errors.New("member not running")
 )

@@ -60,7 +60,7 @@ func (t Target) Validate() error {
 	}
 	for _, f := range []struct{ field, v string }{{"peer URL", t.PeerURL}, {"client URL", t.ClientURL}} {
 		if err := checkURL(f.v); err != nil {
-			return fmt.Errorf("%w: target %q %s %q: %v", ErrInvalidTarget, t.Name, f.field, f.v, err)
+			return fmt.Errorf("%w: target %q %s %q: %w", ErrInvalidTarget, t.Name, f.field, f.v, err)
 		}
 	}
 	if sameURL(t.PeerURL, t.ClientURL) {

@@ -39,7 +39,7 @@ var versionRE = regexp.MustCompile(`etcd Version:\s*v?([0-9]+\.[0-9]+\.[0-9]+\S*
 
 // Version runs `etcd --version` and returns the "etcd Version:" field.
 func (p *Process) Version(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, p.binary(), "--version").Output()
+	out, err := exec.CommandContext(ctx, p.binary(), "--version").Output() //nolint:gosec // G204: the operator chose the binary
 	if err != nil {
 		return "", fmt.Errorf("%s --version: %w", p.binary(), err)
 	}
@@ -92,7 +92,7 @@ func (p *Process) Start(ctx context.Context, spec MemberSpec) error {
 	go func() { exited <- cmd.Wait() }() // reap; the member outlives us otherwise
 	select {
 	case err := <-exited:
-		return fmt.Errorf("member %q exited at start (%v); log %s:\n%s", spec.Name, err, logPath, tail(logPath, 10))
+		return fmt.Errorf("member %q exited at start (%w); log %s:\n%s", spec.Name, err, logPath, tail(logPath, 10))
 	case <-time.After(time.Second):
 		return nil
 	case <-ctx.Done():

@@ -135,7 +135,7 @@ func freeURLs(ip string, n int) ([]string, error) {
 		var err error
 		// Below the ephemeral range: a few random tries, then the kernel.
 		for try := 0; low > 11000 && try < 50; try++ {
-			port := 10000 + rand.IntN(low-10000)
+			port := 10000 + rand.IntN(low-10000) //nolint:gosec // G404: a port choice, not a secret
 			if l, err = net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port))); err == nil {
 				break
 			}

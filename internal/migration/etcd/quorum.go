@@ -25,10 +25,11 @@ func FaultTolerance(n int) int {
 // between the source and the target members breaks.
 type Side string
 
+// The sides of a membership.
 const (
 	SideSource Side = "source"
 	SideTarget Side = "target"
-	// SideNone: neither half alone has quorum (source voters == target
+	// SideNone means neither half alone has quorum (source voters == target
 	// voters, or both halves too small).
 	SideNone Side = "none"
 )

@@ -8,6 +8,7 @@ import (
 // Op is one membership change.
 type Op string
 
+// The membership changes a migration makes.
 const (
 	OpAddLearner Op = "add-learner" // MemberAddAsLearner (voters unchanged)
 	OpPromote    Op = "promote"     // MemberPromote (voters + 1)

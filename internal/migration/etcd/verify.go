@@ -6,7 +6,7 @@ import (
 	"fmt"
 )
 
-// ErrHashMismatch: two members disagree on HashKV at the same revision.
+// ErrHashMismatch means: two members disagree on HashKV at the same revision.
 var ErrHashMismatch = errors.New("members disagree on the key-value hash")
 
 // HashResult is the agreed hash of the key space at Revision.
@@ -14,6 +14,18 @@ type HashResult struct {
 	Revision int64
 	Hash     uint32
 	Members  int
+}
+
+// healthErr explains why s is not Healthy.
+func healthErr(s MemberStatus) error {
+	switch {
+	case s.Err != nil:
+		return s.Err
+	case s.Status == nil:
+		return errors.New("no status")
+	default:
+		return fmt.Errorf("status errors: %v", s.Status.Errors)
+	}
 }
 
 // VerifyHash checks that every member is healthy, has applied revision r
@@ -29,7 +41,7 @@ func VerifyHash(ctx context.Context, c *Cluster, ms []Member) (HashResult, error
 	var rev int64
 	for _, s := range sts {
 		if !s.Healthy() {
-			return HashResult{}, fmt.Errorf("member %s not healthy: %v", memberLabel(s.Member), s.Err)
+			return HashResult{}, fmt.Errorf("member %s not healthy: %w", memberLabel(s.Member), healthErr(s))
 		}
 		if r := s.Status.Header.Revision; rev == 0 || r < rev {
 			rev = r

@@ -3,9 +3,9 @@ package etcdprobe
 import "errors"
 
 var (
-	// ErrStaleRead: a linearizable read did not find a write that was
+	// ErrStaleRead means: a linearizable read did not find a write that was
 	// acknowledged before the read started.
 	ErrStaleRead = errors.New("linearizable read missed an acknowledged write")
-	// ErrInvalidConfig: a Config field is missing or malformed.
+	// ErrInvalidConfig means: a Config field is missing or malformed.
 	ErrInvalidConfig = errors.New("invalid etcd probe config")
 )
