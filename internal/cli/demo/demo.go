@@ -17,7 +17,10 @@ it, and prints what the probes saw. No cluster, no Docker, no network access.
 Each demo can write the report as JSON (--json, schema handover.report/v1) and
 an SVG timeline (--svg).`,
 		Example: `  # rotate a CA three ways and compare the failed handshakes
-  handover demo rotate --compare --json out/rotate.json --svg out/rotate.svg`,
+  handover demo rotate --compare --json out/rotate.json --svg out/rotate.svg
+
+  # move a loaded 3-member etcd cluster onto 3 new members under live traffic
+  handover demo etcd --json out/etcd.json --svg out/etcd.svg`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return cmd.Help()
