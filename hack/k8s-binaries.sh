@@ -122,7 +122,10 @@ main() {
 	# Refuse binaries that do not report the version we pinned.
 	got=$("$tmp/kube-apiserver" --version)
 	[[ "$got" == "Kubernetes ${K8S_VERSION}" ]] || { echo "kube-apiserver reports '$got', want Kubernetes ${K8S_VERSION}" >&2; exit 1; }
-	"$tmp/etcd" --version | grep -q "etcd Version: ${ETCD_VERSION#v}" || { echo "etcd does not report ${ETCD_VERSION}" >&2; exit 1; }
+	# Capture first: with pipefail, `etcd --version | grep -q` fails when grep
+	# exits early and etcd gets SIGPIPE.
+	got=$("$tmp/etcd" --version)
+	[[ "$got" == *"etcd Version: ${ETCD_VERSION#v}"* ]] || { echo "etcd reports '${got%%$'\n'*}', want ${ETCD_VERSION}" >&2; exit 1; }
 
 	for b in "${binaries[@]}" stages.yaml; do mv -f "$tmp/$b" "$out/$b"; done
 	printf '%s\n' "$want" >"$out/stamp"
