@@ -58,6 +58,9 @@ func (r *Reconciler) act(ctx context.Context, ca *v1alpha1.CertificateAuthority,
 			}
 		}
 		return r.begin(ctx, ca, trigger, now)
+	case ActionFinish:
+		r.onEnd(ctx, client.ObjectKeyFromObject(ca), ca.Status.Rotation, StateFromStatus(ca.Status.Rotation))
+		return nil
 	case ActionResume:
 		return r.launch(ctx, ca, cp, ca.Status.Rotation)
 	case ActionAbort:
@@ -220,6 +223,9 @@ func (r *Reconciler) startRotation(ctx context.Context, ca *v1alpha1.Certificate
 // begin records a new status.rotation for the managed copy's active CA and
 // starts its worker.
 func (r *Reconciler) begin(ctx context.Context, ca *v1alpha1.CertificateAuthority, trigger string, now time.Time) error {
+	if r.Workers.Running(client.ObjectKeyFromObject(ca)) {
+		return fmt.Errorf("%s/%s: a rotation worker still runs; not starting another", ca.Namespace, ca.Name)
+	}
 	cp, p, err := loadCopy(ctx, r.APIReader, ca)
 	if err != nil {
 		return err
@@ -252,7 +258,7 @@ func (r *Reconciler) checkpoint(ca *v1alpha1.CertificateAuthority, rot *v1alpha1
 
 // launch builds the plan of rot from the managed copy (New = active, Old =
 // previous) and starts its worker (a no-op when one runs).
-func (r *Reconciler) launch(ctx context.Context, ca *v1alpha1.CertificateAuthority, cp *managedCopy, rot *v1alpha1.RotationStatus) error {
+func (r *Reconciler) launch(_ context.Context, ca *v1alpha1.CertificateAuthority, cp *managedCopy, rot *v1alpha1.RotationStatus) error {
 	key := client.ObjectKeyFromObject(ca)
 	if r.Workers.Running(key) {
 		return nil

@@ -68,9 +68,8 @@ func (c *StatusCheckpoint) Save(ctx context.Context, s *plan.State) error {
 }
 
 // Begin writes the initial status.rotation (phase Pending, no steps) of
-// this rotation, replacing an ended one. Errors: a rotation without an
-// outcome is recorded for another target (ErrSuperseded), or the patch
-// failed (wrapped).
+// this rotation, replacing the recorded one (callers make sure no worker
+// runs it). Errors: the patch failed (wrapped).
 func (c *StatusCheckpoint) Begin(ctx context.Context) error {
 	return c.write(ctx, func() *v1alpha1.RotationStatus {
 		return &v1alpha1.RotationStatus{Target: c.Target, Trigger: c.Trigger, Strategy: c.Strategy, StartedAt: c.StartedAt, Phase: "Pending"}
@@ -97,9 +96,6 @@ func (c *StatusCheckpoint) write(ctx context.Context, next func() *v1alpha1.Rota
 		}
 		cur := ca.Status.Rotation
 		if mustOwn && cur != nil && !c.owns(cur) {
-			return ErrSuperseded
-		}
-		if !mustOwn && cur != nil && cur.Outcome == "" && cur.Target != c.Target {
 			return ErrSuperseded
 		}
 		patch, err := rotationPatch(ca.ResourceVersion, next())

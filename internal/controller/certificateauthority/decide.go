@@ -31,6 +31,9 @@ const (
 	// ActionRevert: revert with no rotation running: rotate back to the
 	// previous CA (make-before-break again).
 	ActionRevert Action = "Revert"
+	// ActionFinish: status.rotation ended Succeeded or RolledBack but the
+	// managed copy does not record it yet: record it.
+	ActionFinish Action = "Finish"
 	// ActionRevertNothing: revert asked for, but there is no previous CA.
 	ActionRevertNothing Action = "RevertNothing"
 	// ActionRepublish: manual rotate of a secretRef source whose root did not
@@ -109,7 +112,16 @@ func Decide(o Observed) Decision {
 		}
 		return d
 	}
+	if o.WorkerRunning {
+		// The plan ended; its worker still records the outcome.
+		return Decision{Action: ActionNone, Queued: pending(o)}
+	}
 	if o.ActiveFP != o.PublishedFP {
+		if rot != nil && rot.Target == o.ActiveFP && rot.Outcome != string(plan.OutcomeFailed) {
+			// Succeeded or RolledBack, but the outcome never reached the
+			// managed copy (the worker stopped before it wrote it).
+			return Decision{Action: ActionFinish}
+		}
 		if rot != nil && rot.Target == o.ActiveFP {
 			// Ended Failed without converging: only a human moves on,
 			// by reverting or by retrying (a new rotate token).

@@ -67,6 +67,15 @@ func TestDecide(t *testing.T) {
 		{"failed rotation reverted", with(gen, func(o *Observed) {
 			o.PublishedFP, o.Rotation, o.RevertToken = "A", &v1alpha1.RotationStatus{Target: "B", Outcome: "Failed"}, "r"
 		}), Decision{Action: ActionRevert, Trigger: TriggerRevert}},
+		{"ended, worker still recording", with(gen, func(o *Observed) {
+			o.PublishedFP, o.Rotation, o.WorkerRunning, o.RotateToken = "A", &v1alpha1.RotationStatus{Target: "B", Outcome: "Succeeded"}, true, "2"
+		}), Decision{Action: ActionNone, Queued: TriggerManual + " 2"}},
+		{"succeeded but not recorded", with(gen, func(o *Observed) {
+			o.PublishedFP, o.Rotation = "A", &v1alpha1.RotationStatus{Target: "B", Outcome: "Succeeded"}
+		}), Decision{Action: ActionFinish}},
+		{"rolled back but not recorded", with(gen, func(o *Observed) {
+			o.PublishedFP, o.Rotation = "A", &v1alpha1.RotationStatus{Target: "B", Outcome: "RolledBack"}
+		}), Decision{Action: ActionFinish}},
 		{"ended rotation of another target is history", with(gen, func(o *Observed) {
 			o.Rotation = &v1alpha1.RotationStatus{Target: "A", Outcome: "Succeeded"}
 		}), Decision{Action: ActionNone}},
