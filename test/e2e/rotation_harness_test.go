@@ -244,8 +244,8 @@ func setupRotationFleet(t *testing.T, cfg *rest.Config, c client.Client, ns stri
 	ca := &v1alpha1.CertificateAuthority{
 		ObjectMeta: metav1.ObjectMeta{Name: caName, Namespace: ns},
 		Spec: v1alpha1.CertificateAuthoritySpec{
-			Mode:   mode,
-			Source: v1alpha1.CASource{Generate: &v1alpha1.GenerateSource{CommonName: "mesh-" + ns}},
+			Mode:               mode,
+			Source:             v1alpha1.CASource{Generate: &v1alpha1.GenerateSource{CommonName: "mesh-" + ns}},
 			Certificates:       certs,
 			Consumers:          consumers,
 			PropagationTimeout: short,

@@ -92,7 +92,10 @@ type Options struct {
 	// Seed seeds the delay generator (PCG), so a run's delays repeat.
 	Seed uint64
 	// Clock schedules delayed syncs and terminations and stamps generation
-	// directories; nil = the real clock.
+	// directories; nil = the real clock. Callbacks run in goroutines of
+	// their own, so a k8s.io/utils/clock/testing.FakeClock (whose Step runs
+	// AfterFunc callbacks under its lock) works: Step(MaxDelay) releases
+	// every pending sync.
 	Clock clock.WithDelayedExecution
 	// TerminationGrace is the wait between a pod leaving its Services and
 	// its server stopping; 0 = DefaultTerminationGrace.
@@ -201,7 +204,7 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 		cms:      cmInf.Lister(),
 		cancel:   cancel,
 		done:     make(chan struct{}),
-		rng:      rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
+		rng:      newRand(opts.Seed),
 		pods:     map[types.UID]*podState{},
 		mounts:   map[*mount]struct{}{},
 		services: map[string]*service{},
@@ -289,12 +292,21 @@ func (s *Sim) logf(format string, args ...any) {
 	}
 }
 
-// delay draws a propagation delay in [0, MaxDelay]; s.mu held.
-func (s *Sim) delay() time.Duration {
-	if s.opts.MaxDelay <= 0 {
+// newRand is the delay generator: PCG seeded from seed, so a run's delays
+// repeat.
+func newRand(seed uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) //nolint:gosec // G404: reproducible test delays, not secrets
+}
+
+// delay draws a propagation delay uniformly in [0, max]; s.mu held.
+func (s *Sim) delay() time.Duration { return drawDelay(s.rng, s.opts.MaxDelay) }
+
+// drawDelay returns a uniform duration in [0, max]; 0 when max <= 0.
+func drawDelay(rng *rand.Rand, max time.Duration) time.Duration {
+	if max <= 0 {
 		return 0
 	}
-	return time.Duration(s.rng.Int64N(int64(s.opts.MaxDelay) + 1))
+	return time.Duration(rng.Int64N(int64(max) + 1))
 }
 
 // lookup reads an object's content from the informer caches (nil when it
@@ -336,8 +348,8 @@ func digest(files map[string][]byte) [32]byte {
 	sort.Strings(names)
 	h := sha256.New()
 	for _, n := range names {
-		fmt.Fprintf(h, "%d:%s:%d:", len(n), n, len(files[n]))
-		h.Write(files[n])
+		_, _ = fmt.Fprintf(h, "%d:%s:%d:", len(n), n, len(files[n]))
+		_, _ = h.Write(files[n])
 	}
 	var d [32]byte
 	copy(d[:], h.Sum(nil))
@@ -383,8 +395,9 @@ func (s *Sim) onObject(kind string, o any) {
 		if !m.spec.references(kind, namespace, name) {
 			continue
 		}
-		m := m
-		s.clk.AfterFunc(s.delay(), func() { s.delayedSync(m) })
+		// A goroutine of its own: k8s.io/utils' FakeClock runs AfterFunc
+		// callbacks synchronously under its lock, and a sync reads the clock.
+		s.clk.AfterFunc(s.delay(), func() { go s.delayedSync(m) })
 	}
 }
 
@@ -552,13 +565,15 @@ func (s *Sim) removePod(uid types.UID) {
 	n := handed[srv.addr()]
 	s.stopping.Add(1)
 	s.clk.AfterFunc(s.opts.TerminationGrace, func() {
-		defer s.stopping.Done()
-		srv.stop(n, drainWait)
-		_ = os.RemoveAll(ps.dir)
-		s.mu.Lock()
-		s.stats.ServersStopped++
-		s.mu.Unlock()
-		s.logf("kubeletsim: pod %s/%s stopped", ps.namespace, ps.name)
+		go func() { // see onObject
+			defer s.stopping.Done()
+			srv.stop(n, drainWait)
+			_ = os.RemoveAll(ps.dir)
+			s.mu.Lock()
+			s.stats.ServersStopped++
+			s.mu.Unlock()
+			s.logf("kubeletsim: pod %s/%s stopped", ps.namespace, ps.name)
+		}()
 	})
 }
 

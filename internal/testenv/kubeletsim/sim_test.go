@@ -19,6 +19,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	testingclock "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
 	"github.com/handover-dev/handover/internal/testenv"
@@ -127,7 +129,7 @@ func poll(ctx context.Context, t *testing.T, what string, cond func() (bool, err
 // propagation delay, leaves load-once servers on the material they started
 // with until their pod is replaced, and a replacement pod loads what its
 // directory holds then; a standalone mount follows its Secret.
-func TestSimulatorFollowsSecretsAndPods(t *testing.T) {
+func TestSimulatorAgainstCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a full cluster")
 	}
@@ -136,11 +138,21 @@ func TestSimulatorFollowsSecretsAndPods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := t.Context()
-	const ns = "sim"
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+	t.Run("follows secrets and pods", func(t *testing.T) { followsSecretsAndPods(t, c.RESTConfig, cs) })
+	t.Run("a change waits for its delay on the injected clock", func(t *testing.T) { waitsForDelay(t, c.RESTConfig, cs) })
+}
+
+func createNamespace(t *testing.T, cs kubernetes.Interface, ns string) {
+	t.Helper()
+	if _, err := cs.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func followsSecretsAndPods(t *testing.T, cfg *rest.Config, cs kubernetes.Interface) {
+	ctx := t.Context()
+	const ns = "sim"
+	createNamespace(t, cs, ns)
 	ca1, ca2 := newCA(t, "sim-ca-1"), newCA(t, "sim-ca-2")
 	both := x509.NewCertPool()
 	both.AddCert(ca1.Cert)
@@ -165,7 +177,7 @@ func TestSimulatorFollowsSecretsAndPods(t *testing.T) {
 		}
 	}
 	sim, err := kubeletsim.Start(ctx, kubeletsim.Options{
-		Config: c.RESTConfig, Namespace: ns, Dir: t.TempDir(), MaxDelay: time.Second, Seed: 1, Logf: t.Logf,
+		Config: cfg, Namespace: ns, Dir: t.TempDir(), MaxDelay: time.Second, Seed: 1, Logf: t.Logf,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -311,4 +323,72 @@ func TestSimulatorFollowsSecretsAndPods(t *testing.T) {
 		st := sim.Stats()
 		return st.ServersStarted >= 5 && st.ServersStopped >= 1 && st.Syncs >= 5, fmt.Errorf("stats %+v", st)
 	})
+}
+
+// With a fake clock, a Secret change is scheduled but not written until the
+// clock passes its delay (at most MaxDelay); a hot server keeps presenting
+// the old leaf until then and the new one right after.
+func waitsForDelay(t *testing.T, cfg *rest.Config, cs kubernetes.Interface) {
+	ctx := t.Context()
+	const ns = "sim-clock"
+	const maxDelay = 10 * time.Second
+	createNamespace(t, cs, ns)
+	ca1, ca2 := newCA(t, "clock-ca-1"), newCA(t, "clock-ca-2")
+	both := x509.NewCertPool()
+	both.AddCert(ca1.Cert)
+	both.AddCert(ca2.Cert)
+	cl := issue(t, ca1, "client")
+	clientCert, err := tls.X509KeyPair(cl.ChainPEM, cl.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "leaf"}, Type: corev1.SecretTypeTLS, Data: tlsData(t, ca1, "server-1", ca1)}
+	if sec, err = cs.CoreV1().Secrets(ns).Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.AppsV1().Deployments(ns).Create(ctx, deployment("hot", 1, kubeletsim.ReloadHot, "leaf"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fc := testingclock.NewFakeClock(time.Now())
+	sim, err := kubeletsim.Start(ctx, kubeletsim.Options{Config: cfg, Namespace: ns, Dir: t.TempDir(), MaxDelay: maxDelay, Seed: 7, Clock: fc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	if _, err := sim.AddService(ns, "hot", map[string]string{"app": "hot"}); err != nil {
+		t.Fatal(err)
+	}
+	poll(ctx, t, "hot has 1 endpoint", func() (bool, error) {
+		eps, err := sim.ServiceEndpoints(ns, "hot")
+		return len(eps) == 1, err
+	})
+	pod := sim.Pods(ns)[0]
+	issuer := func() string {
+		leaf, err := presented(ctx, pod.Addr, clientCert, both)
+		if err != nil {
+			t.Fatalf("pod %s: %v", pod.Name, err)
+		}
+		return leaf.Issuer.CommonName
+	}
+	if got := issuer(); got != "clock-ca-1" {
+		t.Fatalf("before the change: leaf of %q", got)
+	}
+	sec.Data = tlsData(t, ca2, "server-2", ca1, ca2)
+	if _, err := cs.CoreV1().Secrets(ns).Update(ctx, sec, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(ctx, t, "the delayed sync to be scheduled on the fake clock", func() (bool, error) { return fc.HasWaiters(), nil })
+	if got := issuer(); got != "clock-ca-1" {
+		t.Fatalf("the change reached the pod before the clock moved: leaf of %q", got)
+	}
+	if st := sim.Stats(); st.Syncs != 0 {
+		t.Fatalf("stats %+v: a sync happened before the clock moved", st)
+	}
+	fc.Step(maxDelay)
+	poll(ctx, t, "the hot pod to present the new leaf once the clock passed MaxDelay", func() (bool, error) {
+		return issuer() == "clock-ca-2", nil
+	})
+	if st := sim.Stats(); st.Syncs != 1 {
+		t.Errorf("stats %+v: want exactly 1 sync", st)
+	}
 }

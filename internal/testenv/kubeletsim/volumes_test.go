@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -94,5 +95,38 @@ func TestDigestSeparatesNamesFromContent(t *testing.T) {
 	}
 	if a != c {
 		t.Error("digest is not deterministic")
+	}
+}
+
+func TestDrawDelayIsBoundedAndRepeatsPerSeed(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		max  time.Duration
+	}{
+		{"zero bound is immediate", 0},
+		{"negative bound is immediate", -time.Second},
+		{"one nanosecond", time.Nanosecond},
+		{"one second", time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a, b, other := newRand(42), newRand(42), newRand(43)
+			differs := false
+			for range 1000 {
+				da, db, do := drawDelay(a, tt.max), drawDelay(b, tt.max), drawDelay(other, tt.max)
+				if da != db {
+					t.Fatalf("same seed gave %s and %s", da, db)
+				}
+				if da < 0 || da > max(tt.max, 0) {
+					t.Fatalf("delay %s outside [0, %s]", da, tt.max)
+				}
+				differs = differs || da != do
+			}
+			if tt.max >= time.Second && !differs {
+				t.Error("seeds 42 and 43 drew the same 1000 delays")
+			}
+		})
 	}
 }
