@@ -67,7 +67,7 @@ func (s Stage) String() string {
 //  1. at most one learner at a time (etcd's default --max-learners=1), and a
 //     learner never counts toward quorum, so adding one is always safe;
 //  2. every membership except exactly one — the crossover, s == t — has a
-//     majority side (SourceSide before it, TargetSide after it);
+//     majority side (SideSource before it, SideTarget after it);
 //  3. the crossover is entered by an addition when len(sources) ≤
 //     len(targets) and by a removal otherwise, so it has k+k voters with
 //     k = min(|S|,|T|), the most any crossover can have for these sizes, and
@@ -80,6 +80,11 @@ func (s Stage) String() string {
 //  5. while the link holds, every change keeps quorum: an addition or
 //     promotion never reduces the healthy voters, and each removal is gated
 //     at run time by CanRemove.
+//
+// The crossover is the membership in which a broken old↔new link stops the
+// cluster (Gardener's "6-member risk"). In the plan it lasts from the last
+// promotion to the first removal — only move-leader and a HashKV check run
+// in between — and for |S| > |T| it is a single removal step.
 //
 // The table tests (sequence_test.go) check 2–4 for 1→1, 3→3, 5→5, 3→5 and
 // 5→3. 1→1 has no fault tolerance at its crossover (2 voters, quorum 2);
