@@ -165,6 +165,8 @@ func Decide(o Observed) Decision {
 // pending describes the triggers that wait for the running rotation.
 func pending(o Observed) string {
 	switch {
+	case o.RevertToken != "" && o.RevertToken != o.RevertHandled && o.Rotation != nil && o.Rotation.RollingBack:
+		return "" // the revert is the rollback in progress
 	case o.RevertToken != "" && o.RevertToken != o.RevertHandled:
 		return TriggerRevert + " (after the point of no return; rotates back when this rotation ends)"
 	case !o.Generate && o.SourceFP != "" && o.SourceFP != o.SourceSeenFP && o.SourceFP != o.ActiveFP:

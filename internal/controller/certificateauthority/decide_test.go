@@ -76,6 +76,10 @@ func TestDecide(t *testing.T) {
 		{"rolled back but not recorded", with(gen, func(o *Observed) {
 			o.PublishedFP, o.Rotation = "A", &v1alpha1.RotationStatus{Target: "B", Outcome: "RolledBack"}
 		}), Decision{Action: ActionFinish}},
+		{"revert during its rollback is not queued", with(gen, func(o *Observed) {
+			o.PublishedFP, o.WorkerRunning, o.RevertToken = "A", true, "r"
+			o.Rotation = &v1alpha1.RotationStatus{Target: "B", Steps: staged(plan.StepPending), RollingBack: true}
+		}), Decision{Action: ActionNone}},
 		{"ended rotation of another target is history", with(gen, func(o *Observed) {
 			o.Rotation = &v1alpha1.RotationStatus{Target: "A", Outcome: "Succeeded"}
 		}), Decision{Action: ActionNone}},

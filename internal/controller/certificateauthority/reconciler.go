@@ -63,8 +63,10 @@ type Reconciler struct {
 
 // Reconcile implements reconcile.Reconciler.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	// Uncached: status.rotation and the annotations decide what happens
+	// next, and the cache may lag behind the worker's last checkpoint.
 	ca := &v1alpha1.CertificateAuthority{}
-	if err := r.Client.Get(ctx, req.NamespacedName, ca); err != nil {
+	if err := r.APIReader.Get(ctx, req.NamespacedName, ca); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Workers.Stop(req.NamespacedName)
 			r.Metrics.Forget(req.String())
