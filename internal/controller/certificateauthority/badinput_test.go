@@ -21,7 +21,7 @@ import (
 // restrictedConfig returns e.cfg impersonating a controller identity that
 // may read everywhere but write Secrets and ConfigMaps only in namespace
 // writable (the RBAC of the reconciler's markers, narrowed).
-func (e *env) restrictedConfig(t *testing.T, writable string) *rest.Config {
+func (e *env) restrictedConfig(t *testing.T, writable ...string) *rest.Config {
 	t.Helper()
 	ctx := context.Background()
 	user := "system:serviceaccount:handover:controller"
@@ -37,12 +37,15 @@ func (e *env) restrictedConfig(t *testing.T, writable string) *rest.Config {
 		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "handover-read"},
 			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "handover-read"},
 			Subjects: []rbacv1.Subject{{Kind: "User", Name: user}}},
-		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "handover-write", Namespace: writable}, Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{""}, Resources: []string{"secrets", "configmaps"}, Verbs: []string{"get", "create", "update", "patch"}},
-		}},
-		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "handover-write", Namespace: writable},
-			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "handover-write"},
-			Subjects: []rbacv1.Subject{{Kind: "User", Name: user}}},
+	}
+	for _, wns := range writable {
+		objs = append(objs,
+			&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "handover-write", Namespace: wns}, Rules: []rbacv1.PolicyRule{
+				{APIGroups: []string{""}, Resources: []string{"secrets", "configmaps"}, Verbs: []string{"get", "create", "update", "patch"}},
+			}},
+			&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "handover-write", Namespace: wns},
+				RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "handover-write"},
+				Subjects: []rbacv1.Subject{{Kind: "User", Name: user}}})
 	}
 	for _, o := range objs {
 		if err := e.c.Create(ctx, o); err != nil {
@@ -59,7 +62,7 @@ func rootSecret(t *testing.T, e *env, certPEM, keyPEM []byte) {
 	ctx := context.Background()
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "root", Namespace: ns}}
 	err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "root"}, s)
-	s.Data = map[string][]byte{"tls.crt": certPEM, "tls.key": keyPEM}
+	s.Data = map[string][]byte{"ca.pem": certPEM, "ca-key.pem": keyPEM}
 	switch {
 	case apierrors.IsNotFound(err):
 		err = e.c.Create(ctx, s)
@@ -88,7 +91,9 @@ func TestSecretRefAndBadInput(t *testing.T) {
 	e := newEnv(t)
 	e.namespace(t, ns)
 	e.namespace(t, "locked")
+	e.namespace(t, "other")
 	e.deployment(t, ns, "gw", map[string]string{"app": "gw"})
+	e.deployment(t, "other", "worker", map[string]string{"app": "worker"})
 	now := time.Now()
 	newCA := func(cn string) *trust.CA {
 		c, err := trust.NewCA(trust.CAOptions{CommonName: cn}, now)
@@ -99,15 +104,24 @@ func TestSecretRefAndBadInput(t *testing.T) {
 	}
 	a, b, c := newCA("root-a"), newCA("root-b"), newCA("root-c")
 	rootSecret(t, e, a.CertPEM, a.KeyPEM)
-	e.startManager(t, e.restrictedConfig(t, ns), false)
+	e.startManager(t, e.restrictedConfig(t, ns, "other"), false)
 
 	edge := &v1alpha1.CertificateAuthority{
 		ObjectMeta: metav1.ObjectMeta{Name: "edge", Namespace: ns},
 		Spec: v1alpha1.CertificateAuthoritySpec{
-			Source:             v1alpha1.CASource{SecretRef: &v1alpha1.CASecretRef{Name: "root"}},
-			TrustBundles:       []v1alpha1.TrustBundleTarget{{Kind: v1alpha1.TargetSecret, Name: "edge-bundle"}},
-			Certificates:       []v1alpha1.CertificateSpec{{SecretName: "edge-tls", DNSNames: []string{"edge.test"}}},
-			Consumers:          []v1alpha1.Consumer{{Name: "gw", Kind: "Deployment", WorkloadName: "gw", Reload: v1alpha1.ReloadHot}},
+			Source: v1alpha1.CASource{SecretRef: &v1alpha1.CASecretRef{Name: "root", CertificateKey: "ca.pem", PrivateKeyKey: "ca-key.pem"}},
+			TrustBundles: []v1alpha1.TrustBundleTarget{
+				{Kind: v1alpha1.TargetSecret, Name: "edge-bundle"},
+				{Kind: v1alpha1.TargetConfigMap, Name: "edge-bundle", Namespace: "other"},
+			},
+			Certificates: []v1alpha1.CertificateSpec{
+				{SecretName: "edge-tls", DNSNames: []string{"edge.test"}},
+				{SecretName: "worker-tls", Namespace: "other", DNSNames: []string{"worker.test"}},
+			},
+			Consumers: []v1alpha1.Consumer{
+				{Name: "gw", Kind: "Deployment", WorkloadName: "gw", Reload: v1alpha1.ReloadHot},
+				{Name: "worker", Kind: "Deployment", Namespace: "other", WorkloadName: "worker", Reload: v1alpha1.ReloadHot},
+			},
 			PropagationTimeout: &metav1.Duration{Duration: time.Second},
 			GracePeriod:        &metav1.Duration{Duration: time.Second},
 		},
@@ -127,6 +141,23 @@ func TestSecretRefAndBadInput(t *testing.T) {
 	ca = e.waitFor(t, ns, "edge", 60*time.Second, "rotation to root B", rotatedFrom(trust.Fingerprint(a.Cert)))
 	if ca.Status.Active.Fingerprint != trust.Fingerprint(b.Cert) || ca.Status.Rotation.Trigger != "SourceChanged" || ca.Status.Previous[0].Fingerprint != trust.Fingerprint(a.Cert) {
 		t.Fatalf("after root change: active %s trigger %s previous %+v", ca.Status.Active.Fingerprint, ca.Status.Rotation.Trigger, ca.Status.Previous)
+	}
+	cm := &corev1.ConfigMap{}
+	if err := e.c.Get(context.Background(), types.NamespacedName{Namespace: "other", Name: "edge-bundle"}, cm); err != nil {
+		t.Fatal(err)
+	}
+	if got := fingerprints(t, []byte(cm.Data["ca.crt"])); len(got) != 1 || got[0] != trust.Fingerprint(b.Cert) {
+		t.Fatalf("ConfigMap other/edge-bundle = %v, want [root B]", got)
+	}
+	ws := &corev1.Secret{}
+	if err := e.c.Get(context.Background(), types.NamespacedName{Namespace: "other", Name: "worker-tls"}, ws); err != nil {
+		t.Fatal(err)
+	}
+	if chain, err := trust.ParseCertificates(ws.Data["tls.crt"]); err != nil || chain[0].CheckSignatureFrom(b.Cert) != nil {
+		t.Fatalf("other/worker-tls leaf not from root B (%v)", err)
+	}
+	if ca.Status.ConsumersConverged != "2/2 consumers on generation 3" {
+		t.Fatalf("consumers %q", ca.Status.ConsumersConverged)
 	}
 	copyData := secretData(t, e.c, "edge-handover-ca")
 	if string(copyData["previous.crt"]) != string(a.CertPEM) {
@@ -158,23 +189,23 @@ func TestSecretRefAndBadInput(t *testing.T) {
 			func() {
 				e.update(t, ns, "edge", func(ca *v1alpha1.CertificateAuthority) { ca.Spec.Source.SecretRef.Name = "root" })
 			}},
-		{"forbidden target namespace", "TargetForbidden", "spec.trustBundles[1].namespace",
+		{"forbidden target namespace", "TargetForbidden", "spec.trustBundles[2].namespace",
 			func() {
 				e.update(t, ns, "edge", func(ca *v1alpha1.CertificateAuthority) {
 					ca.Spec.TrustBundles = append(ca.Spec.TrustBundles, v1alpha1.TrustBundleTarget{Kind: v1alpha1.TargetSecret, Name: "x", Namespace: "locked"})
 				})
 			},
 			func() {
-				e.update(t, ns, "edge", func(ca *v1alpha1.CertificateAuthority) { ca.Spec.TrustBundles = ca.Spec.TrustBundles[:1] })
+				e.update(t, ns, "edge", func(ca *v1alpha1.CertificateAuthority) { ca.Spec.TrustBundles = ca.Spec.TrustBundles[:2] })
 			}},
-		{"missing consumer", "ConsumerNotFound", "spec.consumers[1].workloadName",
+		{"missing consumer", "ConsumerNotFound", "spec.consumers[2].workloadName",
 			func() {
 				e.update(t, ns, "edge", func(ca *v1alpha1.CertificateAuthority) {
 					ca.Spec.Consumers = append(ca.Spec.Consumers, v1alpha1.Consumer{Name: "ghost", Kind: "Deployment", WorkloadName: "ghost", Reload: v1alpha1.ReloadHot})
 				})
 			},
 			func() {
-				e.update(t, ns, "edge", func(ca *v1alpha1.CertificateAuthority) { ca.Spec.Consumers = ca.Spec.Consumers[:1] })
+				e.update(t, ns, "edge", func(ca *v1alpha1.CertificateAuthority) { ca.Spec.Consumers = ca.Spec.Consumers[:2] })
 			}},
 	}
 	for _, tc := range cases {

@@ -41,7 +41,10 @@ func (p Problem) Err(obj string) error {
 }
 
 // ValidateSpec checks what the CRD's OpenAPI/CEL rules cannot: positive
-// durations, renewBefore shorter than duration, parseable IP addresses and
+// durations, renewBefore shorter than duration, bundlePolicy.maxCAs of at
+// least 2 in Managed mode (a staged rotation's bundle holds [new,
+// previous]; it never holds more, so larger values change nothing),
+// parseable IP addresses and
 // URIs, a leaf with at least one name, no target written twice, no target
 // that is the source Secret or the managed copy, and valid label selectors.
 // It is pure and returns the problems in field order (nil when valid).
@@ -59,6 +62,9 @@ func ValidateSpec(ca *v1alpha1.CertificateAuthority) []Problem {
 	positive("spec.propagationTimeout", s.PropagationTimeout)
 	if s.GracePeriod != nil && s.GracePeriod.Duration < 0 {
 		add(ReasonInvalidSpec, "spec.gracePeriod", "must not be negative, got %s", s.GracePeriod.Duration)
+	}
+	if s.BundlePolicy.MaxCAs == 1 && s.Mode != v1alpha1.ModeLegacy {
+		add(ReasonInvalidSpec, "spec.bundlePolicy.maxCAs", "1 leaves no room for the [new, previous] overlap a Managed rotation publishes; use 2 or more, or mode Legacy")
 	}
 	protected := map[objectKey]string{}
 	switch {

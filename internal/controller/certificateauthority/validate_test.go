@@ -38,6 +38,10 @@ func TestValidateSpec(t *testing.T) {
 		{"renewBefore >= duration", func(c *v1alpha1.CertificateAuthority) {
 			c.Spec.Source.Generate.Duration, c.Spec.Source.Generate.RenewBefore = d("1h"), d("2h")
 		}, "spec.source.generate.renewBefore"},
+		{"maxCAs 1 in Managed", func(c *v1alpha1.CertificateAuthority) { c.Spec.BundlePolicy.MaxCAs = 1 }, "spec.bundlePolicy.maxCAs"},
+		{"maxCAs 1 in Legacy", func(c *v1alpha1.CertificateAuthority) {
+			c.Spec.BundlePolicy.MaxCAs, c.Spec.Mode = 1, v1alpha1.ModeLegacy
+		}, ""},
 		{"no source", func(c *v1alpha1.CertificateAuthority) { c.Spec.Source.Generate = nil }, "spec.source"},
 		{"source is the copy", func(c *v1alpha1.CertificateAuthority) {
 			c.Spec.Source = v1alpha1.CASource{SecretRef: &v1alpha1.CASecretRef{Name: "mesh-handover-ca"}}
