@@ -76,11 +76,12 @@ func (r *Rotation) restartUntilConverged(ctx context.Context, what string, need 
 
 // verdicts runs verify against every consumer (filtered by keep, nil = all),
 // up to maxParallelVerify at a time, and returns the verdicts in the
-// backend's consumer order.
-func (r *Rotation) verdicts(ctx context.Context, keep func(Consumer) bool, verify func(context.Context, Consumer) error) ([]Verdict, error) {
+// backend's consumer order plus how many consumers the backend listed before
+// filtering.
+func (r *Rotation) verdicts(ctx context.Context, keep func(Consumer) bool, verify func(context.Context, Consumer) error) ([]Verdict, int, error) {
 	cs, err := r.spec.Backend.Consumers(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list consumers: %w", err)
+		return nil, 0, fmt.Errorf("list consumers: %w", err)
 	}
 	var picked []Consumer
 	for _, c := range cs {
@@ -102,13 +103,20 @@ func (r *Rotation) verdicts(ctx context.Context, keep func(Consumer) bool, verif
 		})
 	}
 	_ = g.Wait()
-	return out, nil
+	return out, len(cs), nil
 }
 
+// gate verifies the consumers keep selects. A backend that lists no
+// consumer at all fails the gate (Gate); a filter that leaves none passes it,
+// since this step has nothing to verify (e.g. no hot-reload consumer in the
+// first staged step: load-once consumers are verified after their restart).
 func (r *Rotation) gate(ctx context.Context, what string, keep func(Consumer) bool, verify func(context.Context, Consumer) error) plan.Result {
-	vs, err := r.verdicts(ctx, keep, verify)
+	vs, listed, err := r.verdicts(ctx, keep, verify)
 	if err != nil {
 		return plan.NotYet(err.Error())
+	}
+	if listed > 0 && len(vs) == 0 {
+		return plan.Done()
 	}
 	return Gate(what, vs)
 }
