@@ -8,6 +8,8 @@ GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(BIN)/golangci-lint
 CONTROLLER_GEN_VERSION := v0.20.1
 CONTROLLER_GEN := $(BIN)/controller-gen
+HELM_VERSION := v3.19.0
+HELM := $(BIN)/helm
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X github.com/handover-dev/handover/internal/version.Version=$(VERSION) \
@@ -37,8 +39,8 @@ build: ## build bin/handover
 test-unit: ## fast tests: no Kubernetes binaries, slow tiers skipped (-short)
 	$(GO) test -short -count=1 ./...
 
-test: k8s-binaries ## every tier the CI runs: unit, integration, e2e, and a short fuzz run
-	$(K8S_TEST_ENV) $(GO) test -count=1 -timeout 40m ./...
+test: k8s-binaries $(HELM) ## every tier the CI runs: unit, integration, e2e, and a short fuzz run
+	$(K8S_TEST_ENV) HELM=$(HELM) $(GO) test -count=1 -timeout 40m ./...
 	$(MAKE) fuzz
 
 k8s-binaries: ## build the Kubernetes test binaries into K8S_BIN (~6 min cold; no-op when the stamp matches)
@@ -58,6 +60,9 @@ $(GOLANGCI_LINT):
 
 lint: $(GOLANGCI_LINT) ## golangci-lint (pinned, installed into ./bin)
 	$(GOLANGCI_LINT) run ./...
+
+$(HELM): # the chart test (deploy/) renders and dry-runs the chart with it
+	GOBIN=$(BIN) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 $(CONTROLLER_GEN):
 	GOBIN=$(BIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
