@@ -38,8 +38,13 @@ func TestStopProcessesKillsGroup(t *testing.T) {
 	if Running(p) {
 		t.Errorf("parent pid %d still running", p.PID)
 	}
+	// The child got the group's SIGKILL too; it may take a moment to die.
+	deadline := time.Now().Add(5 * time.Second)
+	for Running(child) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if Running(child) {
-		t.Errorf("child pid %d of the process group still running", child.PID)
+		t.Errorf("child pid %d of the process group still running 5 s after the group's SIGKILL", child.PID)
 	}
 	if err := StopProcesses(context.Background(), clock.RealClock{}, []Process{p}); err != nil {
 		t.Errorf("second StopProcesses: %v", err)

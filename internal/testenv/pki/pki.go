@@ -50,7 +50,9 @@ type Files struct {
 	APIServer Pair
 	// Admin is CN kubernetes-admin, O system:masters.
 	Admin Pair
-	// ControllerManager is CN system:kube-controller-manager.
+	// ControllerManager is CN system:kube-controller-manager, O system:masters:
+	// its controllers run with this identity, not per-controller service
+	// accounts (see cluster's controller-manager flags).
 	ControllerManager Pair
 	// Scheduler is CN system:kube-scheduler.
 	Scheduler Pair
@@ -110,7 +112,7 @@ func Generate(dir string, now time.Time) (Files, error) {
 			[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
 			append([]net.IP{net.IPv4(10, 0, 0, 1)}, loopback...), &f.APIServer},
 		{"admin", ca, pkix.Name{CommonName: "kubernetes-admin", Organization: []string{"system:masters"}}, x509.ExtKeyUsageClientAuth, nil, nil, &f.Admin},
-		{"kube-controller-manager", ca, pkix.Name{CommonName: "system:kube-controller-manager"}, x509.ExtKeyUsageClientAuth, nil, nil, &f.ControllerManager},
+		{"kube-controller-manager", ca, pkix.Name{CommonName: "system:kube-controller-manager", Organization: []string{"system:masters"}}, x509.ExtKeyUsageClientAuth, nil, nil, &f.ControllerManager},
 		{"kube-scheduler", ca, pkix.Name{CommonName: "system:kube-scheduler"}, x509.ExtKeyUsageClientAuth, nil, nil, &f.Scheduler},
 		{"kwok", ca, pkix.Name{CommonName: "kwok-controller", Organization: []string{"system:masters"}}, x509.ExtKeyUsageClientAuth, nil, nil, &f.Kwok},
 		{"kube-controller-manager-serving", ca, pkix.Name{CommonName: "kube-controller-manager"}, x509.ExtKeyUsageServerAuth, []string{"localhost"}, loopback, &f.ControllerManagerServing},
