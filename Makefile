@@ -31,7 +31,7 @@ K8S_TEST_ENV := HANDOVER_K8S_BIN=$(K8S_BIN) KUBEBUILDER_ASSETS=$(K8S_BIN)
 all: build
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 build: ## build bin/handover
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/handover ./cmd/handover
