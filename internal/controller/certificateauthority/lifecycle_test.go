@@ -283,7 +283,7 @@ func TestGenerateManagedLifecycle(t *testing.T) {
 	}
 
 	ok, failed, _ := tr.snapshot()
-	t.Logf("live traffic: %d handshakes, %d failed (all during the Legacy atomic rotation)", ok, failed)
+	t.Logf("live traffic: %d handshakes, %d failed (asserted 0 outside the Legacy atomic rotation)", ok, failed)
 	reasons := eventReasons(t, e.c)
 	for _, r := range []string{"Published", "RotationStarted", "PlanStarted", "StepStarted", "StepDone", "PlanEnded", "ModeSwitched", "UndeclaredConsumers"} {
 		if reasons[r] == 0 {
