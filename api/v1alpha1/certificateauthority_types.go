@@ -116,9 +116,8 @@ type GenerateSource struct {
 	// +kubebuilder:default=ECDSAP256
 	// +optional
 	Algorithm KeyAlgorithm `json:"algorithm,omitempty"`
-	// SecretName holds the generated CA (tls.crt, tls.key; the previous
-	// CA in previous.crt, previous.key). Default "<name>-handover-ca", the
-	// managed copy a secretRef source uses too.
+	// SecretName holds the generated CA (tls.crt, tls.key). Default
+	// "<name>-ca".
 	// +optional
 	SecretName string `json:"secretName,omitempty"`
 }
