@@ -115,7 +115,9 @@ type CertificateAuthorityStatus struct {
 	// Active is the CA that signs new leaves.
 	// +optional
 	Active *CAInfo `json:"active,omitempty"`
-	// Previous are CAs still trusted in the bundle, newest first.
+	// Previous is the CA before Active, newest first. handover keeps it,
+	// with its key, in the managed copy so that a revert can rotate back to
+	// it; after a rotation's grace period it is no longer in the trust bundle.
 	// +listType=atomic
 	// +optional
 	Previous []CAInfo `json:"previous,omitempty"`

@@ -116,8 +116,9 @@ type GenerateSource struct {
 	// +kubebuilder:default=ECDSAP256
 	// +optional
 	Algorithm KeyAlgorithm `json:"algorithm,omitempty"`
-	// SecretName holds the generated CA (tls.crt, tls.key). Default
-	// "<name>-ca".
+	// SecretName is the handover-owned Secret that holds the generated CA
+	// (tls.crt, tls.key) and the previous one (previous.crt, previous.key).
+	// Default "<name>-handover-ca".
 	// +optional
 	SecretName string `json:"secretName,omitempty"`
 }
