@@ -9,6 +9,7 @@ import (
 
 	"github.com/handover-dev/handover/internal/probe"
 	"github.com/handover-dev/handover/internal/rotation"
+	"github.com/handover-dev/handover/internal/tlsloop"
 )
 
 // client is a dialing consumer with one pod. Hot-reload clients resolve
@@ -16,7 +17,7 @@ import (
 // (re)start.
 type client struct {
 	c      *consumer
-	static atomic.Pointer[material]
+	static atomic.Pointer[tlsloop.Material]
 }
 
 func (cl *client) pod() *pod { return cl.c.pods[0] }
@@ -26,7 +27,7 @@ func (cl *client) start() error {
 	if cl.c.reload != rotation.ReloadLoadOnce {
 		return nil
 	}
-	m, err := cl.pod().ld.load()
+	m, err := cl.pod().ld.Load()
 	if err != nil {
 		return fmt.Errorf("client %s: %w", cl.c.name, err)
 	}
@@ -35,11 +36,11 @@ func (cl *client) start() error {
 }
 
 // material returns what the client presents and trusts right now.
-func (cl *client) material() (*material, error) {
+func (cl *client) material() (*tlsloop.Material, error) {
 	if cl.c.reload == rotation.ReloadLoadOnce {
 		return cl.static.Load(), nil
 	}
-	return cl.pod().ld.load()
+	return cl.pod().ld.Load()
 }
 
 func (cl *client) clientCertificate() (*tls.Certificate, error) {
@@ -47,7 +48,7 @@ func (cl *client) clientCertificate() (*tls.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &m.cert, nil
+	return &m.Cert, nil
 }
 
 func (cl *client) rootCAs() (*x509.CertPool, error) {
@@ -55,18 +56,18 @@ func (cl *client) rootCAs() (*x509.CertPool, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.roots, nil
+	return m.Roots, nil
 }
 
 // probeFor returns the mTLS probe this client runs against server s: a new
 // TCP connection and full handshake per attempt, then one request/response.
 func (cl *client) probeFor(s *server) *probe.MTLS {
 	return &probe.MTLS{
-		Addr:                 s.lb.addr(),
+		Addr:                 s.lb.Addr(),
 		ServerName:           s.c.name,
 		GetClientCertificate: cl.clientCertificate,
 		GetRootCAs:           cl.rootCAs,
-		Request:              request,
+		Request:              []byte(tlsloop.Request),
 	}
 }
 

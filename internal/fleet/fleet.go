@@ -22,6 +22,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/handover-dev/handover/internal/rotation"
+	"github.com/handover-dev/handover/internal/tlsloop"
 )
 
 // consumer is the fleet's state for one rotation.Consumer.
@@ -138,7 +139,7 @@ func (f *Fleet) newPod(c *consumer, i int) (*pod, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pod{name: name, vol: vol, ld: &loader{vol: vol}}, nil
+	return &pod{name: name, vol: vol, ld: &tlsloop.Loader{Source: vol, BundleErr: ErrInvalidPayload}}, nil
 }
 
 func (f *Fleet) startConsumers() error {
@@ -291,7 +292,7 @@ func (f *Fleet) kubeletSync(c *consumer, p *pod) {
 func (c *consumer) public(replicas int) rotation.Consumer {
 	rc := rotation.Consumer{Name: c.name, Role: c.role, Reload: c.reload, Replicas: replicas}
 	if c.srv != nil && c.srv.lb != nil {
-		rc.Addr = c.srv.lb.addr()
+		rc.Addr = c.srv.lb.Addr()
 	}
 	return rc
 }

@@ -3,6 +3,8 @@ package fleet
 import (
 	"maps"
 	"sync"
+
+	"github.com/handover-dev/handover/internal/tlsloop"
 )
 
 // secret is a consumer's source of truth (the Kubernetes Secret): the files
@@ -34,7 +36,7 @@ func (s *secret) snapshot() (map[string][]byte, int64) {
 type pod struct {
 	name string
 	vol  *Volume
-	ld   *loader
+	ld   *tlsloop.Loader
 
 	mu      sync.Mutex
 	mounted int64 // secret version last written to vol

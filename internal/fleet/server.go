@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/handover-dev/handover/internal/rotation"
+	"github.com/handover-dev/handover/internal/tlsloop"
 )
 
 // drainWait bounds how long a stopping replica waits for the connections the
@@ -18,13 +19,13 @@ const drainWait = 2 * time.Second
 // instance currently running on it.
 type slot struct {
 	pod  *pod
-	inst *instance
+	inst *tlsloop.Server
 }
 
 // server is a replica set behind a balancer.
 type server struct {
 	c  *consumer
-	lb *balancer
+	lb *tlsloop.Balancer
 
 	mu    sync.Mutex
 	slots []*slot
@@ -35,26 +36,13 @@ type server struct {
 // parse it now and never again.
 func instanceConfig(reload rotation.Reload, p *pod) (*tls.Config, error) {
 	if reload == rotation.ReloadLoadOnce {
-		m, err := p.ld.load()
-		if err != nil {
-			return nil, err
-		}
-		return m.server, nil
+		return p.ld.StaticServerConfig()
 	}
-	return &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
-			m, err := p.ld.load()
-			if err != nil {
-				return nil, err
-			}
-			return m.server, nil
-		},
-	}, nil
+	return p.ld.ReloadingServerConfig(), nil
 }
 
 func (s *server) start() error {
-	lb, err := newBalancer()
+	lb, err := tlsloop.NewBalancer()
 	if err != nil {
 		return fmt.Errorf("server %s: balancer: %w", s.c.name, err)
 	}
@@ -64,29 +52,29 @@ func (s *server) start() error {
 		if err != nil {
 			return fmt.Errorf("server %s pod %s: %w", s.c.name, p.name, err)
 		}
-		in, err := startInstance(cfg)
+		in, err := tlsloop.NewServer(cfg)
 		if err != nil {
 			return fmt.Errorf("server %s pod %s: listen: %w", s.c.name, p.name, err)
 		}
 		s.slots = append(s.slots, &slot{pod: p, inst: in})
 	}
-	s.lb.set(s.addrs())
+	s.lb.Set(s.addrs())
 	return nil
 }
 
 func (s *server) addrs() []string {
 	out := make([]string, 0, len(s.slots))
 	for _, sl := range s.slots {
-		out = append(out, sl.inst.addr())
+		out = append(out, sl.inst.Addr())
 	}
 	return out
 }
 
 // instances returns the running replicas, keyed by pod name.
-func (s *server) instances() map[string]*instance {
+func (s *server) instances() map[string]*tlsloop.Server {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]*instance, len(s.slots))
+	out := make(map[string]*tlsloop.Server, len(s.slots))
 	for _, sl := range s.slots {
 		out[sl.pod.name] = sl.inst
 	}
@@ -114,39 +102,31 @@ func (s *server) restartSlot(ctx context.Context, i int, startup func(context.Co
 	if err != nil {
 		return fmt.Errorf("restart %s: %w", sl.pod.name, err)
 	}
-	in, err := startInstance(cfg)
+	in, err := tlsloop.NewServer(cfg)
 	if err != nil {
 		return fmt.Errorf("restart %s: listen: %w", sl.pod.name, err)
 	}
 	if err := startup(ctx); err != nil {
-		in.stop()
+		in.Stop(0, 0)
 		return fmt.Errorf("restart %s: %w", sl.pod.name, err)
 	}
 	s.mu.Lock()
 	old := sl.inst
 	sl.inst = in
-	removed := s.lb.set(s.addrs())
+	removed := s.lb.Set(s.addrs())
 	s.mu.Unlock()
-	drain(old, removed[old.addr()])
-	old.stop()
+	// Drain: wait (bounded) until old accepted every connection established
+	// to it (by the balancer, and directly by verifications), so closing its
+	// listener resets nothing still in its backlog.
+	old.Stop(removed[old.Addr()], drainWait)
 	return nil
 }
 
-// drain waits (bounded) until old accepted every connection established to
-// it (by the balancer, and directly by verifications), so closing its
-// listener resets nothing still in its backlog.
-func drain(old *instance, established int64) {
-	deadline := time.Now().Add(drainWait)
-	for old.accepted.Load() < established+old.direct.Load() && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func (s *server) stop() {
-	s.lb.close()
+	s.lb.Close()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, sl := range s.slots {
-		sl.inst.stop()
+		sl.inst.Stop(0, 0)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/handover-dev/handover/internal/probe"
 	"github.com/handover-dev/handover/internal/rotation"
+	"github.com/handover-dev/handover/internal/tlsloop"
 )
 
 // verifyTimeout bounds one verification handshake.
@@ -67,7 +68,7 @@ func (f *Fleet) verify(ctx context.Context, c rotation.Consumer, probeCert tls.C
 // verifyServer dials one replica with probe as client leaf. Server identity
 // is not what is being verified here, so the chain check is done by hand
 // against roots (when set) instead of the usual RootCAs.
-func verifyServer(ctx context.Context, in *instance, name string, probeCert tls.Certificate, roots *x509.CertPool) error {
+func verifyServer(ctx context.Context, in *tlsloop.Server, name string, probeCert tls.Certificate, roots *x509.CertPool) error {
 	cfg := &tls.Config{
 		ServerName:             name,
 		Certificates:           []tls.Certificate{probeCert},
@@ -81,7 +82,7 @@ func verifyServer(ctx context.Context, in *instance, name string, probeCert tls.
 			return verifyChain(cs.PeerCertificates, roots, x509.ExtKeyUsageServerAuth, name)
 		},
 	}
-	return roundTrip(ctx, in.addr(), cfg, func() { in.direct.Add(1) })
+	return roundTrip(ctx, in.Addr(), cfg, in.CountDirect)
 }
 
 // verifyClient runs a one-off server presenting probe, has cl dial it with
@@ -106,23 +107,23 @@ func verifyClient(ctx context.Context, cl *client, probeCert tls.Certificate, ro
 			return verifyChain(cs.PeerCertificates, roots, x509.ExtKeyUsageClientAuth, "")
 		},
 	}
-	in, err := startInstance(srvCfg)
+	in, err := tlsloop.NewServer(srvCfg)
 	if err != nil {
 		return err
 	}
-	defer in.stop()
+	defer in.Stop(0, 0)
 	m, err := cl.material()
 	if err != nil {
 		return err
 	}
 	cliCfg := &tls.Config{
 		ServerName:             leaf.DNSNames[0],
-		Certificates:           []tls.Certificate{m.cert},
-		RootCAs:                m.roots,
+		Certificates:           []tls.Certificate{m.Cert},
+		RootCAs:                m.Roots,
 		MinVersion:             tls.VersionTLS12,
 		SessionTicketsDisabled: true,
 	}
-	return roundTrip(ctx, in.addr(), cliCfg, nil)
+	return roundTrip(ctx, in.Addr(), cliCfg, nil)
 }
 
 // verifyError names the pod and wraps ErrNotAccepted when err is a
@@ -187,14 +188,14 @@ func roundTrip(ctx context.Context, addr string, cfg *tls.Config, dialed func())
 	if err := conn.HandshakeContext(ctx); err != nil {
 		return err
 	}
-	if _, err := conn.Write(request); err != nil {
+	if _, err := conn.Write([]byte(tlsloop.Request)); err != nil {
 		return err
 	}
 	line, err := bufio.NewReader(conn).ReadSlice('\n')
 	if err != nil {
 		return err
 	}
-	if string(line) != string(response) {
+	if string(line) != tlsloop.Response {
 		return ErrBadResponse
 	}
 	return nil

@@ -11,13 +11,15 @@ import (
 	"sync"
 
 	"k8s.io/utils/clock"
+
+	"github.com/handover-dev/handover/internal/tlsloop"
 )
 
 // File names of a kubernetes.io/tls Secret with a CA bundle, as mounted.
 const (
-	FileCA   = "ca.crt"
-	FileCert = "tls.crt"
-	FileKey  = "tls.key"
+	FileCA   = tlsloop.FileCA
+	FileCert = tlsloop.FileCert
+	FileKey  = tlsloop.FileKey
 )
 
 const (
@@ -44,12 +46,10 @@ type Volume struct {
 	mu  sync.Mutex
 }
 
-// Snapshot is the content of one generation of a Volume.
-type Snapshot struct {
-	// Generation is the name of the timestamped directory ..data pointed to.
-	Generation string
-	Files      map[string][]byte
-}
+// Snapshot is the content of one generation of a Volume (Generation: the
+// timestamped directory ..data pointed to; Files: name to content). A
+// *Volume is a tlsloop.Source.
+type Snapshot = tlsloop.Snapshot
 
 // NewVolume creates dir (and parents, mode 0700) and returns its Volume; clk
 // stamps generation directory names. It returns an error if dir cannot be

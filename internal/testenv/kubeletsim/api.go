@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/handover-dev/handover/internal/fleet"
+	"github.com/handover-dev/handover/internal/tlsloop"
 )
 
 // AddService creates a Service: a loopback address ("127.0.0.1:port") that
@@ -31,14 +32,14 @@ func (s *Sim) AddService(namespace, name string, selector map[string]string) (st
 	if _, ok := s.services[key]; ok {
 		return "", fmt.Errorf("%w: %s", ErrDuplicateService, key)
 	}
-	lb, err := newBalancer()
+	lb, err := tlsloop.NewBalancer()
 	if err != nil {
 		return "", fmt.Errorf("service %s: %w", key, err)
 	}
 	svc := &service{namespace: namespace, name: name, selector: labels.SelectorFromSet(selector), lb: lb}
 	s.services[key] = svc
-	lb.set(s.endpoints(svc))
-	return lb.addr(), nil
+	lb.Set(s.endpoints(svc))
+	return lb.Addr(), nil
 }
 
 // ServiceAddr returns the address of a Service added by AddService, or an
@@ -50,7 +51,7 @@ func (s *Sim) ServiceAddr(namespace, name string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("%w: %s/%s", ErrUnknownService, namespace, name)
 	}
-	return svc.lb.addr(), nil
+	return svc.lb.Addr(), nil
 }
 
 // ServiceEndpoints returns the pod server addresses a Service balances over
@@ -62,7 +63,7 @@ func (s *Sim) ServiceEndpoints(namespace, name string) ([]string, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %s/%s", ErrUnknownService, namespace, name)
 	}
-	return svc.lb.endpoints(), nil
+	return svc.lb.Backends(), nil
 }
 
 // Pod is the simulator's view of one pod it runs.
@@ -93,7 +94,7 @@ func (s *Sim) Pods(namespace string) []Pod {
 		}
 		v := Pod{Namespace: p.namespace, Name: p.name, UID: p.uid, Reload: p.reload, Ready: p.ready, Generation: p.gen, Dir: p.dir}
 		if p.server != nil {
-			v.Addr = p.server.addr()
+			v.Addr = p.server.Addr()
 		}
 		out = append(out, v)
 	}
@@ -132,7 +133,7 @@ func (s *Sim) MountSecret(namespace, name string) (*Mount, error) {
 		return nil, err
 	}
 	spec := volumeSpec{name: name, sources: []source{{kind: KindSecret, namespace: namespace, name: name}}}
-	m := &mount{spec: spec, vol: vol, ld: &loader{vol: vol}}
+	m := &mount{spec: spec, vol: vol, ld: &tlsloop.Loader{Source: vol, BundleErr: ErrMissingSource}}
 	if _, err := s.sync(m); err != nil {
 		s.logf("kubeletsim: mount %s/%s: %v", namespace, name, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/handover-dev/handover/internal/fleet"
+	"github.com/handover-dev/handover/internal/tlsloop"
 )
 
 func podRunning(p *corev1.Pod) bool {
@@ -78,7 +79,7 @@ func (s *Sim) newPod(p *corev1.Pod) (*podState, error) {
 		if err != nil {
 			return nil, err
 		}
-		m := &mount{spec: v, vol: vol, ld: &loader{vol: vol}, owner: ps}
+		m := &mount{spec: v, vol: vol, ld: &tlsloop.Loader{Source: vol, BundleErr: ErrMissingSource}, owner: ps}
 		if _, err := s.sync(m); err != nil {
 			s.logf("kubeletsim: pod %s/%s: mount %s: %v", p.Namespace, p.Name, v.name, err)
 		}
@@ -102,7 +103,7 @@ func (s *Sim) maybeStart(ps *podState) {
 		s.logf("kubeletsim: pod %s/%s: server not started: %v", ps.namespace, ps.name, err)
 		return
 	}
-	srv, err := startServer(cfg)
+	srv, err := tlsloop.NewServer(cfg)
 	if err != nil {
 		s.logf("kubeletsim: pod %s/%s: listen: %v", ps.namespace, ps.name, err)
 		return
@@ -110,7 +111,7 @@ func (s *Sim) maybeStart(ps *podState) {
 	ps.server = srv
 	ps.gen, _ = ps.serve.vol.Generation()
 	s.stats.ServersStarted++
-	s.logf("kubeletsim: pod %s/%s started (%s) on %s with %s", ps.namespace, ps.name, ps.reload, srv.addr(), ps.gen)
+	s.logf("kubeletsim: pod %s/%s started (%s) on %s with %s", ps.namespace, ps.name, ps.reload, srv.Addr(), ps.gen)
 }
 
 func (s *Sim) onPodDelete(o any) {
@@ -143,12 +144,12 @@ func (s *Sim) removePod(uid types.UID) {
 		_ = os.RemoveAll(ps.dir)
 		return
 	}
-	n := handed[srv.addr()]
+	n := handed[srv.Addr()]
 	s.stopping.Add(1)
 	s.clk.AfterFunc(s.opts.TerminationGrace, func() {
 		go func() { // see onObject
 			defer s.stopping.Done()
-			srv.stop(n, drainWait)
+			srv.Stop(n, drainWait)
 			_ = os.RemoveAll(ps.dir)
 			s.mu.Lock()
 			s.stats.ServersStopped++
@@ -167,7 +168,7 @@ func (s *Sim) refreshServices(namespace string) map[string]int64 {
 		if svc.namespace != namespace {
 			continue
 		}
-		for a, n := range svc.lb.set(s.endpoints(svc)) {
+		for a, n := range svc.lb.Set(s.endpoints(svc)) {
 			handed[a] += n
 		}
 	}
@@ -181,7 +182,7 @@ func (s *Sim) endpoints(svc *service) []string {
 	var eps []ep
 	for _, p := range s.pods {
 		if p.namespace == svc.namespace && p.ready && p.server != nil && svc.selector.Matches(labels.Set(p.labels)) {
-			eps = append(eps, ep{p.name, p.server.addr()})
+			eps = append(eps, ep{p.name, p.server.Addr()})
 		}
 	}
 	sort.Slice(eps, func(i, j int) bool { return eps[i].pod < eps[j].pod })

@@ -44,6 +44,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/handover-dev/handover/internal/fleet"
+	"github.com/handover-dev/handover/internal/tlsloop"
 )
 
 // Reload is how a simulated server picks up a change of its volume.
@@ -138,14 +139,14 @@ type podState struct {
 	running, ready  bool
 	mounts          []*mount
 	serve           *mount // nil: the pod mounts nothing the simulator serves
-	server          *server
+	server          *tlsloop.Server
 	gen             string // generation the server loaded at start
 }
 
 type mount struct {
 	spec   volumeSpec
 	vol    *fleet.Volume
-	ld     *loader
+	ld     *tlsloop.Loader
 	digest [32]byte
 	synced bool
 	owner  *podState // nil for a standalone Mount
@@ -155,7 +156,7 @@ type mount struct {
 type service struct {
 	namespace, name string
 	selector        labels.Selector
-	lb              *balancer
+	lb              *tlsloop.Balancer
 }
 
 // Start lists and watches pods, secrets and configmaps, waits for the
@@ -261,7 +262,7 @@ func (s *Sim) Close() {
 func (s *Sim) shutdown() {
 	s.mu.Lock()
 	s.closed = true
-	var servers []*server
+	var servers []*tlsloop.Server
 	for _, p := range s.pods {
 		if p.server != nil {
 			servers = append(servers, p.server)
@@ -273,11 +274,11 @@ func (s *Sim) shutdown() {
 	}
 	s.mu.Unlock()
 	for _, svc := range svcs {
-		svc.lb.set(nil)
-		svc.lb.close()
+		svc.lb.Set(nil)
+		svc.lb.Close()
 	}
 	for _, srv := range servers {
-		srv.stop(0, 0)
+		srv.Stop(0, 0)
 	}
 	s.stopping.Wait()
 }
