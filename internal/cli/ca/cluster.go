@@ -3,7 +3,9 @@ package ca
 import (
 	"context"
 	"fmt"
+	"io"
 
+	"github.com/spf13/cobra"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
@@ -20,21 +22,76 @@ type ClusterOptions struct {
 	Name string
 }
 
-// connect resolves the kubeconfig and namespace and returns a client.
-func (o *ClusterOptions) connect() (client.Client, string, error) {
+// ReadOptions are the inputs of the read-only cluster verbs `handover ca plan
+// NAME` (PlanOptions) and `handover ca status NAME` (StatusOptions): the
+// object, the output format and where to print.
+type ReadOptions struct {
+	ClusterOptions
+	Output string // "" (text) or "json"
+	Out    io.Writer
+}
+
+// PlanOptions are the inputs of `handover ca plan NAME`.
+type PlanOptions = ReadOptions
+
+// StatusOptions are the inputs of `handover ca status NAME`.
+type StatusOptions = ReadOptions
+
+// readCommand completes cmd (Use, Short, Long and Example already set) as a
+// read-only cluster verb: clusterCommand's NAME argument and kubeconfig flags,
+// plus -o/--output; run gets the options the flags fill.
+func readCommand(cmd *cobra.Command, run func(context.Context, *ReadOptions) error) *cobra.Command {
+	o := &ReadOptions{}
+	clusterCommand(cmd, &o.ClusterOptions, &o.Out, func(ctx context.Context) error { return run(ctx, o) })
+	addOutputFlag(cmd, &o.Output, "text")
+	return cmd
+}
+
+// read checks --output (checkOutput), then fetches the object; it returns
+// what fetch returns, or the --output error before touching the cluster.
+func (o *ReadOptions) read(ctx context.Context) (client.Client, string, *v1alpha1.CertificateAuthority, error) {
+	if err := checkOutput(o.Output); err != nil {
+		return nil, "", nil, err
+	}
+	return o.fetch(ctx)
+}
+
+// clusterCommand completes cmd (Use, Short, Long and Example already set) as
+// a cluster verb on one object: it takes exactly the object's NAME, registers
+// the kubeconfig flags on o, and on run sets o.Name and *out (the command's
+// stdout) before calling run with the command's context. It returns cmd.
+func clusterCommand(cmd *cobra.Command, o *ClusterOptions, out *io.Writer, run func(context.Context) error) *cobra.Command {
+	cmd.Args = cobra.ExactArgs(1)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		o.Name, *out = args[0], cmd.OutOrStdout()
+		return run(cmd.Context())
+	}
+	o.Kube.AddFlags(cmd.Flags(), true)
+	return cmd
+}
+
+// fetch resolves o's kubeconfig flags and namespace, builds a client and
+// reads the CertificateAuthority o.Name. It returns the client, the namespace
+// and the object, or the first error: a kubeconfig/namespace problem from
+// kubeflags, or getCA's explained read error.
+func (o *ClusterOptions) fetch(ctx context.Context) (client.Client, string, *v1alpha1.CertificateAuthority, error) {
 	ns, err := o.Kube.ResolvedNamespace()
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	cfg, err := o.Kube.RESTConfig()
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	c, err := kubeflags.Client(cfg)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
-	return c, ns, nil
+	ca, err := getCA(ctx, c, ns, o.Name)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return c, ns, ca, nil
 }
 
 // getCA reads the named CertificateAuthority; errors say what to do (see

@@ -1,14 +1,19 @@
 package ca
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/spf13/cobra"
 	"k8s.io/utils/clock"
+
+	"github.com/handover-dev/handover/internal/trust"
 )
 
 // source names an input in errors: `--active "a.pem"` or `file "a.pem"`.
@@ -105,4 +110,74 @@ func writeAtomic(path string, data []byte, perm fs.FileMode) (err error) {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// KeyPairFiles are the inputs `handover ca new` and `handover ca issue` share:
+// where the new certificate and its private key go, the key algorithm, the
+// issue time, how long the certificate is valid, and whether existing files
+// may be replaced.
+type KeyPairFiles struct {
+	OutCert, OutKey string
+	Algorithm       string // a trust.KeyAlgorithm
+	Validity        time.Duration
+	Now             string // RFC 3339; "" = Clock's now
+	Force           bool   // overwrite existing output files
+	Clock           clock.PassiveClock
+	Out             io.Writer
+}
+
+// keyPairCommand completes cmd (Use, Short, Long and Example already set) as a
+// verb without arguments that writes a certificate and key: it registers
+// --out-cert and --out-key (required; what names the certificate, "CA" or
+// "leaf"), --algorithm, --validity (default validity, help validityHelp),
+// --now and --force on p, and on run sets p.Out to the command's stdout before calling
+// run. It returns cmd; the caller adds its own flags.
+func keyPairCommand(cmd *cobra.Command, p *KeyPairFiles, what string, validity time.Duration, validityHelp string, run func(context.Context) error) *cobra.Command {
+	cmd.Args = cobra.NoArgs
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		p.Out = cmd.OutOrStdout()
+		return run(cmd.Context())
+	}
+	f := cmd.Flags()
+	f.StringVar(&p.OutCert, "out-cert", "", "write the "+what+" certificate (PEM) here (required)")
+	f.StringVar(&p.OutKey, "out-key", "", "write the "+what+" private key (PKCS#8 PEM, mode 0600) here (required)")
+	f.StringVar(&p.Algorithm, "algorithm", string(trust.AlgorithmECDSAP256), algorithmHelp())
+	f.DurationVar(&p.Validity, "validity", validity, validityHelp)
+	f.StringVar(&p.Now, "now", "", "issue as of this RFC 3339 time instead of the current time")
+	f.BoolVar(&p.Force, "force", false, "overwrite existing output files")
+	_ = cmd.MarkFlagRequired("out-cert")
+	_ = cmd.MarkFlagRequired("out-key")
+	return cmd
+}
+
+func algorithmHelp() string {
+	return fmt.Sprintf("key algorithm: one of %v", trust.KeyAlgorithms())
+}
+
+// issueTime returns the time to issue at (--now, or the clock's now) after
+// checking --now and --validity; on bad input it returns an error naming the
+// flag.
+func (p *KeyPairFiles) issueTime() (time.Time, error) {
+	now, err := resolveNow(p.Now, p.Clock)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if p.Validity <= 0 {
+		return time.Time{}, fmt.Errorf("flag --validity: %v, want a positive duration", p.Validity)
+	}
+	return now, nil
+}
+
+// write writes certPEM to --out-cert (mode 0644) and keyPEM to --out-key
+// (mode 0600) with writeOutputs (nothing is written on bad input), then prints
+// summary and the two paths to p.Out; never the key itself.
+func (p *KeyPairFiles) write(certPEM, keyPEM []byte, summary string) error {
+	if err := writeOutputs(p.Force,
+		output{flag: "--out-cert", path: p.OutCert, data: certPEM, perm: 0o644},
+		output{flag: "--out-key", path: p.OutKey, data: keyPEM, perm: 0o600},
+	); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(p.Out, "%s\n  certificate: %s\n  key (0600):  %s\n", summary, p.OutCert, p.OutKey)
+	return err
 }

@@ -1,13 +1,11 @@
 package ca
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -48,7 +46,7 @@ errors, one per bad file, and exits 1.`,
 			return runInspect(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", `output format: "" for a table or "json"`)
+	addOutputFlag(cmd, &o.Output, "a table")
 	return cmd
 }
 
@@ -71,8 +69,8 @@ type certInfo struct {
 }
 
 func runInspect(_ context.Context, o *InspectOptions) error {
-	if o.Output != "" && o.Output != "json" {
-		return fmt.Errorf("flag --output: unknown format %q (want \"\" or \"json\")", o.Output)
+	if err := checkOutput(o.Output); err != nil {
+		return err
 	}
 	var (
 		rows []certInfo
@@ -97,9 +95,7 @@ func runInspect(_ context.Context, o *InspectOptions) error {
 		return errors.Join(errs...)
 	}
 	if o.Output == "json" {
-		enc := json.NewEncoder(o.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+		return writeJSON(o.Out, rows)
 	}
 	return writeTable(o.Out, rows)
 }
@@ -166,8 +162,11 @@ func (i certInfo) sans() string {
 }
 
 func writeTable(w io.Writer, rows []certInfo) error {
-	var buf bytes.Buffer // writes to a bytes.Buffer cannot fail; one checked write below
-	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+	return writeBuffered(w, func(w io.Writer) error { return fillTable(w, rows) })
+}
+
+func fillTable(w io.Writer, rows []certInfo) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	_, _ = fmt.Fprintln(tw, "FILE\t#\tSUBJECT\tISSUER\tSERIAL\tNOT BEFORE\tNOT AFTER\tCA\tKEY\tSANS\tSHA-256")
 	for _, r := range rows {
 		_, _ = fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%t\t%s\t%s\t%s\n",
@@ -175,27 +174,5 @@ func writeTable(w io.Writer, rows []certInfo) error {
 			r.NotBefore.Format(time.RFC3339), r.NotAfter.Format(time.RFC3339),
 			r.IsCA, r.KeyAlgorithm, clean(r.sans()), r.SHA256)
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	_, err := w.Write(buf.Bytes())
-	return err
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-// clean escapes control characters (a hostile subject could hold tabs,
-// newlines or terminal escapes) so every row stays one aligned line.
-func clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
+	return tw.Flush()
 }

@@ -3,7 +3,6 @@ package ca
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"strings"
@@ -17,23 +16,17 @@ import (
 
 // IssueOptions are the inputs of `handover ca issue`.
 type IssueOptions struct {
-	CACert, CAKey   string
-	CommonName      string
-	DNS, IPs, URIs  []string
-	Usage           []string // "server", "client"
-	Algorithm       string
-	Validity        time.Duration
-	OutCert, OutKey string
-	Chain           bool   // write leaf then issuer to OutCert
-	Now             string // RFC 3339; "" = Clock's now
-	Force           bool
-	Clock           clock.PassiveClock
-	Out             io.Writer
+	KeyPairFiles
+	CACert, CAKey  string
+	CommonName     string
+	DNS, IPs, URIs []string
+	Usage          []string // "server", "client"
+	Chain          bool     // write leaf then issuer to OutCert
 }
 
 func newIssueCommand(clk clock.PassiveClock) *cobra.Command {
-	o := &IssueOptions{Clock: clk}
-	cmd := &cobra.Command{
+	o := &IssueOptions{KeyPairFiles: KeyPairFiles{Clock: clk}}
+	cmd := keyPairCommand(&cobra.Command{
 		Use:   "issue --ca-cert CA.pem --ca-key CA.key --out-cert LEAF.pem --out-key LEAF.key",
 		Short: "Issue a server and/or client certificate signed by a CA",
 		Long: `Issue a leaf certificate signed by the CA in --ca-cert/--ca-key.
@@ -48,12 +41,8 @@ CA's notAfter. The leaf key (PKCS#8, mode 0600) is never printed.`,
       --ip 127.0.0.1 --usage server --out-cert web.pem --out-key web.key
   handover ca issue --ca-cert ca.pem --ca-key ca.key --cn probe --usage client \
       --out-cert probe.pem --out-key probe.key`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.Out = cmd.OutOrStdout()
-			return runIssue(cmd.Context(), o)
-		},
-	}
+	}, &o.KeyPairFiles, "leaf", trust.DefaultLeafValidity, "how long the leaf is valid (clamped to the CA's notAfter)",
+		func(ctx context.Context) error { return runIssue(ctx, o) })
 	f := cmd.Flags()
 	f.StringVar(&o.CACert, "ca-cert", "", "PEM file with the issuing CA certificate (required)")
 	f.StringVar(&o.CAKey, "ca-key", "", "PEM file with the issuing CA key: PKCS#8, PKCS#1 or SEC1 (required)")
@@ -62,26 +51,16 @@ CA's notAfter. The leaf key (PKCS#8, mode 0600) is never printed.`,
 	f.StringSliceVar(&o.IPs, "ip", nil, "IP address SANs (comma-separated or repeated)")
 	f.StringSliceVar(&o.URIs, "uri", nil, "URI SANs, e.g. spiffe://domain/workload (comma-separated or repeated)")
 	f.StringSliceVar(&o.Usage, "usage", []string{"server"}, `what the certificate is for: "server", "client" or "server,client"`)
-	f.StringVar(&o.Algorithm, "algorithm", string(trust.AlgorithmECDSAP256), algorithmHelp())
-	f.DurationVar(&o.Validity, "validity", trust.DefaultLeafValidity, "how long the leaf is valid (clamped to the CA's notAfter)")
-	f.StringVar(&o.OutCert, "out-cert", "", "write the leaf certificate (PEM) here (required)")
-	f.StringVar(&o.OutKey, "out-key", "", "write the leaf private key (PKCS#8 PEM, mode 0600) here (required)")
 	f.BoolVar(&o.Chain, "chain", false, "write the leaf followed by the CA certificate to --out-cert")
-	f.StringVar(&o.Now, "now", "", "issue as of this RFC 3339 time instead of the current time")
-	f.BoolVar(&o.Force, "force", false, "overwrite existing output files")
-	for _, name := range []string{"ca-cert", "ca-key", "out-cert", "out-key"} {
-		_ = cmd.MarkFlagRequired(name)
-	}
+	_ = cmd.MarkFlagRequired("ca-cert")
+	_ = cmd.MarkFlagRequired("ca-key")
 	return cmd
 }
 
 func runIssue(_ context.Context, o *IssueOptions) error {
-	now, err := resolveNow(o.Now, o.Clock)
+	now, err := o.issueTime()
 	if err != nil {
 		return err
-	}
-	if o.Validity <= 0 {
-		return fmt.Errorf("flag --validity: %v, want a positive duration", o.Validity)
 	}
 	opts, err := leafOptions(o)
 	if err != nil {
@@ -114,16 +93,9 @@ func runIssue(_ context.Context, o *IssueOptions) error {
 	if o.Chain {
 		certOut = leaf.ChainPEM
 	}
-	if err := writeOutputs(o.Force,
-		output{flag: "--out-cert", path: o.OutCert, data: certOut, perm: 0o644},
-		output{flag: "--out-key", path: o.OutKey, data: leaf.KeyPEM, perm: 0o600},
-	); err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(o.Out, "issued %s leaf %s by CA %s, valid %s to %s\n  certificate: %s\n  key (0600):  %s\n",
+	return o.write(certOut, leaf.KeyPEM, fmt.Sprintf("issued %s leaf %s by CA %s, valid %s to %s",
 		opts.Usage, trust.RefOf(leaf.Cert), trust.RefOf(ca.Cert),
-		leaf.Cert.NotBefore.Format(time.RFC3339), leaf.Cert.NotAfter.Format(time.RFC3339), o.OutCert, o.OutKey)
-	return err
+		leaf.Cert.NotBefore.Format(time.RFC3339), leaf.Cert.NotAfter.Format(time.RFC3339)))
 }
 
 // leafOptions converts and checks the flags that describe the leaf.

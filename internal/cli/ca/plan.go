@@ -1,9 +1,7 @@
 package ca
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -15,16 +13,8 @@ import (
 	"github.com/handover-dev/handover/internal/kube/backend"
 )
 
-// PlanOptions are the inputs of `handover ca plan NAME`.
-type PlanOptions struct {
-	ClusterOptions
-	Output string // "" (text) or "json"
-	Out    io.Writer
-}
-
 func newPlanCommand() *cobra.Command {
-	o := &PlanOptions{}
-	cmd := &cobra.Command{
+	return readCommand(&cobra.Command{
 		Use:   "plan NAME",
 		Short: "Show what a rotation of a CertificateAuthority would change, without changing it",
 		Long: `Read the cluster and print what a rotation of the CertificateAuthority NAME
@@ -50,26 +40,11 @@ Nothing is written. -o json prints the preview as JSON (durations in
 nanoseconds).`,
 		Example: `  handover ca plan gateway-ca -n envoy-gateway-system
   handover ca plan gateway-ca -o json | jq '.Consumers[] | {Name, Pods}'`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Name, o.Out = args[0], cmd.OutOrStdout()
-			return runPlan(cmd.Context(), o)
-		},
-	}
-	o.Kube.AddFlags(cmd.Flags(), true)
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", `output format: "" for text or "json"`)
-	return cmd
+	}, runPlan)
 }
 
 func runPlan(ctx context.Context, o *PlanOptions) error {
-	if o.Output != "" && o.Output != "json" {
-		return fmt.Errorf("flag --output: unknown format %q (want \"\" or \"json\")", o.Output)
-	}
-	c, ns, err := o.connect()
-	if err != nil {
-		return err
-	}
-	ca, err := getCA(ctx, c, ns, o.Name)
+	c, ns, ca, err := o.read(ctx)
 	if err != nil {
 		return err
 	}
@@ -82,12 +57,7 @@ func runPlan(ctx context.Context, o *PlanOptions) error {
 		return fmt.Errorf("%s %s/%s: preview: %w", kindCA, ns, o.Name, err)
 	}
 	if o.Output == "json" {
-		out, err := json.MarshalIndent(p, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(o.Out, "%s\n", out)
-		return err
+		return writeJSON(o.Out, p)
 	}
 	return renderPlan(o.Out, ca, p)
 }
@@ -95,12 +65,7 @@ func runPlan(ctx context.Context, o *PlanOptions) error {
 // renderPlan writes the text form of a preview. It depends only on its
 // arguments (no clock, no cluster), so equal inputs render byte-identically.
 func renderPlan(w io.Writer, ca *v1alpha1.CertificateAuthority, p *backend.Preview) error {
-	var buf bytes.Buffer // writes to a bytes.Buffer cannot fail; one checked write below
-	if err := writePlan(&buf, ca, p); err != nil {
-		return err
-	}
-	_, err := w.Write(buf.Bytes())
-	return err
+	return writeBuffered(w, func(w io.Writer) error { return writePlan(w, ca, p) })
 }
 
 func writePlan(w io.Writer, ca *v1alpha1.CertificateAuthority, p *backend.Preview) error {

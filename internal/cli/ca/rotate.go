@@ -1,11 +1,9 @@
 package ca
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/utils/clock"
@@ -14,8 +12,7 @@ import (
 )
 
 func newRotateCommand(clk clock.Clock) *cobra.Command {
-	o := &TriggerOptions{Clock: clk}
-	cmd := &cobra.Command{
+	return triggerCommand(clk, &cobra.Command{
 		Use:   "rotate NAME",
 		Short: "Start a make-before-break rotation of a CertificateAuthority now",
 		Long: `Ask the handover controller to rotate the CertificateAuthority NAME now, by
@@ -42,52 +39,18 @@ Needs patch on certificateauthorities.handover.dev.`,
 		Example: `  handover ca plan gateway-ca -n envoy-gateway-system     # what it will touch
   handover ca rotate gateway-ca -n envoy-gateway-system
   handover ca rotate gateway-ca --wait --timeout 30m`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Name, o.Out = args[0], cmd.OutOrStdout()
-			return runRotate(cmd.Context(), o)
-		},
-	}
-	addTriggerFlags(cmd, o)
-	return cmd
-}
-
-func addTriggerFlags(cmd *cobra.Command, o *TriggerOptions) {
-	o.Kube.AddFlags(cmd.Flags(), true)
-	cmd.Flags().StringVar(&o.Token, "token", "", "annotation value (default: the current time, RFC 3339); any new value triggers")
-	cmd.Flags().BoolVar(&o.Wait, "wait", false, "wait, printing progress, until the rotation has ended")
-	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "with --wait: give up after this long (0 = never)")
-	cmd.Flags().DurationVar(&o.Interval, "interval", 2*time.Second, "with --wait: status poll period")
+	}, runRotate)
 }
 
 func runRotate(ctx context.Context, o *TriggerOptions) error {
-	c, ns, err := o.connect()
-	if err != nil {
-		return err
-	}
-	ca, err := getCA(ctx, c, ns, o.Name)
-	if err != nil {
-		return err
-	}
-	token := o.token()
-	since, err := annotate(ctx, c, ca, annotationRotate, token)
-	if err != nil {
-		return err
-	}
-	if since.IsZero() {
-		since = o.Clock.Now()
-	}
-	var buf bytes.Buffer // writes to a bytes.Buffer cannot fail; one checked write below
-	_, _ = fmt.Fprintf(&buf, "%s %s/%s: set %s=%s\n", kindCA, ns, o.Name, annotationRotate, token)
-	describeRotate(&buf, ca)
-	_, _ = fmt.Fprintf(&buf, "Watch it with: handover ca status %s -n %s\n", o.Name, ns)
-	if _, err := o.Out.Write(buf.Bytes()); err != nil {
-		return err
-	}
-	if !o.Wait {
+	f, err := o.fire(ctx, annotationRotate, func(w io.Writer, ca *v1alpha1.CertificateAuthority) error {
+		describeRotate(w, ca)
 		return nil
+	})
+	if err != nil || !o.Wait {
+		return err
 	}
-	return waitForRotation(ctx, c, o, ns, since, token)
+	return waitForRotation(ctx, f.c, o, f.ns, f.since, f.token)
 }
 
 // describeRotate prints what the controller will do for a rotate trigger on ca
@@ -124,4 +87,59 @@ func describeRotate(w io.Writer, ca *v1alpha1.CertificateAuthority) {
 	_, _ = fmt.Fprintf(w, "  2. wait until %d consumer(s) trust it (live probe, or %s without one)\n", len(ca.Spec.Consumers), prop)
 	_, _ = fmt.Fprintf(w, "  3. re-issue %d leaf certificate(s); restart or evict load-once consumers, wave by wave\n", len(ca.Spec.Certificates))
 	_, _ = fmt.Fprintf(w, "  4. verify, then after %s drop the old CA from the bundles\n", grace)
+}
+
+func newRevertCommand(clk clock.Clock) *cobra.Command {
+	return triggerCommand(clk, &cobra.Command{
+		Use:   "revert NAME",
+		Short: "Go back to the previous CA of a CertificateAuthority (one switch)",
+		Long: `Ask the handover controller to go back to the previous CA of the
+CertificateAuthority NAME, by setting its annotation handover.dev/revert to a
+new token (the current time, or --token). Nothing else on the object changes.
+
+  a rotation is running, before its point of no return
+      it is aborted and rolled back: every step is reverted in reverse order
+  otherwise
+      a new make-before-break rotation back to the previous CA runs (the
+      bundle holds both CAs first, so no peer ever sees an untrusted leaf)
+
+The command refuses (exit 1, nothing written) when no rotation is running and
+the status names no previous CA. With --wait it prints progress until condition
+Rotating is False again and exits 1 unless the rollback or rotation succeeded
+(a rolled-back rotation reports outcome RolledBack: that is the revert working).
+
+Needs patch on certificateauthorities.handover.dev.`,
+		Example: `  handover ca revert gateway-ca -n envoy-gateway-system
+  handover ca revert gateway-ca --wait`,
+	}, runRevert)
+}
+
+func runRevert(ctx context.Context, o *TriggerOptions) error {
+	var running bool
+	f, err := o.fire(ctx, annotationRevert, func(w io.Writer, ca *v1alpha1.CertificateAuthority) error {
+		running = rotationRunning(ca)
+		if !running && len(ca.Status.Previous) == 0 {
+			return fmt.Errorf("%w: %s %s/%s runs no rotation and status.previous is empty", ErrNothingToRevert, kindCA, ca.Namespace, o.Name)
+		}
+		describeRevert(w, ca, running)
+		return nil
+	})
+	if err != nil || !o.Wait {
+		return err
+	}
+	if running {
+		// An aborted rotation ends RolledBack: that is the revert working.
+		return waitForRotation(ctx, f.c, o, f.ns, f.since, "", "RolledBack")
+	}
+	return waitForRotation(ctx, f.c, o, f.ns, f.since, "")
+}
+
+func describeRevert(w io.Writer, ca *v1alpha1.CertificateAuthority, running bool) {
+	if running {
+		_, _ = fmt.Fprintf(w, "A rotation is running (step %s): the controller aborts it and rolls back if it is\n", orDash(ca.Status.Rotation.Phase))
+		_, _ = fmt.Fprintln(w, "before its point of no return; after it, a rotation back to the previous CA follows.")
+		return
+	}
+	p := ca.Status.Previous[0]
+	_, _ = fmt.Fprintf(w, "The controller rotates back to the previous CA %s (%s), make-before-break.\n", oneLine(p.Subject), orDash(p.Fingerprint))
 }

@@ -1,14 +1,10 @@
 package ca
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -17,16 +13,8 @@ import (
 	"github.com/handover-dev/handover/api/v1alpha1"
 )
 
-// StatusOptions are the inputs of `handover ca status NAME`.
-type StatusOptions struct {
-	ClusterOptions
-	Output string // "" (text) or "json"
-	Out    io.Writer
-}
-
 func newStatusCommand() *cobra.Command {
-	o := &StatusOptions{}
-	cmd := &cobra.Command{
+	return readCommand(&cobra.Command{
 		Use:   "status NAME",
 		Short: "Show a CertificateAuthority's rotation state: phase, CAs, consumers",
 		Long: `Show what the handover controller reports in the status of the
@@ -46,36 +34,16 @@ certificateauthorities.handover.dev); nothing is written.`,
 		Example: `  handover ca status gateway-ca -n envoy-gateway-system
   handover ca status gateway-ca -o json | jq .consumersConverged
   watch -n2 handover ca status gateway-ca`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Name, o.Out = args[0], cmd.OutOrStdout()
-			return runStatus(cmd.Context(), o)
-		},
-	}
-	o.Kube.AddFlags(cmd.Flags(), true)
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", `output format: "" for text or "json"`)
-	return cmd
+	}, runStatus)
 }
 
 func runStatus(ctx context.Context, o *StatusOptions) error {
-	if o.Output != "" && o.Output != "json" {
-		return fmt.Errorf("flag --output: unknown format %q (want \"\" or \"json\")", o.Output)
-	}
-	c, ns, err := o.connect()
-	if err != nil {
-		return err
-	}
-	ca, err := getCA(ctx, c, ns, o.Name)
+	_, _, ca, err := o.read(ctx)
 	if err != nil {
 		return err
 	}
 	if o.Output == "json" {
-		b, err := json.MarshalIndent(ca.Status, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(o.Out, "%s\n", b)
-		return err
+		return writeJSON(o.Out, ca.Status)
 	}
 	return renderStatus(o.Out, ca)
 }
@@ -83,12 +51,7 @@ func runStatus(ctx context.Context, o *StatusOptions) error {
 // renderStatus writes the text form of ca's status. It depends only on the
 // object (no clock), so equal objects render byte-identically.
 func renderStatus(w io.Writer, ca *v1alpha1.CertificateAuthority) error {
-	var buf bytes.Buffer // writes to a bytes.Buffer cannot fail; one checked write below
-	if err := writeStatus(&buf, ca); err != nil {
-		return err
-	}
-	_, err := w.Write(buf.Bytes())
-	return err
+	return writeBuffered(w, func(w io.Writer) error { return writeStatus(w, ca) })
 }
 
 func writeStatus(w io.Writer, ca *v1alpha1.CertificateAuthority) error {
@@ -224,22 +187,4 @@ func writeCA(w io.Writer, role string, ca *v1alpha1.CAInfo) {
 
 func isStandardCondition(t string) bool {
 	return t == v1alpha1.ConditionReady || t == v1alpha1.ConditionRotating || t == v1alpha1.ConditionDegraded
-}
-
-func timeText(t metav1.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-// oneLine folds whitespace and escapes control characters (status text is
-// written by the controller from object names and apiserver messages).
-func oneLine(s string) string { return clean(strings.Join(strings.Fields(s), " ")) }
-
-func orText(s, alt string) string {
-	if s == "" {
-		return alt
-	}
-	return s
 }

@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -69,6 +71,61 @@ func annotate(ctx context.Context, c client.Client, ca *v1alpha1.CertificateAuth
 		}
 	}
 	return at, nil
+}
+
+// triggerCommand completes cmd (Use, Short, Long and Example already set) as
+// a trigger verb (rotate, revert) on one object NAME with the options
+// returned: kubeconfig flags and --token, --wait, --timeout, --interval.
+func triggerCommand(clk clock.Clock, cmd *cobra.Command, run func(context.Context, *TriggerOptions) error) *cobra.Command {
+	o := &TriggerOptions{Clock: clk}
+	clusterCommand(cmd, &o.ClusterOptions, &o.Out, func(ctx context.Context) error { return run(ctx, o) })
+	cmd.Flags().StringVar(&o.Token, "token", "", "annotation value (default: the current time, RFC 3339); any new value triggers")
+	cmd.Flags().BoolVar(&o.Wait, "wait", false, "wait, printing progress, until the rotation has ended")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", 0, "with --wait: give up after this long (0 = never)")
+	cmd.Flags().DurationVar(&o.Interval, "interval", 2*time.Second, "with --wait: status poll period")
+	return cmd
+}
+
+// fired is what a written trigger leaves for waiting: the client, the
+// object's namespace, the annotation value written and the server time of
+// the write (since).
+type fired struct {
+	c     client.Client
+	ns    string
+	token string
+	since time.Time
+}
+
+// fire reads the object o names, lets describe check it (an error refuses:
+// nothing is written or printed) and write what the controller will do, sets
+// annotation key to o's token, and prints the "set key=token" line, the
+// description and how to watch. since is the apiserver's time of the write,
+// or o.Clock's now when the server keeps no managed fields. It returns the
+// first error: kubeconfig, read, describe's refusal, patch (explained by
+// kubeflags.Explain) or the write to o.Out.
+func (o *TriggerOptions) fire(ctx context.Context, key string, describe func(io.Writer, *v1alpha1.CertificateAuthority) error) (*fired, error) {
+	c, ns, ca, err := o.fetch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	token := o.token()
+	var buf bytes.Buffer // writes to a bytes.Buffer cannot fail; one checked write below
+	_, _ = fmt.Fprintf(&buf, "%s %s/%s: set %s=%s\n", kindCA, ns, o.Name, key, token)
+	if err := describe(&buf, ca); err != nil {
+		return nil, err
+	}
+	since, err := annotate(ctx, c, ca, key, token)
+	if err != nil {
+		return nil, err
+	}
+	if since.IsZero() {
+		since = o.Clock.Now()
+	}
+	_, _ = fmt.Fprintf(&buf, "Watch it with: handover ca status %s -n %s\n", o.Name, ns)
+	if _, err := o.Out.Write(buf.Bytes()); err != nil {
+		return nil, err
+	}
+	return &fired{c: c, ns: ns, token: token, since: since}, nil
 }
 
 func (o *TriggerOptions) token() string {

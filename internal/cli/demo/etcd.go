@@ -164,7 +164,7 @@ func runEtcd(ctx context.Context, o *etcdOptions, stdout, stderr io.Writer) erro
 		"acknowledged writes %d, missing %d, watch gaps %d\n",
 		run.Metrics["worst_write_stall_ms"], stallPhase(out.WorstStallPhase), run.Metrics["catchup_mib_per_s"], copyRate,
 		run.Checks["acknowledged_writes"], run.Checks["missing_acknowledged_writes"], run.Checks["watch_gaps"])
-	if err := writeReportFiles(rep, o.JSON, o.SVG); err != nil {
+	if err := session.WriteReportFiles(rep, o.JSON, o.SVG); err != nil {
 		return err
 	}
 	return verdict(out, run)
@@ -281,32 +281,4 @@ func loopbackCopy(n int64, clk clock.PassiveClock) (float64, error) {
 		return 0, fmt.Errorf("copied %d of %d bytes", m, n)
 	}
 	return mib(n) / clk.Since(start).Seconds(), nil
-}
-
-func writeReportFiles(rep *report.Report, jsonPath, svgPath string) error {
-	write := func(path string, fill func(io.Writer) error) error {
-		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-			return err
-		}
-		f, err := os.Create(path)
-		if err != nil {
-			return err
-		}
-		if err := fill(f); err != nil {
-			_ = f.Close()
-			return err
-		}
-		return f.Close()
-	}
-	if jsonPath != "" {
-		if err := write(jsonPath, func(w io.Writer) error { return report.WriteJSON(w, rep) }); err != nil {
-			return fmt.Errorf("flag --json: %w", err)
-		}
-	}
-	if svgPath != "" {
-		if err := write(svgPath, func(w io.Writer) error { return report.WriteSVG(w, rep) }); err != nil {
-			return fmt.Errorf("flag --svg: %w", err)
-		}
-	}
-	return nil
 }

@@ -2,8 +2,6 @@ package etcd
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	etcdmig "github.com/handover-dev/handover/internal/migration/etcd"
@@ -51,7 +49,10 @@ func printPlan(o *Options, c *etcdmig.Cluster, prov etcdmig.Provisioner, mt *etc
 func writeReport(o *Options, out *session.Outcome) error {
 	run := session.ReportRun("etcd-migration", out)
 	rep := report.New(run)
-	if err := emit(o.Out, rep, o.JSON, o.SVG); err != nil {
+	if err := rep.WriteText(o.Out); err != nil {
+		return err
+	}
+	if err := session.WriteReportFiles(rep, o.JSON, o.SVG); err != nil {
 		return err
 	}
 	if out.Probed {
@@ -61,38 +62,4 @@ func writeReport(o *Options, out *session.Outcome) error {
 		return err
 	}
 	return nil
-}
-
-func emit(w interface{ Write([]byte) (int, error) }, rep *report.Report, jsonPath, svgPath string) error {
-	if err := rep.WriteText(w); err != nil {
-		return err
-	}
-	if jsonPath != "" {
-		if err := writeFile(jsonPath, func(f *os.File) error { return report.WriteJSON(f, rep) }); err != nil {
-			return fmt.Errorf("flag --json: %w", err)
-		}
-	}
-	if svgPath != "" {
-		if err := writeFile(svgPath, func(f *os.File) error { return report.WriteSVG(f, rep) }); err != nil {
-			return fmt.Errorf("flag --svg: %w", err)
-		}
-	}
-	return nil
-}
-
-func writeFile(path string, fill func(*os.File) error) error {
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return err
-		}
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := fill(f); err != nil {
-		_ = f.Close()
-		return err
-	}
-	return f.Close()
 }

@@ -1,6 +1,11 @@
 package session
 
 import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
 	"github.com/handover-dev/handover/internal/report"
 )
 
@@ -44,4 +49,39 @@ func ReportRun(name string, out *Outcome) report.Run {
 		r.Metrics["learner_ready_s"] = ready / float64(n)
 	}
 	return r
+}
+
+// WriteReportFiles writes rep as JSON (handover.report/v1, report.WriteJSON)
+// to jsonPath and its timeline as SVG (report.WriteSVG) to svgPath, creating
+// missing parent directories (mode 0750) and truncating existing files; an
+// empty path skips that file. Errors name the flag: "flag --json: …" or
+// "flag --svg: …" (the CLI's --json and --svg take these paths).
+func WriteReportFiles(rep *report.Report, jsonPath, svgPath string) error {
+	if jsonPath != "" {
+		if err := writeFile(jsonPath, func(w io.Writer) error { return report.WriteJSON(w, rep) }); err != nil {
+			return fmt.Errorf("flag --json: %w", err)
+		}
+	}
+	if svgPath != "" {
+		if err := writeFile(svgPath, func(w io.Writer) error { return report.WriteSVG(w, rep) }); err != nil {
+			return fmt.Errorf("flag --svg: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeFile creates path (and its parent directories) and fills it.
+func writeFile(path string, fill func(io.Writer) error) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := fill(f); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
