@@ -157,24 +157,56 @@ func (p *Process) Progress(ctx context.Context, name string) (uint64, int64, err
 
 func (p *Process) pidPath(name string) string { return filepath.Join(p.BaseDir, name+".pid") }
 
-// alive reads the pid file and checks that the process lives and is this
-// member (its command line carries --name=<name>), guarding against pid
-// reuse.
+// alive returns the pid of this member's live process: the one its pid file
+// names (checked against pid reuse by the --name flag in its command line),
+// else an orphan found by command line (--name and --data-dir of this
+// BaseDir), which it adopts by writing the pid file. An orphan is what a
+// SIGKILL between starting the process and writing its pid file leaves: it
+// holds the member's ports, so starting another would fail to bind.
 func (p *Process) alive(name string) (int, bool) {
-	b, err := os.ReadFile(p.pidPath(name))
+	if b, err := os.ReadFile(p.pidPath(name)); err == nil {
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err == nil && pid > 0 && processAlive(pid) {
+			if cl, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil ||
+				bytes.Contains(cl, []byte("--name="+name+"\x00")) {
+				return pid, true
+			}
+		}
+	}
+	pid, ok := findMember(name, filepath.Join(p.BaseDir, name))
+	if !ok {
+		return 0, false
+	}
+	if err := writeFileAtomic(p.pidPath(name), []byte(strconv.Itoa(pid)+"\n")); err != nil {
+		return 0, false
+	}
+	return pid, true
+}
+
+// findMember scans /proc for a live process whose command line carries
+// --name=<name> and --data-dir=<dataDir> (as EtcdFlags writes them). It
+// returns false when there is none or /proc cannot be read.
+func findMember(name, dataDir string) (int, bool) {
+	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0, false
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 || !processAlive(pid) {
-		return 0, false
-	}
-	if cl, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
-		if !bytes.Contains(cl, []byte("--name="+name+"\x00")) {
-			return 0, false
+	wantName := []byte("--name=" + name + "\x00")
+	wantDir := []byte("--data-dir=" + filepath.Clean(dataDir) + "\x00")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cl, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || !bytes.Contains(cl, wantName) || !bytes.Contains(cl, wantDir) {
+			continue
+		}
+		if processAlive(pid) {
+			return pid, true
 		}
 	}
-	return pid, true
+	return 0, false
 }
 
 // processAlive: signal 0 succeeds and the process is not a zombie.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestProcessProvisioner starts a real etcd binary (built from go.mod's
@@ -78,5 +79,42 @@ func TestProcessProvisioner(t *testing.T) {
 	err = p.Start(ctx, clash)
 	if err == nil || !strings.Contains(err.Error(), "exited at start") {
 		t.Fatalf("clashing member: %v", err)
+	}
+}
+
+// A SIGKILL of the CLI between starting a member's process and writing its
+// pid file leaves an orphan that holds the member's ports. Start must adopt
+// it (pid file rewritten) instead of launching a second process that cannot
+// bind, and Stop must then end it. The orphan here is a shell whose argv
+// carries the member's flags, as the real etcd's would.
+func TestProcessAdoptsAnOrphanWithoutPidFile(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	p := &Process{BaseDir: base, Binary: "/nonexistent/etcd"} // a launch would fail
+	dataDir := filepath.Join(base, "m1")
+	orphan := exec.Command("sh", "-c", "sleep 60; true", "etcd", "--name=m1", "--data-dir="+dataDir)
+	if err := orphan.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = orphan.Wait(); close(done) }()
+	t.Cleanup(func() { _ = orphan.Process.Kill(); <-done })
+
+	if err := p.Start(t.Context(), MemberSpec{Name: "m1", PeerURL: "http://127.0.0.1:1", ClientURL: "http://127.0.0.1:2"}); err != nil {
+		t.Fatalf("Start with an orphan running: %v (it launched instead of adopting)", err)
+	}
+	if pid, ok := p.Running("m1"); !ok || pid != orphan.Process.Pid {
+		t.Fatalf("Running = %d, %v; want the orphan's pid %d", pid, ok, orphan.Process.Pid)
+	}
+	if _, ok := p.Running("m2"); ok {
+		t.Fatal("Running(m2) adopted m1's process")
+	}
+	if err := p.Stop(t.Context(), "m1"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("Stop did not end the adopted orphan")
 	}
 }
