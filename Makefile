@@ -43,7 +43,7 @@ test: k8s-binaries $(HELM) ## every tier the CI runs: unit, integration, e2e, an
 	$(K8S_TEST_ENV) HELM=$(HELM) $(GO) test -count=1 -timeout 40m ./...
 	$(MAKE) fuzz
 
-k8s-binaries: ## build the Kubernetes test binaries into K8S_BIN (~6 min cold; no-op when the stamp matches)
+k8s-binaries: ## build the Kubernetes test binaries into K8S_BIN (6-23 min cold on 2 cores, by load; no-op when the stamp matches)
 	HANDOVER_K8S_BIN=$(K8S_BIN) GO=$(GO) hack/k8s-binaries.sh
 
 sandbox-up: build k8s-binaries ## start a local kubelet-less cluster (handover sandbox up)
