@@ -62,16 +62,7 @@ func NewCA(opts CAOptions, now time.Time) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CAOptions.Algorithm: %w", err)
 	}
-	skid, err := keyID(key.Public())
-	if err != nil {
-		return nil, err
-	}
-	serial, err := newSerial()
-	if err != nil {
-		return nil, err
-	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: opts.CommonName, Organization: opts.Organization},
 		NotBefore:             notBefore.UTC(),
 		NotAfter:              notAfter.UTC(),
@@ -80,21 +71,42 @@ func NewCA(opts CAOptions, now time.Time) (*CA, error) {
 		IsCA:                  true,
 		MaxPathLen:            0,
 		MaxPathLenZero:        true,
-		SubjectKeyId:          skid,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		return nil, fmt.Errorf("create CA certificate %q: %w", opts.CommonName, err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("parse created CA certificate %q: %w", opts.CommonName, err)
-	}
-	keyPEM, err := encodeKey(key)
+	cert, keyPEM, err := sign(tmpl, tmpl, key, key, "CA")
 	if err != nil {
 		return nil, err
 	}
 	return &CA{Cert: cert, Key: key, CertPEM: EncodeCertificates(cert), KeyPEM: keyPEM}, nil
+}
+
+// sign is the issuance both NewCA and IssueLeaf end with: it sets tmpl's
+// SerialNumber (newSerial) and SubjectKeyId (keyID of key's public half),
+// has signer sign tmpl as issued by parent (tmpl itself for a self-signed
+// CA), and returns the parsed certificate and key as PKCS#8 PEM. kind
+// ("CA", "leaf") and the subject CN name the certificate in errors.
+func sign(tmpl, parent *x509.Certificate, key, signer crypto.Signer, kind string) (*x509.Certificate, []byte, error) {
+	skid, err := keyID(key.Public())
+	if err != nil {
+		return nil, nil, err
+	}
+	serial, err := newSerial()
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl.SerialNumber, tmpl.SubjectKeyId = serial, skid
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), signer)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create %s certificate %q: %w", kind, tmpl.Subject.CommonName, err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, fmt.Errorf("parse created %s certificate %q: %w", kind, tmpl.Subject.CommonName, err)
+	}
+	keyPEM, err := encodeKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cert, keyPEM, nil
 }
 
 // ParseCA parses a CA from its certificate PEM (the first CERTIFICATE block

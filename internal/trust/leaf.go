@@ -2,7 +2,6 @@ package trust
 
 import (
 	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -97,14 +96,6 @@ func (ca *CA) IssueLeaf(opts LeafOptions, now time.Time) (*Leaf, error) {
 	if err != nil {
 		return nil, fmt.Errorf("LeafOptions.Algorithm: %w", err)
 	}
-	skid, err := keyID(key.Public())
-	if err != nil {
-		return nil, err
-	}
-	serial, err := newSerial()
-	if err != nil {
-		return nil, err
-	}
 	keyUsage := x509.KeyUsageDigitalSignature
 	if _, ok := key.(*rsa.PrivateKey); ok {
 		keyUsage |= x509.KeyUsageKeyEncipherment
@@ -117,7 +108,6 @@ func (ca *CA) IssueLeaf(opts LeafOptions, now time.Time) (*Leaf, error) {
 		ext = append(ext, x509.ExtKeyUsageClientAuth)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: opts.CommonName},
 		NotBefore:             notBefore.UTC(),
 		NotAfter:              notAfter.UTC(),
@@ -128,18 +118,9 @@ func (ca *CA) IssueLeaf(opts LeafOptions, now time.Time) (*Leaf, error) {
 		DNSNames:              opts.DNSNames,
 		IPAddresses:           opts.IPAddresses,
 		URIs:                  opts.URIs,
-		SubjectKeyId:          skid,
 		AuthorityKeyId:        ca.Cert.SubjectKeyId,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
-	if err != nil {
-		return nil, fmt.Errorf("create leaf certificate %q: %w", opts.CommonName, err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("parse created leaf certificate %q: %w", opts.CommonName, err)
-	}
-	keyPEM, err := encodeKey(key)
+	cert, keyPEM, err := sign(tmpl, ca.Cert, key, ca.Key, "leaf")
 	if err != nil {
 		return nil, err
 	}
