@@ -90,7 +90,7 @@ func ExplainBundle(in BundleInput) ([]BundleEntry, error) {
 		if c == nil {
 			return nil, fmt.Errorf("%w: BundleInput.Previous[%d] is nil", ErrInvalidOptions, i)
 		}
-		if err := checkCAConstraints(c); err != nil {
+		if err := ValidateCAConstraints(c); err != nil {
 			return nil, fmt.Errorf("previous CA %d: %w", i, err)
 		}
 		e := BundleEntry{Cert: c, Index: i}

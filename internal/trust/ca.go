@@ -146,7 +146,7 @@ func ParseCA(certPEM, keyPEM []byte, now time.Time) (*CA, error) {
 // *CertError wrapping ErrNotCA, ErrNotYetValid or ErrExpired; nil cert wraps
 // ErrInvalidOptions.
 func ValidateCA(cert *x509.Certificate, now time.Time) error {
-	if err := checkCAConstraints(cert); err != nil {
+	if err := ValidateCAConstraints(cert); err != nil {
 		return err
 	}
 	return checkValidity(cert, now)
@@ -155,10 +155,7 @@ func ValidateCA(cert *x509.Certificate, now time.Time) error {
 // ValidateCAConstraints is ValidateCA without the time check: nil when cert
 // has BasicConstraints CA:TRUE and KeyUsage keyCertSign, else a *CertError
 // wrapping ErrNotCA (nil cert: ErrInvalidOptions).
-func ValidateCAConstraints(cert *x509.Certificate) error { return checkCAConstraints(cert) }
-
-// checkCAConstraints is ValidateCA without the time check.
-func checkCAConstraints(cert *x509.Certificate) error {
+func ValidateCAConstraints(cert *x509.Certificate) error {
 	if cert == nil {
 		return fmt.Errorf("%w: certificate is nil", ErrInvalidOptions)
 	}
