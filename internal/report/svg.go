@@ -9,6 +9,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/handover-dev/handover/internal/probe"
 )
 
 //go:embed svg.tmpl
@@ -185,7 +187,7 @@ func subtitle(run Run) string {
 }
 
 func bandStyle(i int, name string) string {
-	if strings.HasPrefix(name, "revert: ") {
+	if strings.HasPrefix(name, probe.RevertPhasePrefix) {
 		return "band-revert"
 	}
 	if i%2 == 0 {
