@@ -22,11 +22,11 @@ type Result struct {
 	GapRevisions []int64
 	// WatchResumes counts watch channels that closed and were re-opened.
 	WatchResumes int
-	StaleReads   int
+	StaleReads   int // linearizable reads that missed an acknowledged write
 	// DroppedProposalRetries counts writes sent again because raft dropped
 	// them (IsProposalDropped); each such attempt succeeded or failed as a
 	// whole, within its deadline.
-	DroppedProposalRetries int // linearizable reads that missed an acknowledged write
+	DroppedProposalRetries int
 	// WorstWriteStall is the longest time between two consecutive write
 	// acknowledgements (any writer), i.e. the longest stretch in which no
 	// write completed while writers kept trying; with writers at R/s its
