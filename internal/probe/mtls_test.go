@@ -17,7 +17,6 @@ type pki struct {
 	serverA, serverB *tls.Certificate
 	clientA, clientB *tls.Certificate
 	expiredServerA   *tls.Certificate
-	otherNameServerA *tls.Certificate
 }
 
 func newPKI(t *testing.T) *pki {
@@ -25,12 +24,11 @@ func newPKI(t *testing.T) *pki {
 	a, b := newTestCA(t, "ca-a"), newTestCA(t, "ca-b")
 	return &pki{
 		a: a, b: b,
-		serverA:          a.leaf(t, leafOpts{}),
-		serverB:          b.leaf(t, leafOpts{}),
-		clientA:          a.leaf(t, leafOpts{client: true}),
-		clientB:          b.leaf(t, leafOpts{client: true}),
-		expiredServerA:   a.leaf(t, leafOpts{expired: true}),
-		otherNameServerA: a.leaf(t, leafOpts{}),
+		serverA:        a.leaf(t, leafOpts{}),
+		serverB:        b.leaf(t, leafOpts{}),
+		clientA:        a.leaf(t, leafOpts{client: true}),
+		clientB:        b.leaf(t, leafOpts{client: true}),
+		expiredServerA: a.leaf(t, leafOpts{expired: true}),
 	}
 }
 

@@ -1,91 +1,56 @@
 package probe
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net"
 	"testing"
 	"time"
+
+	"github.com/handover-dev/handover/internal/trust"
 )
 
-// testCA is a CA generated in the test with crypto/x509 directly.
-type testCA struct {
-	cert *x509.Certificate
-	key  crypto.Signer
-}
+// testCA is a CA issued by internal/trust, the issuer handover itself uses.
+type testCA struct{ ca *trust.CA }
 
 func newTestCA(t *testing.T, cn string) *testCA {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	// Backdated so an expired leaf (see leafOpts) still falls in its validity.
+	ca, err := trust.NewCA(trust.CAOptions{CommonName: cn, NotBefore: now.Add(-3 * time.Hour)}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{cert: cert, key: key}
+	return &testCA{ca: ca}
 }
 
 func (ca *testCA) pool() *x509.CertPool {
 	p := x509.NewCertPool()
-	p.AddCert(ca.cert)
+	p.AddCert(ca.ca.Cert)
 	return p
 }
 
 type leafOpts struct {
-	client   bool
-	expired  bool
-	dnsNames []string
+	client  bool
+	expired bool // valid for the hour that ended an hour ago
 }
 
-// leaf issues a server (default: for 127.0.0.1 and "localhost") or client
-// certificate.
+// leaf issues a server (for 127.0.0.1 and "localhost") or client
+// certificate, valid for an hour.
 func (ca *testCA) leaf(t *testing.T, o leafOpts) *tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "leaf"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
+	opts := trust.LeafOptions{CommonName: "leaf", Validity: time.Hour, Usage: trust.UsageServer,
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"}}
 	if o.client {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	} else {
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-		tmpl.DNSNames = append([]string{"localhost"}, o.dnsNames...)
+		opts = trust.LeafOptions{CommonName: "leaf", Validity: time.Hour, Usage: trust.UsageClient}
 	}
+	now := time.Now()
 	if o.expired {
-		tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-2*time.Hour), time.Now().Add(-time.Hour)
+		now = now.Add(-2 * time.Hour)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
+	l, err := ca.ca.IssueLeaf(opts, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return &tls.Certificate{Certificate: [][]byte{l.Cert.Raw}, PrivateKey: l.Key}
 }
