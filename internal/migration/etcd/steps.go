@@ -99,6 +99,20 @@ func (w *world) removeMember(ctx context.Context, ms []Member, m Member, preferT
 	return nil
 }
 
+// removeTarget removes t's member (learner or voter) when the member list
+// has it, as removeMember does; a target not in the list is not an error.
+func (w *world) removeTarget(ctx context.Context, t Target) error {
+	ms, err := w.cfg.Cluster.Members(ctx)
+	if err != nil {
+		return err
+	}
+	m := findPeer(ms, t.PeerURL)
+	if m == nil {
+		return nil
+	}
+	return w.removeMember(ctx, ms, *m, false)
+}
+
 // --- preflight ---
 
 type preflightStep struct{ w *world }
@@ -163,17 +177,7 @@ func (s *addLearnerStep) Check(ctx context.Context) plan.Result {
 	}
 	return plan.Done()
 }
-func (s *addLearnerStep) Revert(ctx context.Context) error {
-	ms, err := s.w.cfg.Cluster.Members(ctx)
-	if err != nil {
-		return err
-	}
-	m := findPeer(ms, s.t.PeerURL)
-	if m == nil {
-		return nil
-	}
-	return s.w.removeMember(ctx, ms, *m, false)
-}
+func (s *addLearnerStep) Revert(ctx context.Context) error { return s.w.removeTarget(ctx, s.t) }
 
 // --- provision ---
 
@@ -207,14 +211,8 @@ func (s *provisionStep) Apply(ctx context.Context) error {
 }
 func (s *provisionStep) Check(context.Context) plan.Result { return plan.Done() }
 func (s *provisionStep) Revert(ctx context.Context) error {
-	ms, err := s.w.cfg.Cluster.Members(ctx)
-	if err != nil {
+	if err := s.w.removeTarget(ctx, s.t); err != nil {
 		return err
-	}
-	if m := findPeer(ms, s.t.PeerURL); m != nil {
-		if err := s.w.removeMember(ctx, ms, *m, false); err != nil {
-			return err
-		}
 	}
 	return s.w.cfg.Provisioner.Stop(ctx, s.t.Name)
 }
