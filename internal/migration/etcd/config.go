@@ -114,14 +114,6 @@ type CatchUp struct {
 	Ready time.Duration
 }
 
-// MiBPerSecond is Bytes/Duration in MiB/s (0 when Duration is 0).
-func (c CatchUp) MiBPerSecond() float64 {
-	if c.Duration <= 0 {
-		return 0
-	}
-	return float64(c.Bytes) / (1 << 20) / c.Duration.Seconds()
-}
-
 // Stats collects measurements made by the steps; safe for concurrent use.
 type Stats struct {
 	mu       sync.Mutex

@@ -1,7 +1,6 @@
 package etcd
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -131,9 +130,6 @@ func PreflightError(reasons []string) error {
 	}
 	return fmt.Errorf("%w:\n  - %s", ErrPreflight, strings.Join(reasons, "\n  - "))
 }
-
-// IsPreflight reports whether err is a preflight refusal.
-func IsPreflight(err error) bool { return errors.Is(err, ErrPreflight) }
 
 func memberLabel(m Member) string {
 	if m.Name != "" {

@@ -1,6 +1,7 @@
 package etcd
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -83,7 +84,7 @@ func TestPreflight(t *testing.T) {
 			if !found {
 				t.Fatalf("reasons %q do not contain %q", got, tc.want)
 			}
-			if err := PreflightError(got); !IsPreflight(err) {
+			if err := PreflightError(got); !errors.Is(err, ErrPreflight) {
 				t.Fatalf("PreflightError = %v", err)
 			}
 		})
