@@ -10,8 +10,6 @@ var (
 	ErrUnknownService = errors.New("unknown service")
 	// ErrDuplicateService is returned by AddService for a name already added.
 	ErrDuplicateService = errors.New("service already exists")
-	// ErrUnknownPod is returned for a pod the simulator does not run.
-	ErrUnknownPod = errors.New("unknown pod")
 	// ErrMissingSource is returned when a volume's Secret or ConfigMap (or one
 	// of its items) does not exist yet; the kubelet keeps the pod in
 	// ContainerCreating then, the simulator keeps retrying on every change.
