@@ -14,12 +14,9 @@ func (x *run) cancelled(ctx context.Context, i int, started bool) (*State, error
 	}
 	dctx := context.WithoutCancel(ctx)
 	if started {
-		x.st.Steps[i].Reason = "aborted"
-		x.st.Steps[i].UpdatedAt = x.clk.Now()
-		if err := x.save(dctx); err != nil {
+		if err := x.stepFailed(dctx, i, "aborted"); err != nil {
 			return x.st, err
 		}
-		x.emit(Event{Kind: EventStepFailed, Step: x.p.Steps[i].Name(), Index: i, Reason: "aborted"})
 	}
 	return x.startRollback(dctx, "aborted")
 }
@@ -56,14 +53,10 @@ func (x *run) rollback(ctx context.Context, reason string) (*State, error) {
 			return x.st, err
 		}
 		if failure != "" {
-			name := x.p.Steps[j].Name()
-			x.st.Steps[j].Reason = failure
-			x.st.Steps[j].UpdatedAt = x.clk.Now()
-			if err := x.save(ctx); err != nil {
+			if err := x.stepFailed(ctx, j, failure); err != nil {
 				return x.st, err
 			}
-			x.emit(Event{Kind: EventStepFailed, Step: name, Index: j, Reason: failure})
-			return x.end(ctx, OutcomeFailed, fmt.Sprintf("%s; rollback failed: step %q: %s", reason, name, failure))
+			return x.end(ctx, OutcomeFailed, fmt.Sprintf("%s; rollback failed: step %q: %s", reason, x.p.Steps[j].Name(), failure))
 		}
 	}
 	return x.end(ctx, OutcomeRolledBack, reason)

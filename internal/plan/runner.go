@@ -221,18 +221,26 @@ func (x *run) forward(ctx context.Context, i int) (string, error) {
 // fail records the failure of step i and either rolls back (before the
 // point of no return) or ends the plan Failed.
 func (x *run) fail(ctx context.Context, i int, failure string) (*State, error) {
-	name := x.p.Steps[i].Name()
-	x.st.Steps[i].Reason = failure
-	x.st.Steps[i].UpdatedAt = x.clk.Now()
-	if err := x.save(ctx); err != nil {
+	if err := x.stepFailed(ctx, i, failure); err != nil {
 		return x.st, err
 	}
-	x.emit(Event{Kind: EventStepFailed, Step: name, Index: i, Reason: failure})
-	reason := fmt.Sprintf("step %q: %s", name, failure)
+	reason := fmt.Sprintf("step %q: %s", x.p.Steps[i].Name(), failure)
 	if i < x.p.PointOfNoReturn {
 		return x.startRollback(x.rollbackCtx(ctx), reason)
 	}
 	return x.end(ctx, OutcomeFailed, reason)
+}
+
+// stepFailed records failure as step i's reason (its phase stays, so a rerun
+// knows how far the step got), saves, and emits EventStepFailed.
+func (x *run) stepFailed(ctx context.Context, i int, failure string) error {
+	x.st.Steps[i].Reason = failure
+	x.st.Steps[i].UpdatedAt = x.clk.Now()
+	if err := x.save(ctx); err != nil {
+		return err
+	}
+	x.emit(Event{Kind: EventStepFailed, Step: x.p.Steps[i].Name(), Index: i, Reason: failure})
+	return nil
 }
 
 func (x *run) end(ctx context.Context, o Outcome, reason string) (*State, error) {
