@@ -37,9 +37,11 @@ import (
 //     after Options.EvictionRetry until ctx ends. After each eviction it
 //     waits until the pod is gone or terminating and as many other pods are
 //     Ready as were before the eviction (the replacement). Then it sets
-//     AnnotationEvictedFor = marker on the workload. The pods to evict are
-//     recorded first (AnnotationEvicting), so a re-apply after a crash
-//     evicts only the recorded pods still running, not their replacements.
+//     AnnotationEvictedFor = marker on the workload and waits until the
+//     workload's status shows it rolled out (as for RolloutRestart), which
+//     the verifications require. The pods to evict are recorded first
+//     (AnnotationEvicting), so a re-apply after a crash evicts only the
+//     recorded pods still running, not their replacements.
 //
 // It returns when done, or ctx's error; API errors are wrapped naming the
 // workload. It never times out by itself: the plan's step timeout bounds it.
@@ -89,6 +91,13 @@ func (b *Backend) rolloutRestart(ctx context.Context, w workload, marker string)
 		}
 		b.opts.Log.V(1).Info("rollout restart", "workload", w.String(), "restartedAt", marker)
 	}
+	return b.waitRolledOut(ctx, w)
+}
+
+// waitRolledOut re-reads w until it is rolled out (workload.rolledOut), the
+// same condition VerifyAcceptsCA/VerifyPresentsLeafFrom require of a
+// restarted consumer, or ctx ends.
+func (b *Backend) waitRolledOut(ctx context.Context, w workload) error {
 	return b.poll(ctx, func(ctx context.Context) (bool, error) {
 		if err := b.c.Get(ctx, client.ObjectKeyFromObject(w.obj), w.obj); err != nil {
 			return false, fmt.Errorf("get %s: %w", w, err)
@@ -100,7 +109,7 @@ func (b *Backend) rolloutRestart(ctx context.Context, w workload, marker string)
 
 func (b *Backend) evictAll(ctx context.Context, w workload, marker string) error {
 	if w.obj.GetAnnotations()[AnnotationEvictedFor] == marker {
-		return nil
+		return b.waitRolledOut(ctx, w)
 	}
 	pods, err := b.pods(ctx, w)
 	if err != nil {
@@ -141,7 +150,10 @@ func (b *Backend) evictAll(ctx context.Context, w workload, marker string) error
 		}
 	}
 	patch := map[string]any{"metadata": map[string]any{"annotations": map[string]any{AnnotationEvictedFor: marker, AnnotationEvicting: nil}}}
-	return b.mergePatch(ctx, w, patch)
+	if err := b.mergePatch(ctx, w, patch); err != nil {
+		return err
+	}
+	return b.waitRolledOut(ctx, w)
 }
 
 // evicting is the value of AnnotationEvicting.
