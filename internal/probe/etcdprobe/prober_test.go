@@ -59,8 +59,10 @@ func TestProberOnRealEtcd(t *testing.T) {
 		r := &probe.Runner{Probe: pr, Rate: 200, Concurrency: 2, Sink: sink}
 		go func() { _ = r.Run(rctx); done <- struct{}{} }()
 	}
-	for len(sink.ok) < 100 {
-		time.Sleep(10 * time.Millisecond)
+	for deadline := time.Now().Add(30 * time.Second); len(sink.ok) < 100; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d successful and %d failed attempts after 30s, want 100 successful", len(sink.ok), len(sink.failed))
+		}
 	}
 	stop()
 	<-done
