@@ -96,9 +96,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		r.Recorder.Eventf(ca, nil, corev1.EventTypeWarning, "ActionFailed", string(dec.Action), "%s: %v", dec.Action, err)
 		return reconcile.Result{}, err
 	}
-	// Re-read what the action changed.
+	// Re-read what the action changed: the managed copy is the only part of
+	// the world an action writes that writeStatus and requeue read (spec,
+	// source, namespaces, access and consumer workloads stay as observed, so
+	// no second round of access reviews and workload lists).
 	if dec.Action != ActionNone {
-		if w, err = r.observe(ctx, ca, now); err != nil {
+		if w.copy, _, err = loadCopy(ctx, r.APIReader, ca); err != nil {
 			return reconcile.Result{}, err
 		}
 	}
