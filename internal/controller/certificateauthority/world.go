@@ -24,6 +24,7 @@ import (
 func (r *Reconciler) checkWorld(ctx context.Context, ca *v1alpha1.CertificateAuthority) (*Problem, []DeclaredSelector, error) {
 	type access struct{ ns, resource string }
 	checked := map[access]*Problem{}
+	missing := map[string]bool{} // namespace read once per reconcile
 	may := func(field, ns, resource string) (*Problem, error) {
 		k := access{ns, resource}
 		if p, ok := checked[k]; ok {
@@ -32,17 +33,24 @@ func (r *Reconciler) checkWorld(ctx context.Context, ca *v1alpha1.CertificateAut
 			}
 			return p, nil
 		}
-		var p *Problem
-		nsObj := &corev1.Namespace{}
-		if err := r.APIReader.Get(ctx, types.NamespacedName{Name: ns}, nsObj); err != nil {
-			switch {
-			case apierrors.IsNotFound(err):
-				p = &Problem{ReasonTargetForbidden, field, fmt.Sprintf("namespace %q does not exist", ns)}
-			case apierrors.IsForbidden(err):
-				// Cannot tell; the access review below decides.
-			default:
-				return nil, fmt.Errorf("read namespace %s: %w", ns, err)
+		gone, read := missing[ns]
+		if !read {
+			nsObj := &corev1.Namespace{}
+			if err := r.APIReader.Get(ctx, types.NamespacedName{Name: ns}, nsObj); err != nil {
+				switch {
+				case apierrors.IsNotFound(err):
+					gone = true
+				case apierrors.IsForbidden(err):
+					// Cannot tell; the access review below decides.
+				default:
+					return nil, fmt.Errorf("read namespace %s: %w", ns, err)
+				}
 			}
+			missing[ns] = gone
+		}
+		var p *Problem
+		if gone {
+			p = &Problem{ReasonTargetForbidden, field, fmt.Sprintf("namespace %q does not exist", ns)}
 		}
 		for _, verb := range []string{"create", "update", "get"} {
 			if p != nil {
@@ -81,9 +89,10 @@ func (r *Reconciler) checkWorld(ctx context.Context, ca *v1alpha1.CertificateAut
 		}
 	}
 	var declared []DeclaredSelector
+	lists := workloadLists{}
 	for i, c := range ca.Spec.Consumers {
 		field := fmt.Sprintf("spec.consumers[%d]", i)
-		sels, p, err := r.workloadSelectors(ctx, c, nsOr(c.Namespace, ca.Namespace), field)
+		sels, p, err := r.workloadSelectors(ctx, lists, c, nsOr(c.Namespace, ca.Namespace), field)
 		if p != nil || err != nil {
 			return p, nil, err
 		}
@@ -92,50 +101,42 @@ func (r *Reconciler) checkWorld(ctx context.Context, ca *v1alpha1.CertificateAut
 	return nil, declared, nil
 }
 
+// workload is one consumer workload: its name and pod selector.
+type workload struct {
+	name string
+	pods *metav1.LabelSelector
+}
+
+// workloadLists memoizes, for one reconcile, the uncached workload lists by
+// kind, namespace and label selector: consumers naming workloads of the same
+// kind in the same namespace share one list.
+type workloadLists map[[3]string][]workload
+
 // workloadSelectors finds a consumer's workloads and returns their pod
 // selectors; none found is a ConsumerNotFound Problem.
-func (r *Reconciler) workloadSelectors(ctx context.Context, c v1alpha1.Consumer, ns, field string) ([]DeclaredSelector, *Problem, error) {
-	var list client.ObjectList
-	switch c.Kind {
-	case "StatefulSet":
-		list = &appsv1.StatefulSetList{}
-	case "DaemonSet":
-		list = &appsv1.DaemonSetList{}
-	default:
-		list = &appsv1.DeploymentList{}
-	}
-	opts := []client.ListOption{client.InNamespace(ns)}
+func (r *Reconciler) workloadSelectors(ctx context.Context, lists workloadLists, c v1alpha1.Consumer, ns, field string) ([]DeclaredSelector, *Problem, error) {
+	sel := labels.Everything()
 	what := fmt.Sprintf("%s %s/%s", c.Kind, ns, c.WorkloadName)
 	if c.Selector != nil {
-		sel, err := metav1.LabelSelectorAsSelector(c.Selector)
-		if err != nil {
+		var err error
+		if sel, err = metav1.LabelSelectorAsSelector(c.Selector); err != nil {
 			return nil, &Problem{ReasonInvalidSpec, field + ".selector", err.Error()}, nil
 		}
-		opts = append(opts, client.MatchingLabelsSelector{Selector: sel})
 		what = fmt.Sprintf("no %s in namespace %s matches selector %q", c.Kind, ns, sel.String())
 	}
-	if err := r.APIReader.List(ctx, list, opts...); err != nil {
-		return nil, nil, fmt.Errorf("list %s in %s: %w", c.Kind, ns, err)
+	key := [3]string{string(c.Kind), ns, sel.String()}
+	all, ok := lists[key]
+	if !ok {
+		var err error
+		if all, err = r.listWorkloads(ctx, c.Kind, ns, sel); err != nil {
+			return nil, nil, err
+		}
+		lists[key] = all
 	}
 	var podSelectors []*metav1.LabelSelector
-	switch l := list.(type) {
-	case *appsv1.DeploymentList:
-		for i := range l.Items {
-			if c.Selector != nil || l.Items[i].Name == c.WorkloadName {
-				podSelectors = append(podSelectors, l.Items[i].Spec.Selector)
-			}
-		}
-	case *appsv1.StatefulSetList:
-		for i := range l.Items {
-			if c.Selector != nil || l.Items[i].Name == c.WorkloadName {
-				podSelectors = append(podSelectors, l.Items[i].Spec.Selector)
-			}
-		}
-	case *appsv1.DaemonSetList:
-		for i := range l.Items {
-			if c.Selector != nil || l.Items[i].Name == c.WorkloadName {
-				podSelectors = append(podSelectors, l.Items[i].Spec.Selector)
-			}
+	for _, wl := range all {
+		if c.Selector != nil || wl.name == c.WorkloadName {
+			podSelectors = append(podSelectors, wl.pods)
 		}
 	}
 	if len(podSelectors) == 0 {
@@ -155,6 +156,43 @@ func (r *Reconciler) workloadSelectors(ctx context.Context, c v1alpha1.Consumer,
 		out = append(out, DeclaredSelector{Namespace: ns, Selector: sel})
 	}
 	return out, nil, nil
+}
+
+// listWorkloads lists (uncached) the Deployments, StatefulSets or DaemonSets
+// (kind; anything else = Deployment) in ns matching sel.
+func (r *Reconciler) listWorkloads(ctx context.Context, kind v1alpha1.WorkloadKind, ns string, sel labels.Selector) ([]workload, error) {
+	var list client.ObjectList
+	switch kind {
+	case "StatefulSet":
+		list = &appsv1.StatefulSetList{}
+	case "DaemonSet":
+		list = &appsv1.DaemonSetList{}
+	default:
+		list = &appsv1.DeploymentList{}
+	}
+	opts := []client.ListOption{client.InNamespace(ns)}
+	if !sel.Empty() {
+		opts = append(opts, client.MatchingLabelsSelector{Selector: sel})
+	}
+	if err := r.APIReader.List(ctx, list, opts...); err != nil {
+		return nil, fmt.Errorf("list %s in %s: %w", kind, ns, err)
+	}
+	var out []workload
+	switch l := list.(type) {
+	case *appsv1.DeploymentList:
+		for i := range l.Items {
+			out = append(out, workload{l.Items[i].Name, l.Items[i].Spec.Selector})
+		}
+	case *appsv1.StatefulSetList:
+		for i := range l.Items {
+			out = append(out, workload{l.Items[i].Name, l.Items[i].Spec.Selector})
+		}
+	case *appsv1.DaemonSetList:
+		for i := range l.Items {
+			out = append(out, workload{l.Items[i].Name, l.Items[i].Spec.Selector})
+		}
+	}
+	return out, nil
 }
 
 // inventory lists the pods in the target namespaces and returns the
