@@ -85,6 +85,10 @@ func (w *Workers) Start(ctx context.Context) error {
 	w.base = ctx
 	w.mu.Unlock()
 	<-ctx.Done()
+	// Barrier: a Run that saw ctx live has finished its wg.Add under mu, and
+	// every later Run sees ctx.Err() and refuses, so Wait covers every worker.
+	w.mu.Lock()
+	w.mu.Unlock() //nolint:staticcheck // SA2001: the empty critical section is the barrier
 	w.wg.Wait()
 	return nil
 }
