@@ -291,3 +291,40 @@ func runSucceedsWithoutFailures(t *testing.T, runner *plan.Runner, r *rotation.R
 		t.Fatalf("%s rotation failed %d handshakes: %v", r.Strategy, n, classes)
 	}
 }
+
+// The bundle strategy publishes [new, previous] with the new leaves: once
+// the mounts caught up, every consumer still accepts the previous CA and
+// every hot-reload consumer presents a new-CA leaf. (Atomic drops the
+// previous CA, so its hot consumers reject it: this tells the two apart.)
+func TestBundleKeepsThePreviousCAAndSwitchesLeaves(t *testing.T) {
+	t.Parallel()
+	old, next := newCA(t, "old"), newCA(t, "new")
+	f, _ := smallFleet(t, old)
+	r := build(t, rotation.StrategyBundle, f, old, next, time.Minute)
+	st, err := (&plan.Runner{}).Run(t.Context(), r.Plan)
+	if err != nil || st.Outcome != plan.OutcomeSucceeded {
+		t.Fatalf("bundle plan: %v %+v", err, st)
+	}
+	time.Sleep(3 * propagation) // every mount holds the publish
+	newRoots := x509.NewCertPool()
+	newRoots.AddCert(next.Cert)
+	probeNew, err := rotation.ProbeLeaf(next, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	probeOld, err := rotation.ProbeLeaf(old, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, _ := f.Consumers(t.Context())
+	for _, c := range cs {
+		if err := f.VerifyAcceptsCA(t.Context(), c, probeOld); err != nil {
+			t.Errorf("%s no longer accepts the previous CA: %v", c.Name, err)
+		}
+		if c.Reload == rotation.ReloadHot {
+			if err := f.VerifyPresentsLeafFrom(t.Context(), c, newRoots, probeNew); err != nil {
+				t.Errorf("%s does not present a new-CA leaf: %v", c.Name, err)
+			}
+		}
+	}
+}
