@@ -8,9 +8,10 @@ import (
 )
 
 // Mount is a Secret mounted outside any pod (a client's certificate
-// directory), synced with the same delay as pod volumes. Its methods re-read
-// the directory on every call (hot reload), so they fit probe.MTLS's
-// GetClientCertificate and GetRootCAs.
+// directory), synced with the same delay as pod volumes. Its methods resolve
+// ..data on every call and re-read the files when it changed (hot reload;
+// tlsloop.Loader), so they fit probe.MTLS's GetClientCertificate and
+// GetRootCAs.
 type Mount struct {
 	ld  *tlsloop.Loader
 	dir string
