@@ -81,11 +81,12 @@ func wantErr(t *testing.T, err, want error) {
 }
 
 // assertNoKeyMaterial fails t when msg contains "PRIVATE KEY" or any 16-byte
-// run of the base64 body of keyPEM.
+// run of the base64 body of keyPEM. It never prints msg: on failure msg is
+// the leak.
 func assertNoKeyMaterial(t *testing.T, msg string, keyPEM []byte) {
 	t.Helper()
 	if strings.Contains(msg, "PRIVATE KEY") {
-		t.Fatalf("message mentions PRIVATE KEY: %s", msg)
+		t.Fatalf("message (%d bytes) mentions PRIVATE KEY; not printed, it may hold key material", len(msg))
 	}
 	var body strings.Builder
 	for _, line := range strings.Split(string(keyPEM), "\n") {
@@ -96,7 +97,7 @@ func assertNoKeyMaterial(t *testing.T, msg string, keyPEM []byte) {
 	b := body.String()
 	for i := 0; i+16 <= len(b); i += 8 {
 		if strings.Contains(msg, b[i:i+16]) {
-			t.Fatalf("message contains key bytes: %s", msg)
+			t.Fatalf("message (%d bytes) contains key bytes (base64 body offset %d); not printed", len(msg), i)
 		}
 	}
 }
