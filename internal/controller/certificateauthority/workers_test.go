@@ -161,10 +161,21 @@ func TestNewMetricsTwice(t *testing.T) {
 	}
 	b.SetPhase("ns/a", "x")
 	b.SetPhase("ns/a", "y")
-	mfs, _ := reg.Gather()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
 	for _, mf := range mfs {
-		if mf.GetName() == "handover_rotation_phase" && len(mf.GetMetric()) != 1 {
+		if mf.GetName() != "handover_rotation_phase" {
+			continue
+		}
+		found = true
+		if len(mf.GetMetric()) != 1 {
 			t.Fatalf("phase series: %d, want only the current one", len(mf.GetMetric()))
 		}
+	}
+	if !found {
+		t.Fatal("handover_rotation_phase not gathered from the registry")
 	}
 }
