@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -42,8 +43,8 @@ func formatClasses(m map[string]int64) string {
 		return "-"
 	}
 	keys := slices.SortedFunc(maps.Keys(m), func(a, b string) int {
-		if m[a] != m[b] {
-			return int(m[b] - m[a])
+		if c := cmp.Compare(m[b], m[a]); c != 0 {
+			return c // most failures first
 		}
 		return strings.Compare(a, b)
 	})
