@@ -14,17 +14,14 @@ import (
 	"github.com/go-logr/logr/funcr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -35,6 +32,7 @@ import (
 	"github.com/handover-dev/handover/internal/controller/certificateauthority"
 	"github.com/handover-dev/handover/internal/kube/backend"
 	"github.com/handover-dev/handover/internal/probe"
+	"github.com/handover-dev/handover/internal/testenv"
 	"github.com/handover-dev/handover/internal/testenv/kubeletsim"
 )
 
@@ -142,26 +140,13 @@ func tlsSecretOf(app string) string { return app + "-tls" }
 
 // rotationDeployment is a consumer mounting its leaf Secret.
 func rotationDeployment(name string, replicas int32, reload kubeletsim.Reload) *appsv1.Deployment {
-	labels := map[string]string{"app": name}
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(replicas),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{
-					kubeletsim.AnnotationReload: string(reload),
-				}},
-				Spec: corev1.PodSpec{
-					NodeSelector: map[string]string{"type": "kwok"},
-					Containers: []corev1.Container{{Name: name, Image: "registry.invalid/" + name + ":1",
-						VolumeMounts: []corev1.VolumeMount{{Name: "tls", MountPath: "/etc/tls", ReadOnly: true}}}},
-					Volumes: []corev1.Volume{{Name: "tls", VolumeSource: corev1.VolumeSource{
-						Secret: &corev1.SecretVolumeSource{SecretName: tlsSecretOf(name)}}}},
-				},
-			},
-		},
-	}
+	d := testenv.KwokDeployment("", name, replicas)
+	tmpl := &d.Spec.Template
+	tmpl.Annotations = map[string]string{kubeletsim.AnnotationReload: string(reload)}
+	tmpl.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "tls", MountPath: "/etc/tls", ReadOnly: true}}
+	tmpl.Spec.Volumes = []corev1.Volume{{Name: "tls", VolumeSource: corev1.VolumeSource{
+		Secret: &corev1.SecretVolumeSource{SecretName: tlsSecretOf(name)}}}}
+	return d
 }
 
 // setupRotationFleet creates the namespace, the Deployments and the
@@ -186,14 +171,7 @@ func setupRotationFleet(t *testing.T, cfg *rest.Config, c client.Client, ns stri
 			t.Fatal(err)
 		}
 	}
-	pdb := &policyv1.PodDisruptionBudget{
-		ObjectMeta: metav1.ObjectMeta{Name: gatewayName},
-		Spec: policyv1.PodDisruptionBudgetSpec{
-			MinAvailable: ptr.To(intstr.FromInt32(2)),
-			Selector:     &metav1.LabelSelector{MatchLabels: map[string]string{"app": gatewayName}},
-		},
-	}
-	if _, err := cs.PolicyV1().PodDisruptionBudgets(ns).Create(ctx, pdb, metav1.CreateOptions{}); err != nil {
+	if _, err := cs.PolicyV1().PodDisruptionBudgets(ns).Create(ctx, testenv.MinAvailableBudget("", gatewayName, 2), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	simCtx, cancel := context.WithCancel(context.Background())

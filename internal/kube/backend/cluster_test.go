@@ -13,11 +13,9 @@ import (
 	"github.com/go-logr/logr/funcr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
@@ -59,9 +57,7 @@ func testRestartAndEvict(t *testing.T, cl *cluster.Cluster, c client.Client, cs 
 		}
 	}
 	// The budget first allows no disruption at all (minAvailable 3 of 3).
-	pdb := &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "evict", Namespace: ns},
-		Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: ptr.To(intstr.FromInt32(3)),
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "evict"}}}}
+	pdb := testenv.MinAvailableBudget(ns, "evict", 3)
 	if err := c.Create(ctx, pdb); err != nil {
 		t.Fatal(err)
 	}

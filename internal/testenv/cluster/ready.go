@@ -104,8 +104,9 @@ func apiserverReady(cs kubernetes.Interface) func(ctx context.Context) (bool, st
 	}
 }
 
-// NodeLabels are set on every kwok node Start creates; select on
-// "type=kwok" to place pods on fake nodes.
+// nodeLabels returns the labels of the kwok node name that Start creates;
+// select on "type=kwok" to place pods on fake nodes (testenv.KwokDeployment
+// does).
 func nodeLabels(name string) map[string]string {
 	return map[string]string{
 		"type":                   "kwok",
