@@ -96,11 +96,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		r.Recorder.Eventf(ca, nil, corev1.EventTypeWarning, "ActionFailed", string(dec.Action), "%s: %v", dec.Action, err)
 		return reconcile.Result{}, err
 	}
-	// Re-read what the action changed: the managed copy is the only part of
-	// the world an action writes that writeStatus and requeue read (spec,
-	// source, namespaces, access and consumer workloads stay as observed, so
-	// no second round of access reviews and workload lists).
+	// Re-read what the action changed: the managed copy and status.rotation
+	// (begin records a new rotation; without it the status below would say
+	// Idle and the phase metric would be reset to Idle while the new
+	// rotation's first step runs). Spec, source, namespaces, access and
+	// consumer workloads stay as observed: no second round of access reviews
+	// and workload lists.
 	if dec.Action != ActionNone {
+		fresh := &v1alpha1.CertificateAuthority{}
+		if err := r.APIReader.Get(ctx, req.NamespacedName, fresh); err != nil {
+			return reconcile.Result{}, err
+		}
+		ca.Status.Rotation = fresh.Status.Rotation
 		if w.copy, _, err = loadCopy(ctx, r.APIReader, ca); err != nil {
 			return reconcile.Result{}, err
 		}
