@@ -75,7 +75,7 @@ path of the admin kubeconfig (system:masters; keep it private).
 
 State lives in --state-dir: state.json (names, PIDs, start times), the
 kubeconfigs, pki/, etcd/ and logs/<component>.log.`,
-		Example: `  make k8s-binaries                  # once: builds the binaries (~6 min cold)
+		Example: `  make k8s-binaries                  # once: builds the binaries (6-23 min cold on 2 cores)
   handover sandbox up
   kubectl --kubeconfig "$(handover sandbox kubeconfig)" get nodes
   handover sandbox down`,
