@@ -55,9 +55,6 @@ type Options struct {
 	Controller ControllerOptions
 	// Zap configures the logger (--zap-* flags).
 	Zap zap.Options
-	// Register adds the controllers to the manager; nil means the
-	// CertificateAuthority controller (registerCertificateAuthority).
-	Register func(manager.Manager, ControllerOptions) error
 	// Started, when set, is called once the manager is built, before it
 	// starts (tests use it to learn the bound addresses).
 	Started func(manager.Manager)
@@ -158,11 +155,7 @@ func run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	register := o.Register
-	if register == nil {
-		register = registerCertificateAuthority
-	}
-	if err := register(mgr, o.Controller); err != nil {
+	if err := registerCertificateAuthority(mgr, o.Controller); err != nil {
 		return fmt.Errorf("register the CertificateAuthority controller: %w", err)
 	}
 	if o.Started != nil {
