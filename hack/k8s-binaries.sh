@@ -92,7 +92,7 @@ main() {
 		ldflags+=" -X $pkg.buildDate=${build_date}"
 	done
 
-	echo "building kubernetes ${K8S_VERSION} and etcd ${ETCD_VERSION} into $out (cold: ~6 min)"
+	echo "building kubernetes ${K8S_VERSION} and etcd ${ETCD_VERSION} into $out (cold: 6-23 min on 2 cores, by load)"
 	(
 		cd "$root/hack/k8s"
 		"$GO" build -trimpath -ldflags "$ldflags" -o "$tmp/" \
