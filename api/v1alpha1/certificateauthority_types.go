@@ -168,11 +168,13 @@ type TrustBundleTarget struct {
 
 // BundlePolicy bounds the trust bundle.
 type BundlePolicy struct {
-	// MaxCAs is the most CAs a bundle holds (active first). A CA that still
-	// signs a leaf in use is never dropped: the rotation waits instead.
+	// MaxCAs is the most CAs a bundle holds (active first). handover keeps
+	// the active CA and at most one previous CA, so 2 is the largest value
+	// it supports; 1 (no overlap) is accepted only in mode Legacy. A CA that
+	// still signs a leaf in use is never dropped: the rotation waits instead.
 	// +kubebuilder:default=2
 	// +kubebuilder:validation:Minimum=1
-	// +kubebuilder:validation:Maximum=8
+	// +kubebuilder:validation:Maximum=2
 	// +optional
 	MaxCAs int32 `json:"maxCAs,omitempty"`
 }

@@ -113,8 +113,8 @@ func TestCRDDefaultsAndValidation(t *testing.T) {
 		{"unknown target kind", func(ca *v1alpha1.CertificateAuthority) {
 			ca.Spec.TrustBundles = []v1alpha1.TrustBundleTarget{{Kind: "Volume", Name: "x"}}
 		}, "spec.trustBundles[0].kind"},
-		{"maxCAs above 8", func(ca *v1alpha1.CertificateAuthority) {
-			ca.Spec.BundlePolicy.MaxCAs = 9
+		{"maxCAs above 2 (one previous CA is kept)", func(ca *v1alpha1.CertificateAuthority) {
+			ca.Spec.BundlePolicy.MaxCAs = 3
 		}, "spec.bundlePolicy.maxCAs"},
 		{"unknown usage", func(ca *v1alpha1.CertificateAuthority) {
 			ca.Spec.Certificates = []v1alpha1.CertificateSpec{{SecretName: "x", Usages: []v1alpha1.Usage{"signing"}}}
