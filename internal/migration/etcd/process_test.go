@@ -2,6 +2,7 @@ package etcd
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,9 +100,21 @@ func TestProcessAdoptsAnOrphanWithoutPidFile(t *testing.T) {
 	done := make(chan struct{})
 	go func() { _ = orphan.Wait(); close(done) }()
 	t.Cleanup(func() { _ = orphan.Process.Kill(); <-done })
+	// The setup is done when /proc shows the orphan's flags (a loaded machine
+	// may show them a moment after Start returns); the test is what follows.
+	cmdline := func() string {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", orphan.Process.Pid))
+		return strings.ReplaceAll(string(b), "\x00", " ")
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(cmdline(), "--data-dir="+dataDir); {
+		if time.Now().After(deadline) {
+			t.Fatalf("orphan's command line never showed its flags: %q", cmdline())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 
 	if err := p.Start(t.Context(), MemberSpec{Name: "m1", PeerURL: "http://127.0.0.1:1", ClientURL: "http://127.0.0.1:2"}); err != nil {
-		t.Fatalf("Start with an orphan running: %v (it launched instead of adopting)", err)
+		t.Fatalf("Start with an orphan running (cmdline %q): %v (it launched instead of adopting)", cmdline(), err)
 	}
 	if pid, ok := p.Running("m1"); !ok || pid != orphan.Process.Pid {
 		t.Fatalf("Running = %d, %v; want the orphan's pid %d", pid, ok, orphan.Process.Pid)
