@@ -122,8 +122,8 @@ func TestSecretRefAndBadInput(t *testing.T) {
 				{Name: "gw", Kind: "Deployment", WorkloadName: "gw", Reload: v1alpha1.ReloadHot},
 				{Name: "worker", Kind: "Deployment", Namespace: "other", WorkloadName: "worker", Reload: v1alpha1.ReloadHot},
 			},
-			PropagationTimeout: &metav1.Duration{Duration: time.Second},
-			GracePeriod:        &metav1.Duration{Duration: time.Second},
+			PropagationTimeout: v1alpha1.NewDuration(time.Second),
+			GracePeriod:        v1alpha1.NewDuration(time.Second),
 		},
 	}
 	if err := e.c.Create(context.Background(), edge); err != nil {

@@ -129,8 +129,7 @@ type world struct {
 
 func (r *Reconciler) observe(ctx context.Context, ca *v1alpha1.CertificateAuthority, now time.Time) (*world, error) {
 	w := &world{}
-	if ps := ValidateSpec(ca); len(ps) > 0 {
-		w.problem = &ps[0]
+	if w.problem = ValidateSpec(ca); w.problem != nil {
 		return w, nil
 	}
 	cp, p, err := loadCopy(ctx, r.APIReader, ca)
