@@ -73,6 +73,11 @@ func loadCopy(ctx context.Context, r client.Reader, ca *v1alpha1.CertificateAuth
 	if ca.Spec.Source.Generate == nil {
 		field = "Secret " + s.Name + " (managed copy)"
 	}
+	if !ownsCopy(ca, s) {
+		return nil, &Problem{ReasonNotOwned, field, fmt.Sprintf(
+			"Secret %s/%s exists and is not this CertificateAuthority's managed copy (annotation %s is %q, want %q); handover adopts no Secret: pick another secretName, or set the annotation to hand it over",
+			s.Namespace, s.Name, v1alpha1.AnnotationOwner, s.Annotations[v1alpha1.AnnotationOwner], v1alpha1.OwnerOf(ca.Namespace, ca.Name))}, nil
+	}
 	m := &managedCopy{secret: s}
 	if len(s.Data[corev1.TLSCertKey]) == 0 {
 		return nil, &Problem{ReasonInvalidSource, field, fmt.Sprintf("Secret %q exists but has no %s", s.Name, corev1.TLSCertKey)}, nil
@@ -88,6 +93,17 @@ func loadCopy(ctx context.Context, r client.Reader, ca *v1alpha1.CertificateAuth
 		}
 	}
 	return m, nil, nil
+}
+
+// ownsCopy reports whether s carries ca's ownership mark: annotation
+// v1alpha1.AnnotationOwner naming ca, or (a copy written before the
+// annotation existed) no such annotation and label
+// v1alpha1.LabelCertificateAuthority = ca's name.
+func ownsCopy(ca *v1alpha1.CertificateAuthority, s *corev1.Secret) bool {
+	if owner, ok := s.Annotations[v1alpha1.AnnotationOwner]; ok {
+		return owner == v1alpha1.OwnerOf(ca.Namespace, ca.Name)
+	}
+	return s.Labels[LabelCertificateAuthority] == ca.Name
 }
 
 // parseAt parses a CA from secret at its own notBefore (constraints and key
@@ -136,6 +152,7 @@ func writeCopy(ctx context.Context, c client.Client, ca *v1alpha1.CertificateAut
 	for k, v := range u.annotations {
 		s.Annotations[k] = v
 	}
+	s.Annotations[v1alpha1.AnnotationOwner] = v1alpha1.OwnerOf(ca.Namespace, ca.Name)
 	if u.bumpGeneration != "" && s.Annotations[annotationGenerationKey] != u.bumpGeneration {
 		g, _ := strconv.ParseInt(s.Annotations[AnnotationBundleGeneration], 10, 64)
 		s.Annotations[AnnotationBundleGeneration] = strconv.FormatInt(g+1, 10)

@@ -3,6 +3,7 @@ package certificateauthority
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
+	"github.com/handover-dev/handover/internal/kube/backend"
 	"github.com/handover-dev/handover/internal/rotation"
 	"github.com/handover-dev/handover/internal/trust"
 )
@@ -89,7 +91,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	dec := Decide(w.observed)
 	if err := r.act(ctx, ca, w, dec, now); err != nil {
 		var p *Problem
-		if asProblem(err, &p) {
+		if errors.Is(err, backend.ErrNotOwned) {
+			// Ownership changed between observe and the write; the backend wrote nothing.
+			p = &Problem{ReasonNotOwned, "spec", err.Error()}
+		}
+		if p != nil || asProblem(err, &p) {
 			w.problem = p
 			return r.degraded(ctx, ca, w, now)
 		}

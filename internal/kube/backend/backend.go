@@ -71,6 +71,8 @@ type Backend struct {
 	ca   *v1alpha1.CertificateAuthority
 	opts Options
 	clk  clock.Clock
+	// owner is the v1alpha1.AnnotationOwner value of ca.
+	owner string
 
 	targets   []target
 	certs     []certTarget
@@ -102,7 +104,7 @@ func New(c client.Client, ca *v1alpha1.CertificateAuthority, opts Options) (*Bac
 	if opts.ProbeTimeout < 0 || opts.EvictionRetry < 0 || opts.PollInterval < 0 || opts.PodReadyEstimate < 0 {
 		return nil, fmt.Errorf("%w: negative duration in Options", ErrInvalidSpec)
 	}
-	b := &Backend{c: c, ca: ca.DeepCopy(), opts: opts, clk: opts.Clock}
+	b := &Backend{c: c, ca: ca.DeepCopy(), opts: opts, clk: opts.Clock, owner: v1alpha1.OwnerOf(ca.Namespace, ca.Name)}
 	if b.clk == nil {
 		b.clk = clock.RealClock{}
 	}
