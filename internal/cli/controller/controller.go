@@ -89,6 +89,9 @@ Endpoints (plain HTTP):
   --health-probe-bind-address  /healthz (liveness) and /readyz (readiness)
 
 Logs are structured (zap, JSON by default; --zap-devel for console output).
+--zap-log-level takes debug, info, error, panic or an integer N > 0, but no
+V-level above 6 is ever emitted: client-go logs request headers at 7 and
+request and response bodies (Secrets, i.e. private keys) from 8 on.
 The kubeconfig is --kubeconfig, else $KUBECONFIG, else ~/.kube/config, else
 the in-cluster ServiceAccount. Needs the RBAC in config/rbac (ClusterRole
 handover-manager) plus a Role for Leases in the election namespace.`
@@ -140,6 +143,10 @@ func NewCommand() *cobra.Command {
 	f.DurationVar(&o.Controller.PollInterval, "poll-interval", o.Controller.PollInterval, "how often a running rotation re-checks its gate")
 	zfs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	o.Zap.BindFlags(zfs)
+	if lf := zfs.Lookup("zap-log-level"); lf != nil {
+		lf.Usage = fmt.Sprintf("log level: debug, info, error, panic, or an integer N > 0 for V-levels up to N; "+
+			"levels above %d are never emitted (client-go logs headers at 7 and Secret bodies, i.e. keys, from 8 on)", MaxLogVerbosity)
+	}
 	f.AddGoFlagSet(zfs)
 	return cmd
 }
@@ -147,7 +154,8 @@ func NewCommand() *cobra.Command {
 // run builds the manager and blocks until ctx ends (SIGTERM) or the manager
 // fails. It returns nil after a clean shutdown.
 func run(ctx context.Context, o *Options) error {
-	log := zap.New(zap.UseFlagOptions(&o.Zap))
+	// Capped: client-go logs Secret bodies (keys) from V(8) on.
+	log := capVerbosity(zap.New(zap.UseFlagOptions(&o.Zap)), MaxLogVerbosity)
 	// controller-runtime's packages log through its global delegating logger;
 	// without this they print a warning and drop their logs.
 	ctrllog.SetLogger(log)
