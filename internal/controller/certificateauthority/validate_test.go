@@ -80,7 +80,9 @@ func TestValidateSpec(t *testing.T) {
 		}, "", ""},
 		{"leaf duration too short", func(c *v1alpha1.CertificateAuthority) { c.Spec.Certificates[0].Duration = d("1s") }, "spec.certificates[0].duration", ""},
 		{"bad DNS name", func(c *v1alpha1.CertificateAuthority) { c.Spec.Certificates[0].DNSNames = []string{"bad name!!"} }, "spec.certificates[0].dnsNames[0]", ""},
-		{"wildcard DNS name", func(c *v1alpha1.CertificateAuthority) { c.Spec.Certificates[0].DNSNames = []string{"*.Kyma.example.com"} }, "", ""},
+		{"wildcard DNS name", func(c *v1alpha1.CertificateAuthority) {
+			c.Spec.Certificates[0].DNSNames = []string{"*.Kyma.example.com"}
+		}, "", ""},
 		{"duplicate bundle", func(c *v1alpha1.CertificateAuthority) {
 			c.Spec.TrustBundles = append(c.Spec.TrustBundles, v1alpha1.TrustBundleTarget{Kind: v1alpha1.TargetSecret, Name: "bundle", Key: "ca.crt"})
 		}, "spec.trustBundles[1]", ""},
