@@ -13,10 +13,13 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -230,5 +233,105 @@ func TestManagerRuns(t *testing.T) {
 	}
 	if h := lease.Spec.HolderIdentity; h != nil && *h != "" {
 		t.Errorf("lease still held by %q after shutdown (want released)", *h)
+	}
+}
+
+// TestLeaseNamespaceDefault: without --leader-election-namespace the Lease
+// lives in handover-system in and out of a cluster (the namespace
+// deploy/manifests installs into), so a laptop controller competes with
+// the in-cluster replicas.
+func TestLeaseNamespaceDefault(t *testing.T) {
+	t.Parallel()
+	cmd := NewCommand()
+	if err := cmd.ParseFlags(nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := cmd.Flags().Lookup("leader-election-namespace").Value.String(); got != "handover-system" {
+		t.Errorf("--leader-election-namespace defaults to %q, want handover-system", got)
+	}
+}
+
+// TestSecondControllerNeverActs: while another identity holds the Lease, a
+// controller started with the defaults (Lease in handover-system) writes
+// nothing for a new CertificateAuthority: no status, no managed copy. Once
+// the Lease is released it takes the lock and acts.
+func TestSecondControllerNeverActs(t *testing.T) {
+	cfg := testenv.StartAPIServer(t)
+	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{
+		Paths: []string{filepath.Join("..", "..", "..", "config", "crd", "bases")}, ErrorIfPathMissing: true,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := kubeflags.Client(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: DefaultLeaderElectionNamespace}}); err != nil {
+		t.Fatal(err)
+	}
+	holder, now := "the-in-cluster-leader", metav1.NewMicroTime(time.Now())
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: DefaultLeaderElectionNamespace, Name: DefaultLeaderElectionID},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: ptr.To[int32](3600),
+			AcquireTime: &now, RenewTime: &now},
+	}
+	if err := c.Create(ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := NewCommand()
+	cmd.SetArgs([]string{"--kubeconfig", writeKubeconfig(t, cfg), "--metrics-bind-address", "0", "--health-probe-bind-address", "0",
+		"--zap-log-level", "error", "--leader-election-retry-period", "500ms"})
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(runCtx) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("controller: %v", err)
+		}
+	}()
+
+	ca := &v1alpha1.CertificateAuthority{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "waiting"},
+		Spec:       v1alpha1.CertificateAuthoritySpec{Source: v1alpha1.CASource{Generate: &v1alpha1.GenerateSource{}}},
+	}
+	if err := c.Create(ctx, ca); err != nil {
+		t.Fatal(err)
+	}
+	// A controller that acted without the lock would have written within
+	// a few retry periods.
+	time.Sleep(5 * time.Second)
+	if err := c.Get(ctx, client.ObjectKeyFromObject(ca), ca); err != nil {
+		t.Fatal(err)
+	}
+	if len(ca.Status.Conditions) != 0 || ca.Status.Active != nil {
+		t.Fatalf("the controller without the Lease wrote status: %+v", ca.Status)
+	}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "waiting-handover-ca"}, &corev1.Secret{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the controller without the Lease wrote the managed copy (get: %v)", err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("controller stopped: %v", err)
+	default:
+	}
+
+	// The leader goes away (releases the Lease): this controller takes over and acts.
+	if err := c.Delete(ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+	if err := eventually(ctx, func() error {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(ca), ca); err != nil {
+			return err
+		}
+		if ca.Status.Active == nil {
+			return fmt.Errorf("not published yet")
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("after the Lease was released: %v", err)
 	}
 }

@@ -31,21 +31,7 @@ type BackendFactory func(c client.Client, ca *v1alpha1.CertificateAuthority, iss
 // blocks on a rotation: it validates, decides (Decide), starts or resumes a
 // worker, and writes every status field but status.rotation (the worker's
 // StatusCheckpoint owns that), with a merge patch and only when changed.
-//
-// +kubebuilder:rbac:groups=handover.dev,resources=certificateauthorities,verbs=get;list;watch
-// +kubebuilder:rbac:groups=handover.dev,resources=certificateauthorities/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=pods/eviction,verbs=create
-// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
-// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups=apps,resources=replicasets;controllerrevisions,verbs=get;list;watch
-// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups=authorization.k8s.io,resources=selfsubjectaccessreviews,verbs=create
+// Its permissions are the markers in rbac.go.
 type Reconciler struct {
 	// Client reads (cached) and writes.
 	Client client.Client

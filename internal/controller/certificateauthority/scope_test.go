@@ -7,10 +7,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -101,8 +103,19 @@ func TestNamespaceEditorCannotReachOtherNamespaces(t *testing.T) {
 	e.waitFor(t, "bad", "evil", 30*time.Second, "still Degraded after rotate", func(ca *v1alpha1.CertificateAuthority) bool {
 		return isTrue(ca, v1alpha1.ConditionDegraded) && condition(ca, v1alpha1.ConditionDegraded).ObservedGeneration == ca.Generation
 	})
-	if n := eventReasons(t, e.c)["NamespaceForbidden"]; n == 0 {
-		t.Error("no Warning event NamespaceForbidden")
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		l := &eventsv1.EventList{}
+		if err := e.c.List(ctx, l, client.InNamespace("bad")); err != nil {
+			return false, err
+		}
+		for _, ev := range l.Items {
+			if ev.Regarding.Name == "evil" && ev.Reason == "NamespaceForbidden" && ev.Type == corev1.EventTypeWarning {
+				return true, nil
+			}
+		}
+		return false, nil
+	}); err != nil {
+		t.Errorf("no Warning event NamespaceForbidden on bad/evil: %v", err)
 	}
 
 	// Another object of hers takes over a Secret it does not own.
