@@ -19,6 +19,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -70,6 +71,9 @@ type Options struct {
 	// Started, when set, is called once the manager is built, before it
 	// starts (tests use it to learn the bound addresses).
 	Started func(manager.Manager)
+	// skipNameValidation lets tests run several managers in one process
+	// (controller-runtime keeps controller names unique per process).
+	skipNameValidation bool
 }
 
 // ControllerOptions are passed to the CertificateAuthority controller.
@@ -229,6 +233,7 @@ func newManager(o *Options, log logr.Logger) (manager.Manager, error) {
 		Scheme:                        scheme,
 		Logger:                        log,
 		Cache:                         cacheOpts,
+		Controller:                    config.Controller{SkipNameValidation: &o.skipNameValidation},
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:        o.ProbeAddr,
 		LeaderElection:                o.LeaderElect,

@@ -281,19 +281,16 @@ func TestSecondControllerNeverActs(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := NewCommand()
-	cmd.SetArgs([]string{"--kubeconfig", writeKubeconfig(t, cfg), "--metrics-bind-address", "0", "--health-probe-bind-address", "0",
-		"--zap-log-level", "error", "--leader-election-retry-period", "500ms"})
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(runCtx) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("controller: %v", err)
-		}
-	}()
-
+	// The defaults of NewCommand (TestLeaseNamespaceDefault) for the Lease.
+	o := &Options{
+		Kube: kubeflags.Flags{Kubeconfig: writeKubeconfig(t, cfg)}, MetricsAddr: "0", ProbeAddr: "0",
+		LeaderElect: true, LeaderElectionID: DefaultLeaderElectionID, LeaderElectionNamespace: DefaultLeaderElectionNamespace,
+		LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 500 * time.Millisecond,
+		GracefulShutdown: 10 * time.Second, Controller: ControllerOptions{MaxConcurrentReconciles: 1, PollInterval: time.Second},
+		skipNameValidation: true,
+	}
+	o.Zap.DestWriter = io.Discard
+	done := startRun(ctx, t, o)
 	ca := &v1alpha1.CertificateAuthority{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "waiting"},
 		Spec:       v1alpha1.CertificateAuthoritySpec{Source: v1alpha1.CASource{Generate: &v1alpha1.GenerateSource{}}},
@@ -313,10 +310,8 @@ func TestSecondControllerNeverActs(t *testing.T) {
 	if err := c.Get(ctx, client.ObjectKey{Namespace: "default", Name: "waiting-handover-ca"}, &corev1.Secret{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("the controller without the Lease wrote the managed copy (get: %v)", err)
 	}
-	select {
-	case err := <-done:
-		t.Fatalf("controller stopped: %v", err)
-	default:
+	if done.stopped() {
+		t.Fatal("controller stopped while waiting for the Lease")
 	}
 
 	// The leader goes away (releases the Lease): this controller takes over and acts.
@@ -333,5 +328,42 @@ func TestSecondControllerNeverActs(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatalf("after the Lease was released: %v", err)
+	}
+}
+
+// running is a `handover controller` run in a goroutine.
+type running struct {
+	stop func()
+	done chan struct{}
+	err  error
+}
+
+// startRun runs run(ctx, o) until the test ends (or stop); a run that
+// returns an error other than at stop fails the test at cleanup.
+func startRun(ctx context.Context, t *testing.T, o *Options) *running {
+	t.Helper()
+	runCtx, stop := context.WithCancel(ctx)
+	r := &running{stop: stop, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		r.err = run(runCtx, o)
+	}()
+	t.Cleanup(func() {
+		stop()
+		<-r.done
+		if r.err != nil {
+			t.Errorf("controller: %v", r.err)
+		}
+	})
+	return r
+}
+
+// stopped reports whether the run has returned.
+func (r *running) stopped() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
 	}
 }

@@ -99,22 +99,15 @@ func TestNoKeyInLogsAtHighestVerbosity(t *testing.T) {
 	o.Zap.DestWriter = &out
 	levels := make(chan [2]bool, 1)
 	o.Started = func(m manager.Manager) { levels <- [2]bool{m.GetLogger().V(6).Enabled(), m.GetLogger().V(8).Enabled()} }
-	runCtx, stopRun := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- run(runCtx, o) }()
-	defer func() {
-		stopRun()
-		if err := <-done; err != nil {
-			t.Errorf("controller: %v", err)
-		}
-	}()
+	o.skipNameValidation = true
+	r := startRun(ctx, t, o)
 	select {
 	case l := <-levels:
 		if !l[0] || l[1] {
 			t.Fatalf("manager logger V(6).Enabled=%v V(8).Enabled=%v at --zap-log-level=128, want true, false", l[0], l[1])
 		}
-	case err := <-done:
-		t.Fatalf("controller stopped: %v", err)
+	case <-r.done:
+		t.Fatalf("controller stopped: %v", r.err)
 	}
 
 	const ns = "default"
@@ -170,11 +163,8 @@ func TestNoKeyInLogsAtHighestVerbosity(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	stopRun()
-	if err := <-done; err != nil {
-		t.Errorf("controller: %v", err)
-	}
-	done <- nil // for the deferred stop
+	r.stop()
+	<-r.done
 
 	logged := out.String()
 	if !strings.Contains(logged, "logged") {
