@@ -92,6 +92,7 @@ func Add(mgr manager.Manager, opts Options) error {
 func KubeBackend(opts backend.Options) BackendFactory {
 	return func(c client.Client, ca *v1alpha1.CertificateAuthority, issuer *trust.CA) (rotation.Backend, error) {
 		o := opts
+		o.OwnNamespaceOnly = true // a namespaced CertificateAuthority acts in its namespace only
 		now := time.Now
 		if o.Clock != nil {
 			now = o.Clock.Now

@@ -61,6 +61,11 @@ type Options struct {
 	// Log receives progress (evictions, 429 retries) at V(1); zero = discard.
 	// It never receives key material.
 	Log logr.Logger
+	// OwnNamespaceOnly makes New refuse (ErrInvalidSpec) a spec that names
+	// any namespace other than the object's (validation.Scope): the rule of
+	// a namespaced CertificateAuthority, enforced again where the writes,
+	// restarts and evictions happen. The controller sets it.
+	OwnNamespaceOnly bool
 }
 
 // Backend is the Kubernetes rotation.Backend of one CertificateAuthority.
@@ -90,7 +95,7 @@ var _ rotation.Backend = (*Backend)(nil)
 // exist, the client may write, handover owns the object) is checked by
 // the writes (every write is dry-run first) and by Consumers. The backend
 // does not restrict namespaces: a namespaced CertificateAuthority's scope
-// (validation.Scope) is the controller's rule.
+// (validation.Scope) is enforced with Options.OwnNamespaceOnly.
 func New(c client.Client, ca *v1alpha1.CertificateAuthority, opts Options) (*Backend, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: client is nil", ErrInvalidSpec)

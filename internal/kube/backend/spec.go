@@ -56,6 +56,11 @@ func (b *Backend) nsOr(ns string) string { return validation.Namespace(ns, b.ca.
 // wrapped in ErrInvalidSpec) and resolves targets, leaf Secrets and
 // consumers (sorted by wave).
 func (b *Backend) parseSpec() error {
+	if b.opts.OwnNamespaceOnly {
+		if errs := validation.Scope(b.ca); len(errs) > 0 {
+			return fmt.Errorf("%w: %w", ErrInvalidSpec, errs.ToAggregate())
+		}
+	}
 	if errs := validation.Spec(b.ca); len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrInvalidSpec, errs.ToAggregate())
 	}
