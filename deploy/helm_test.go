@@ -45,17 +45,7 @@ func checkChart(ctx context.Context, t *testing.T, c client.Client, ns string) {
 	if out, err := exec.CommandContext(ctx, helm, "lint", "--strict", chart).CombinedOutput(); err != nil {
 		t.Fatalf("helm lint: %v\n%s", err, out)
 	}
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, helm, "template", "rel", chart, "--namespace", ns)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("helm template: %v\n%s", err, stderr.String())
-	}
-	path := filepath.Join(t.TempDir(), "rendered.yaml")
-	if err := os.WriteFile(path, stdout.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	docs := readDocs(t, path)
+	docs := renderChart(ctx, t, helm, chart, ns)
 	want := map[string]bool{"ServiceAccount": false, "ClusterRole": false, "ClusterRoleBinding": false,
 		"Role": false, "RoleBinding": false, "Deployment": false, "Service": false}
 	for _, u := range docs {
@@ -82,17 +72,7 @@ func checkChart(ctx context.Context, t *testing.T, c client.Client, ns string) {
 // and the controller runs with --namespaces=team-a,team-b.
 func checkChartNamespaces(ctx context.Context, t *testing.T, helm, chart, ns string) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, helm, "template", "rel", chart, "--namespace", ns, "--set", "rbac.namespaces={team-a,team-b}")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("helm template with rbac.namespaces: %v\n%s", err, stderr.String())
-	}
-	path := filepath.Join(t.TempDir(), "rendered-namespaces.yaml")
-	if err := os.WriteFile(path, stdout.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	docs := readDocs(t, path)
+	docs := renderChart(ctx, t, helm, chart, ns, "--set", "rbac.namespaces={team-a,team-b}")
 	roles := map[string]bool{}
 	for _, u := range docs {
 		rules, _, _ := unstructured.NestedSlice(u.Object, "rules")
@@ -136,4 +116,21 @@ func checkChartNamespaces(ctx context.Context, t *testing.T, helm, chart, ns str
 	if err := controller.NewCommand().ParseFlags(args[1:]); err != nil {
 		t.Errorf("handover controller rejects the chart's flags %v: %v", args, err)
 	}
+}
+
+// renderChart runs `helm template rel chart --namespace ns extra...` and
+// returns the rendered objects.
+func renderChart(ctx context.Context, t *testing.T, helm, chart, ns string, extra ...string) []*unstructured.Unstructured {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, helm, append([]string{"template", "rel", chart, "--namespace", ns}, extra...)...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("helm template %v: %v\n%s", extra, err, stderr.String())
+	}
+	path := filepath.Join(t.TempDir(), "rendered.yaml")
+	if err := os.WriteFile(path, stdout.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return readDocs(t, path)
 }

@@ -107,16 +107,7 @@ func eventually(ctx context.Context, f func() error) error {
 // /metrics, registers the controller, and on cancel (what SIGTERM does)
 // stops cleanly and releases the Lease.
 func TestManagerRuns(t *testing.T) {
-	cfg := testenv.StartAPIServer(t)
-	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{
-		Paths: []string{filepath.Join("..", "..", "..", "config", "crd", "bases")}, ErrorIfPathMissing: true,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := kubeflags.Client(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, c := apiServerWithCRD(t)
 	kubeconfig := writeKubeconfig(t, cfg)
 
 	t.Run("leader election needs a namespace outside a cluster", func(t *testing.T) {
@@ -256,16 +247,7 @@ func TestLeaseNamespaceDefault(t *testing.T) {
 // nothing for a new CertificateAuthority: no status, no managed copy. Once
 // the Lease is released it takes the lock and acts.
 func TestSecondControllerNeverActs(t *testing.T) {
-	cfg := testenv.StartAPIServer(t)
-	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{
-		Paths: []string{filepath.Join("..", "..", "..", "config", "crd", "bases")}, ErrorIfPathMissing: true,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := kubeflags.Client(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, c := apiServerWithCRD(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: DefaultLeaderElectionNamespace}}); err != nil {
@@ -366,4 +348,21 @@ func (r *running) stopped() bool {
 	default:
 		return false
 	}
+}
+
+// apiServerWithCRD starts a real apiserver with handover's CRD installed
+// and returns its admin config and a client.
+func apiServerWithCRD(t *testing.T) (*rest.Config, client.Client) {
+	t.Helper()
+	cfg := testenv.StartAPIServer(t)
+	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{
+		Paths: []string{filepath.Join("..", "..", "..", "config", "crd", "bases")}, ErrorIfPathMissing: true,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := kubeflags.Client(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, c
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"flag"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,12 +17,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
 	"github.com/handover-dev/handover/internal/cli/kubeflags"
-	"github.com/handover-dev/handover/internal/testenv"
 )
 
 func TestCapVerbosity(t *testing.T) {
@@ -72,16 +69,7 @@ func (s *syncBuffer) String() string {
 // characters of every key handover holds (managed copy tls.key and
 // previous.key, the leaf's tls.key), raw and base64-encoded.
 func TestNoKeyInLogsAtHighestVerbosity(t *testing.T) {
-	cfg := testenv.StartAPIServer(t)
-	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{
-		Paths: []string{filepath.Join("..", "..", "..", "config", "crd", "bases")}, ErrorIfPathMissing: true,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := kubeflags.Client(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, c := apiServerWithCRD(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
