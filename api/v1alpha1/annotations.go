@@ -23,6 +23,9 @@ const (
 	// copy a Secret is (the value is the object's name, for selection; the
 	// ownership itself is AnnotationOwner).
 	LabelCertificateAuthority = "handover.dev/certificate-authority"
+	// LabelClusterCertificateAuthority is set on the CertificateAuthority a
+	// ClusterCertificateAuthority runs as; the value is its name.
+	LabelClusterCertificateAuthority = "handover.dev/cluster-certificate-authority"
 )
 
 // OwnerOf is the AnnotationOwner value of the CertificateAuthority namespace/name.

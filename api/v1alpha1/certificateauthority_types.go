@@ -76,14 +76,14 @@ type CertificateAuthoritySpec struct {
 	// pick up a change (kubelet sync period plus cache TTL). Default 90s;
 	// 1s to 1h.
 	// +kubebuilder:default="90s"
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('1h')",message="must be between 1s and 1h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9.]+(ns|us|µs|ms|s|m|h))+$') || duration(self) >= duration('1s') && duration(self) <= duration('1h')",message="must be between 1s and 1h"
 	// +optional
 	PropagationTimeout *Duration `json:"propagationTimeout,omitempty"`
 
 	// GracePeriod is how long the previous CA stays in the bundle after every
 	// consumer presents a leaf from the new CA. Default 1h; at most 720h.
 	// +kubebuilder:default="1h"
-	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('720h')",message="must be at most 720h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9.]+(ns|us|µs|ms|s|m|h))+$') || duration(self) <= duration('720h')",message="must be at most 720h"
 	// +optional
 	GracePeriod *Duration `json:"gracePeriod,omitempty"`
 }
@@ -101,9 +101,12 @@ type CASource struct {
 	SecretRef *CASecretRef `json:"secretRef,omitempty"`
 }
 
-// GenerateSource configures a CA that handover generates and renews.
-// +kubebuilder:validation:XValidation:rule="!has(self.duration) || !has(self.renewBefore) || duration(self.renewBefore) < duration(self.duration)",message="renewBefore must be shorter than duration"
-// +kubebuilder:validation:XValidation:rule="!has(self.duration) || !has(self.renewBefore) || duration(self.duration) - duration(self.renewBefore) >= duration('1h')",message="duration - renewBefore (the time between two renewals) must be at least 1h"
+// GenerateSource configures a CA that handover generates and renews. Every
+// duration rule first checks the text looks like a duration, so an object
+// stored before the rules existed still takes status updates (the field's
+// pattern rejects such text on create and update).
+// +kubebuilder:validation:XValidation:rule="!has(self.duration) || !has(self.renewBefore) || !self.duration.matches('^([0-9.]+(ns|us|µs|ms|s|m|h))+$') || !self.renewBefore.matches('^([0-9.]+(ns|us|µs|ms|s|m|h))+$') || duration(self.renewBefore) < duration(self.duration)",message="renewBefore must be shorter than duration"
+// +kubebuilder:validation:XValidation:rule="!has(self.duration) || !has(self.renewBefore) || !self.duration.matches('^([0-9.]+(ns|us|µs|ms|s|m|h))+$') || !self.renewBefore.matches('^([0-9.]+(ns|us|µs|ms|s|m|h))+$') || duration(self.duration) - duration(self.renewBefore) >= duration('1h')",message="duration - renewBefore (the time between two renewals) must be at least 1h"
 type GenerateSource struct {
 	// CommonName of the CA certificate. Default: the object's name.
 	// +kubebuilder:validation:MaxLength=64
@@ -112,14 +115,14 @@ type GenerateSource struct {
 	// Duration is the CA certificate's validity. Default 8760h (1 year);
 	// 1h to 87600h (10 years).
 	// +kubebuilder:default="8760h"
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1h') && duration(self) <= duration('87600h')",message="must be between 1h and 87600h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9.]+(ns|us|µs|ms|s|m|h))+$') || duration(self) >= duration('1h') && duration(self) <= duration('87600h')",message="must be between 1h and 87600h"
 	// +optional
 	Duration *Duration `json:"duration,omitempty"`
 	// RenewBefore starts a rotation this long before notAfter. Default 720h;
 	// at least 1m, shorter than duration by at least 1h (so renewals are at
 	// least 1h apart).
 	// +kubebuilder:default="720h"
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="must be at least 1m"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9.]+(ns|us|µs|ms|s|m|h))+$') || duration(self) >= duration('1m')",message="must be at least 1m"
 	// +optional
 	RenewBefore *Duration `json:"renewBefore,omitempty"`
 	// Algorithm of the CA key. Default ECDSAP256.
@@ -242,7 +245,7 @@ type CertificateSpec struct {
 	// Duration is the leaf's validity, clamped to the CA's notAfter. Default
 	// 2160h; 5m to 87600h.
 	// +kubebuilder:default="2160h"
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5m') && duration(self) <= duration('87600h')",message="must be between 5m and 87600h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9.]+(ns|us|µs|ms|s|m|h))+$') || duration(self) >= duration('5m') && duration(self) <= duration('87600h')",message="must be between 5m and 87600h"
 	// +optional
 	Duration *Duration `json:"duration,omitempty"`
 	// Algorithm of the leaf key. Default ECDSAP256.

@@ -20,8 +20,10 @@ import (
 type Duration struct {
 	// Duration is the parsed value; 0 when the stored text is invalid.
 	Duration time.Duration `json:"-"`
-	// invalid is the stored text when it is not a Go duration; "" when valid.
-	invalid string
+	// InvalidText is the stored text when it is not a Go duration; "" when
+	// valid. Exported (but never serialised as a field) so that reflection
+	// based comparisons (apimachinery's equality.Semantic) can read it.
+	InvalidText string `json:"-"`
 }
 
 // NewDuration returns a valid Duration of d.
@@ -30,10 +32,10 @@ func NewDuration(d time.Duration) *Duration { return &Duration{Duration: d} }
 // Err is nil for a valid duration, else an error quoting the stored text
 // (never anything else of the object).
 func (d *Duration) Err() error {
-	if d == nil || d.invalid == "" {
+	if d == nil || d.InvalidText == "" {
 		return nil
 	}
-	return fmt.Errorf("%q is not a duration (Go syntax, e.g. 90s, 1h30m, 8760h)", d.invalid)
+	return fmt.Errorf("%q is not a duration (Go syntax, e.g. 90s, 1h30m, 8760h)", d.InvalidText)
 }
 
 // Invalid returns the stored text of an invalid duration, "" when valid.
@@ -41,13 +43,13 @@ func (d *Duration) Invalid() string {
 	if d == nil {
 		return ""
 	}
-	return d.invalid
+	return d.InvalidText
 }
 
 // String is the Go form of the duration, or the stored invalid text.
 func (d Duration) String() string {
-	if d.invalid != "" {
-		return d.invalid
+	if d.InvalidText != "" {
+		return d.InvalidText
 	}
 	return d.Duration.String()
 }
@@ -70,7 +72,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		d.invalid = s
+		d.InvalidText = s
 		return nil
 	}
 	d.Duration = v

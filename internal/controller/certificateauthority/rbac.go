@@ -10,9 +10,14 @@ package certificateauthority
 // a Role in the election namespace (deploy/manifests/03-rbac.yaml, the
 // chart's rbac.yaml), never cluster-wide.
 
-// CertificateAuthorities: read and watch them; write only their status.
-// +kubebuilder:rbac:groups=handover.dev,resources=certificateauthorities,verbs=get;list;watch
+// CertificateAuthorities: read and watch them, write their status; create
+// and update only the run-as object of a ClusterCertificateAuthority (in its
+// spec.namespace). ClusterCertificateAuthorities: read and watch them, mirror
+// the status.
+// +kubebuilder:rbac:groups=handover.dev,resources=certificateauthorities,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=handover.dev,resources=certificateauthorities/status,verbs=get;patch
+// +kubebuilder:rbac:groups=handover.dev,resources=clustercertificateauthorities,verbs=get;list;watch
+// +kubebuilder:rbac:groups=handover.dev,resources=clustercertificateauthorities/status,verbs=get;patch
 
 // Source root, managed copy, trust bundle targets and leaf Secrets (watched:
 // a change of a source or target Secret reconciles its CertificateAuthority).

@@ -121,7 +121,11 @@ type world struct {
 
 func (r *Reconciler) observe(ctx context.Context, ca *v1alpha1.CertificateAuthority, now time.Time) (*world, error) {
 	w := &world{}
-	if w.problem = ValidateSpec(ca); w.problem != nil {
+	cluster, err := ClusterSanctioned(ctx, r.APIReader, ca)
+	if err != nil {
+		return nil, err
+	}
+	if w.problem = validateAs(ca, cluster); w.problem != nil {
 		return w, nil
 	}
 	cp, p, err := loadCopy(ctx, r.APIReader, ca)

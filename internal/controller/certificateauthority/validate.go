@@ -50,8 +50,13 @@ func (p Problem) Err(obj string) error {
 // consumer outside ca's namespace) first, then validation.Spec (reason
 // InvalidSpec). It returns one Problem carrying every error of the first
 // failing check, or nil when ca is valid.
-func ValidateSpec(ca *v1alpha1.CertificateAuthority) *Problem {
-	if errs := validation.Scope(ca); len(errs) > 0 {
+func ValidateSpec(ca *v1alpha1.CertificateAuthority) *Problem { return validateAs(ca, false) }
+
+// validateAs is ValidateSpec; cluster (the object is a
+// ClusterCertificateAuthority's run-as object, ClusterSanctioned) skips
+// the namespace scope.
+func validateAs(ca *v1alpha1.CertificateAuthority, cluster bool) *Problem {
+	if errs := validation.Scope(ca); len(errs) > 0 && !cluster {
 		return problemOf(ReasonNamespaceForbidden, errs)
 	}
 	if errs := validation.Spec(ca); len(errs) > 0 {
