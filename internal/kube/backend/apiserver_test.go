@@ -46,11 +46,25 @@ func testPublishTrustBundle(t *testing.T, c client.Client) {
 	ctx := ctxT(t)
 	const ns = "publish"
 	mkNamespace(t, c, ns)
-	// A ConfigMap target that already holds another key, which must survive.
-	pre := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "bundle", Namespace: ns, Labels: map[string]string{"team": "x"}},
-		Data: map[string]string{"other": "keep me"}}
+	// A ConfigMap target that already holds another key, which must survive;
+	// handed over to this CertificateAuthority (ownership mark).
+	pre := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "bundle", Namespace: ns, Labels: map[string]string{"team": "x"},
+		Annotations: ownedBy(ns)}, Data: map[string]string{"other": "keep me"}}
 	if err := c.Create(ctx, pre); err != nil {
 		t.Fatal(err)
+	}
+	// A target that is not handed over: refused, nothing written.
+	foreign := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "foreign", Namespace: ns}, Data: map[string][]byte{"ca.crt": []byte("theirs")}}
+	if err := c.Create(ctx, foreign); err != nil {
+		t.Fatal(err)
+	}
+	fb := mustNew(t, c, newCAObject(ns, v1alpha1.CertificateAuthoritySpec{TrustBundles: []v1alpha1.TrustBundleTarget{
+		{Kind: v1alpha1.TargetSecret, Name: "first-f"}, {Kind: v1alpha1.TargetSecret, Name: "foreign"}}}), Options{})
+	if err := fb.PublishTrustBundle(ctx, bundleOf(newCA(t, "f"))); !errors.Is(err, ErrNotOwned) || !strings.Contains(err.Error(), "spec.trustBundles[1]") {
+		t.Fatalf("publish into a Secret without the ownership mark: %v, want ErrNotOwned naming spec.trustBundles[1]", err)
+	}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "first-f"}, &corev1.Secret{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the owned target was written although the other is not handover's (get: %v)", err)
 	}
 	clk := testclock.NewFakeClock(time.Now())
 	b := mustNew(t, c, newCAObject(ns, v1alpha1.CertificateAuthoritySpec{
@@ -158,7 +172,7 @@ func testNoPartialWrite(t *testing.T, c client.Client, cfg *rest.Config) {
 			{Kind: v1alpha1.TargetSecret, Name: "first-i"},
 			{Kind: v1alpha1.TargetConfigMap, Name: "frozen"},
 		}}), Options{})
-		frozen := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "frozen", Namespace: ns}, Immutable: ptr.To(true),
+		frozen := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "frozen", Namespace: ns, Annotations: ownedBy(ns)}, Immutable: ptr.To(true),
 			Data: map[string]string{"ca.crt": "old"}}
 		if err := c.Create(ctx, frozen); err != nil {
 			t.Fatal(err)
@@ -179,7 +193,7 @@ func testNoPartialWrite(t *testing.T, c client.Client, cfg *rest.Config) {
 			{Kind: v1alpha1.TargetSecret, Name: "first-b"},
 			{Kind: v1alpha1.TargetConfigMap, Name: "binary"},
 		}}), Options{})
-		bin := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "binary", Namespace: ns}, BinaryData: map[string][]byte{"ca.crt": {1}}}
+		bin := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "binary", Namespace: ns, Annotations: ownedBy(ns)}, BinaryData: map[string][]byte{"ca.crt": {1}}}
 		if err := c.Create(ctx, bin); err != nil {
 			t.Fatal(err)
 		}
@@ -192,7 +206,7 @@ func testNoPartialWrite(t *testing.T, c client.Client, cfg *rest.Config) {
 		}
 	})
 	t.Run("leaf Secret of the wrong type", func(t *testing.T) {
-		opaque := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "opaque", Namespace: ns}, Data: map[string][]byte{"x": []byte("y")}}
+		opaque := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "opaque", Namespace: ns, Annotations: ownedBy(ns)}, Data: map[string][]byte{"x": []byte("y")}}
 		if err := c.Create(ctx, opaque); err != nil {
 			t.Fatal(err)
 		}
