@@ -29,6 +29,7 @@ func (e *env) restrictedConfig(t *testing.T, writable ...string) *rest.Config {
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "handover-read"}, Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{"handover.dev"}, Resources: []string{"certificateauthorities"}, Verbs: []string{"get", "list", "watch"}},
 			{APIGroups: []string{"handover.dev"}, Resources: []string{"certificateauthorities/status"}, Verbs: []string{"get", "update", "patch"}},
+			{APIGroups: []string{"handover.dev"}, Resources: []string{"clustercertificateauthorities"}, Verbs: []string{"get", "list", "watch"}},
 			{APIGroups: []string{""}, Resources: []string{"secrets", "configmaps", "pods", "namespaces"}, Verbs: []string{"get", "list", "watch"}},
 			{APIGroups: []string{"apps"}, Resources: []string{"deployments", "statefulsets", "daemonsets"}, Verbs: []string{"get", "list", "watch"}},
 			{APIGroups: []string{"events.k8s.io", ""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
