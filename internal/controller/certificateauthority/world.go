@@ -104,14 +104,16 @@ func (r *Reconciler) checkWorld(ctx context.Context, ca *v1alpha1.CertificateAut
 	return nil, declared, nil
 }
 
-// checkOwnership reads (uncached) every trust bundle target and leaf
-// Secret: one that exists without ca's ownership mark
+// checkOwnership reads every trust bundle target and leaf Secret from the
+// manager's cache (the backend writes through the same cache, so no extra
+// API request): one that exists without ca's ownership mark
 // (v1alpha1.AnnotationOwner) is a NotOwned Problem naming the field and the
-// object, so nothing is written (handover adopts no object).
+// object, so nothing is written (handover adopts no object). An object the
+// cache has not seen yet is caught by the backend's own check at write time.
 func (r *Reconciler) checkOwnership(ctx context.Context, ca *v1alpha1.CertificateAuthority) (*Problem, error) {
 	want := v1alpha1.OwnerOf(ca.Namespace, ca.Name)
 	check := func(field string, obj client.Object, ns, name string) (*Problem, error) {
-		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, obj)
+		err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, obj)
 		switch {
 		case apierrors.IsNotFound(err):
 			return nil, nil
