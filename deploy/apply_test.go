@@ -86,6 +86,10 @@ func TestManifestsOnRealAPIServer(t *testing.T) {
 		checkRBACTable(ctx, t, c, cfg, ns, serviceAccountOf(t, docs))
 	})
 
+	t.Run("per-namespace Roles (chart rbac.namespaces) are enough", func(t *testing.T) {
+		checkPerNamespaceRoles(ctx, t, c, cfg, ns)
+	})
+
 	t.Run("the generated RBAC is enough for the controller", func(t *testing.T) {
 		sa := serviceAccountOf(t, docs)
 		kubeconfig := impersonatingKubeconfig(t, cfg, ns, sa)
