@@ -26,7 +26,7 @@ import (
 func TestCapVerbosity(t *testing.T) {
 	t.Parallel()
 	var lines []string
-	base := funcr.New(func(prefix, args string) { lines = append(lines, args) }, funcr.Options{Verbosity: 20})
+	base := funcr.New(func(_, args string) { lines = append(lines, args) }, funcr.Options{Verbosity: 20})
 	log := capVerbosity(base, 6).WithName("x").WithValues("k", "v")
 	for v := 0; v <= 10; v++ {
 		log.V(v).Info("line", "v", v)

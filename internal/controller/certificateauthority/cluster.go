@@ -21,8 +21,9 @@ import (
 	"github.com/handover-dev/handover/api/v1alpha1"
 )
 
-// ReasonRunAsNotOwned: the CertificateAuthority a ClusterCertificateAuthority
-// would run as exists and is not controlled by it.
+// ReasonRunAsNotOwned is the condition reason when the CertificateAuthority
+// a ClusterCertificateAuthority would run as exists and is not controlled
+// by it.
 const ReasonRunAsNotOwned = "RunAsNotOwned"
 
 // ClusterReconciler runs each ClusterCertificateAuthority as the
