@@ -73,6 +73,8 @@ generate: $(CONTROLLER_GEN) ## regenerate deepcopy, CRDs and RBAC (controller-ge
 	$(CONTROLLER_GEN) rbac:roleName=handover-manager paths=./internal/controller/... output:rbac:artifacts:config=config/rbac
 	cp config/crd/bases/handover.dev_certificateauthorities.yaml deploy/manifests/01-crd-certificateauthorities.yaml
 	cp config/crd/bases/handover.dev_certificateauthorities.yaml deploy/helm/handover/crds/certificateauthorities.yaml
+	cp config/crd/bases/handover.dev_clustercertificateauthorities.yaml deploy/manifests/01-crd-clustercertificateauthorities.yaml
+	cp config/crd/bases/handover.dev_clustercertificateauthorities.yaml deploy/helm/handover/crds/clustercertificateauthorities.yaml
 	cp config/rbac/role.yaml deploy/manifests/02-clusterrole.yaml
 	cp config/rbac/role.yaml deploy/helm/handover/files/role.yaml
 	$(GO) generate ./...

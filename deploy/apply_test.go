@@ -82,6 +82,14 @@ func TestManifestsOnRealAPIServer(t *testing.T) {
 		checkChart(ctx, t, c, ns)
 	})
 
+	t.Run("the controller's RBAC is the table in docs/operator.md", func(t *testing.T) {
+		checkRBACTable(ctx, t, c, cfg, ns, serviceAccountOf(t, docs))
+	})
+
+	t.Run("per-namespace Roles (chart rbac.namespaces) are enough", func(t *testing.T) {
+		checkPerNamespaceRoles(ctx, t, c, cfg, ns)
+	})
+
 	t.Run("the generated RBAC is enough for the controller", func(t *testing.T) {
 		sa := serviceAccountOf(t, docs)
 		kubeconfig := impersonatingKubeconfig(t, cfg, ns, sa)

@@ -36,6 +36,8 @@ func TestGeneratedCopiesMatch(t *testing.T) {
 	pairs := []struct{ source, copy string }{
 		{"../config/crd/bases/handover.dev_certificateauthorities.yaml", "manifests/01-crd-certificateauthorities.yaml"},
 		{"../config/crd/bases/handover.dev_certificateauthorities.yaml", "helm/handover/crds/certificateauthorities.yaml"},
+		{"../config/crd/bases/handover.dev_clustercertificateauthorities.yaml", "manifests/01-crd-clustercertificateauthorities.yaml"},
+		{"../config/crd/bases/handover.dev_clustercertificateauthorities.yaml", "helm/handover/crds/clustercertificateauthorities.yaml"},
 		{"../config/rbac/role.yaml", "manifests/02-clusterrole.yaml"},
 		{"../config/rbac/role.yaml", "helm/handover/files/role.yaml"},
 	}
@@ -171,20 +173,23 @@ func apply(ctx context.Context, c client.Client, u *unstructured.Unstructured, d
 
 // waitForCRD polls until the apiserver serves the CertificateAuthority kind.
 func waitForCRD(ctx context.Context, c client.Client) error {
-	for {
-		l := &unstructured.UnstructuredList{}
-		l.SetAPIVersion("handover.dev/v1alpha1")
-		l.SetKind("CertificateAuthorityList")
-		err := c.List(ctx, l)
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("CRD not served: %w", err)
-		case <-time.After(100 * time.Millisecond):
+	for _, kind := range []string{"CertificateAuthorityList", "ClusterCertificateAuthorityList"} {
+		for {
+			l := &unstructured.UnstructuredList{}
+			l.SetAPIVersion("handover.dev/v1alpha1")
+			l.SetKind(kind)
+			err := c.List(ctx, l)
+			if err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("CRD of %s not served: %w", kind, err)
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
 	}
+	return nil
 }
 
 func namespaceOf(docs []*unstructured.Unstructured) string {

@@ -73,16 +73,19 @@ type CertificateAuthoritySpec struct {
 	Consumers []Consumer `json:"consumers,omitempty"`
 
 	// PropagationTimeout is how long a consumer without a probe is given to
-	// pick up a change (kubelet sync period plus cache TTL). Default 90s.
+	// pick up a change (kubelet sync period plus cache TTL). Default 90s;
+	// 1s to 1h.
 	// +kubebuilder:default="90s"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9.]+(ns|us|µs|ms|s|m|h))+$') || duration(self) >= duration('1s') && duration(self) <= duration('1h')",message="must be between 1s and 1h"
 	// +optional
-	PropagationTimeout *metav1.Duration `json:"propagationTimeout,omitempty"`
+	PropagationTimeout *Duration `json:"propagationTimeout,omitempty"`
 
 	// GracePeriod is how long the previous CA stays in the bundle after every
-	// consumer presents a leaf from the new CA. Default 1h.
+	// consumer presents a leaf from the new CA. Default 1h; at most 720h.
 	// +kubebuilder:default="1h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9.]+(ns|us|µs|ms|s|m|h))+$') || duration(self) <= duration('720h')",message="must be at most 720h"
 	// +optional
-	GracePeriod *metav1.Duration `json:"gracePeriod,omitempty"`
+	GracePeriod *Duration `json:"gracePeriod,omitempty"`
 }
 
 // CASource names exactly one origin of the CA.
@@ -98,27 +101,39 @@ type CASource struct {
 	SecretRef *CASecretRef `json:"secretRef,omitempty"`
 }
 
-// GenerateSource configures a CA that handover generates and renews.
+// GenerateSource configures a CA that handover generates and renews. Every
+// duration rule first checks the text looks like a duration, so an object
+// stored before the rules existed still takes status updates (the field's
+// pattern rejects such text on create and update).
+// +kubebuilder:validation:XValidation:rule="!has(self.duration) || !has(self.renewBefore) || !self.duration.matches('^([0-9.]+(ns|us|µs|ms|s|m|h))+$') || !self.renewBefore.matches('^([0-9.]+(ns|us|µs|ms|s|m|h))+$') || duration(self.renewBefore) < duration(self.duration)",message="renewBefore must be shorter than duration"
+// +kubebuilder:validation:XValidation:rule="!has(self.duration) || !has(self.renewBefore) || !self.duration.matches('^([0-9.]+(ns|us|µs|ms|s|m|h))+$') || !self.renewBefore.matches('^([0-9.]+(ns|us|µs|ms|s|m|h))+$') || duration(self.duration) - duration(self.renewBefore) >= duration('1h')",message="duration - renewBefore (the time between two renewals) must be at least 1h"
 type GenerateSource struct {
 	// CommonName of the CA certificate. Default: the object's name.
 	// +kubebuilder:validation:MaxLength=64
 	// +optional
 	CommonName string `json:"commonName,omitempty"`
-	// Duration is the CA certificate's validity. Default 8760h (1 year).
+	// Duration is the CA certificate's validity. Default 8760h (1 year);
+	// 1h to 87600h (10 years).
 	// +kubebuilder:default="8760h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9.]+(ns|us|µs|ms|s|m|h))+$') || duration(self) >= duration('1h') && duration(self) <= duration('87600h')",message="must be between 1h and 87600h"
 	// +optional
-	Duration *metav1.Duration `json:"duration,omitempty"`
-	// RenewBefore starts a rotation this long before notAfter. Default 720h.
+	Duration *Duration `json:"duration,omitempty"`
+	// RenewBefore starts a rotation this long before notAfter. Default 720h;
+	// at least 1m, shorter than duration by at least 1h (so renewals are at
+	// least 1h apart).
 	// +kubebuilder:default="720h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9.]+(ns|us|µs|ms|s|m|h))+$') || duration(self) >= duration('1m')",message="must be at least 1m"
 	// +optional
-	RenewBefore *metav1.Duration `json:"renewBefore,omitempty"`
+	RenewBefore *Duration `json:"renewBefore,omitempty"`
 	// Algorithm of the CA key. Default ECDSAP256.
 	// +kubebuilder:default=ECDSAP256
 	// +optional
 	Algorithm KeyAlgorithm `json:"algorithm,omitempty"`
 	// SecretName is the handover-owned Secret that holds the generated CA
 	// (tls.crt, tls.key) and the previous one (previous.crt, previous.key).
-	// Default "<name>-handover-ca".
+	// Default "<name>-handover-ca". An existing Secret is used only if it
+	// carries handover's ownership mark for this object (AnnotationOwner).
+	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	SecretName string `json:"secretName,omitempty"`
 }
@@ -133,8 +148,9 @@ type CASecretRef struct {
 	// +kubebuilder:default="tls.crt"
 	// +optional
 	CertificateKey string `json:"certificateKey,omitempty"`
-	// PrivateKeyKey is the data key holding the CA's private key; required
-	// only when spec.certificates issues leaves.
+	// PrivateKeyKey is the data key holding the CA's private key. handover
+	// needs it to issue leaves and the verification probes' client leaves,
+	// so the Secret must hold it. Default "tls.key".
 	// +kubebuilder:default="tls.key"
 	// +optional
 	PrivateKeyKey string `json:"privateKeyKey,omitempty"`
@@ -158,6 +174,8 @@ type TrustBundleTarget struct {
 	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
 	// Namespace of the object. Default: the CertificateAuthority's.
+	// A CertificateAuthority acts only in its own namespace: any other value
+	// is refused (condition NamespaceForbidden) and nothing is written.
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
 	// Key is the data key that holds the PEM bundle. Default "ca.crt".
@@ -196,14 +214,20 @@ type CertificateSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	SecretName string `json:"secretName"`
 	// Namespace of the Secret. Default: the CertificateAuthority's.
+	// A CertificateAuthority acts only in its own namespace: any other value
+	// is refused (condition NamespaceForbidden) and nothing is written.
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
 	// CommonName of the leaf.
 	// +kubebuilder:validation:MaxLength=64
 	// +optional
 	CommonName string `json:"commonName,omitempty"`
-	// DNSNames are subjectAltName DNS entries.
+	// DNSNames are subjectAltName DNS entries (RFC 1123 names, a leading
+	// "*." wildcard allowed).
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:items:MaxLength=253
+	// +kubebuilder:validation:items:Pattern=`^(\*\.)?([a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$`
 	// +optional
 	DNSNames []string `json:"dnsNames,omitempty"`
 	// IPAddresses are subjectAltName IP entries.
@@ -218,10 +242,12 @@ type CertificateSpec struct {
 	// +listType=set
 	// +optional
 	Usages []Usage `json:"usages,omitempty"`
-	// Duration is the leaf's validity, clamped to the CA's notAfter. Default 2160h.
+	// Duration is the leaf's validity, clamped to the CA's notAfter. Default
+	// 2160h; 5m to 87600h.
 	// +kubebuilder:default="2160h"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9.]+(ns|us|µs|ms|s|m|h))+$') || duration(self) >= duration('5m') && duration(self) <= duration('87600h')",message="must be between 5m and 87600h"
 	// +optional
-	Duration *metav1.Duration `json:"duration,omitempty"`
+	Duration *Duration `json:"duration,omitempty"`
 	// Algorithm of the leaf key. Default ECDSAP256.
 	// +kubebuilder:default=ECDSAP256
 	// +optional
@@ -257,6 +283,8 @@ type Consumer struct {
 	// Kind of the workload.
 	Kind WorkloadKind `json:"kind"`
 	// Namespace of the workload. Default: the CertificateAuthority's.
+	// A CertificateAuthority acts only in its own namespace: any other value
+	// is refused (condition NamespaceForbidden) and nothing is written.
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
 	// WorkloadName selects one workload by name.

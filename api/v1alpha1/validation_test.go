@@ -2,6 +2,7 @@ package v1alpha1_test
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -116,6 +117,30 @@ func TestCRDDefaultsAndValidation(t *testing.T) {
 		{"maxCAs above 2 (one previous CA is kept)", func(ca *v1alpha1.CertificateAuthority) {
 			ca.Spec.BundlePolicy.MaxCAs = 3
 		}, "spec.bundlePolicy.maxCAs"},
+		{"duration not a duration", func(ca *v1alpha1.CertificateAuthority) {
+			ca.Spec.Source.Generate.Duration = dur(t, "abc")
+		}, "spec.source.generate.duration"},
+		{"propagationTimeout above 1h", func(ca *v1alpha1.CertificateAuthority) {
+			ca.Spec.PropagationTimeout = dur(t, "100000h")
+		}, "spec.propagationTimeout"},
+		{"negative gracePeriod", func(ca *v1alpha1.CertificateAuthority) {
+			ca.Spec.GracePeriod = dur(t, "-1s")
+		}, "spec.gracePeriod"},
+		{"renewals 1s apart", func(ca *v1alpha1.CertificateAuthority) {
+			ca.Spec.Source.Generate.Duration, ca.Spec.Source.Generate.RenewBefore = dur(t, "2h"), dur(t, "119m")
+		}, "time between two renewals"},
+		{"renewBefore not shorter than duration", func(ca *v1alpha1.CertificateAuthority) {
+			ca.Spec.Source.Generate.Duration, ca.Spec.Source.Generate.RenewBefore = dur(t, "2h"), dur(t, "3h")
+		}, "renewBefore must be shorter than duration"},
+		{"CA duration below 1h", func(ca *v1alpha1.CertificateAuthority) {
+			ca.Spec.Source.Generate.Duration, ca.Spec.Source.Generate.RenewBefore = dur(t, "2m"), dur(t, "119s")
+		}, "spec.source.generate.duration"},
+		{"invalid DNS SAN", func(ca *v1alpha1.CertificateAuthority) {
+			ca.Spec.Certificates = []v1alpha1.CertificateSpec{{SecretName: "x", DNSNames: []string{"bad name!!"}}}
+		}, "spec.certificates[0].dnsNames[0]"},
+		{"leaf duration below 5m", func(ca *v1alpha1.CertificateAuthority) {
+			ca.Spec.Certificates = []v1alpha1.CertificateSpec{{SecretName: "x", DNSNames: []string{"x.test"}, Duration: dur(t, "1s")}}
+		}, "spec.certificates[0].duration"},
 		{"unknown usage", func(ca *v1alpha1.CertificateAuthority) {
 			ca.Spec.Certificates = []v1alpha1.CertificateSpec{{SecretName: "x", Usages: []v1alpha1.Usage{"signing"}}}
 		}, "spec.certificates[0].usages[0]"},
@@ -139,3 +164,13 @@ func TestCRDDefaultsAndValidation(t *testing.T) {
 }
 
 func itoa(n int32) string { return strconv.Itoa(int(n)) }
+
+// dur returns the Duration that decodes from text s (valid or not).
+func dur(t *testing.T, s string) *v1alpha1.Duration {
+	t.Helper()
+	d := &v1alpha1.Duration{}
+	if err := json.Unmarshal([]byte(strconv.Quote(s)), d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}

@@ -6,6 +6,10 @@ import (
 	"fmt"
 )
 
+// ReasonAborted is the reason of a step failed and of a rollback started
+// because the run was cancelled before the point of no return (an abort).
+const ReasonAborted = "aborted"
+
 // cancelled handles ctx cancellation while step i was next (started=false)
 // or running (started=true).
 func (x *run) cancelled(ctx context.Context, i int, started bool) (*State, error) {
@@ -14,11 +18,11 @@ func (x *run) cancelled(ctx context.Context, i int, started bool) (*State, error
 	}
 	dctx := context.WithoutCancel(ctx)
 	if started {
-		if err := x.stepFailed(dctx, i, "aborted"); err != nil {
+		if err := x.stepFailed(dctx, i, ReasonAborted); err != nil {
 			return x.st, err
 		}
 	}
-	return x.startRollback(dctx, "aborted")
+	return x.startRollback(dctx, ReasonAborted)
 }
 
 func (x *run) startRollback(ctx context.Context, reason string) (*State, error) {

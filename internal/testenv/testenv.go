@@ -16,6 +16,7 @@ package testenv
 import (
 	"context"
 	"errors"
+	"net/url"
 	"os"
 	"sort"
 	"testing"
@@ -52,6 +53,16 @@ func RequireBinaries(t testing.TB, names ...string) string {
 // defaults), on loopback with --endpoint-reconciler-type=none.
 func StartAPIServer(t testing.TB) *rest.Config {
 	t.Helper()
+	cfg, _ := StartAPIServerEtcd(t)
+	return cfg
+}
+
+// StartAPIServerEtcd is StartAPIServer that also returns the client URL of
+// its etcd (plain HTTP on loopback), for tests that write to storage
+// behind the apiserver's back (an object stored before a validation rule
+// existed).
+func StartAPIServerEtcd(t testing.TB) (*rest.Config, *url.URL) {
+	t.Helper()
 	dir := RequireBinaries(t, cluster.BinEtcd, cluster.BinKubeAPIServer)
 	env := &envtest.Environment{
 		BinaryAssetsDirectory:    dir,
@@ -69,7 +80,7 @@ func StartAPIServer(t testing.TB) *rest.Config {
 			t.Errorf("stop envtest control plane: %v", err)
 		}
 	})
-	return cfg
+	return cfg, env.ControlPlane.Etcd.URL
 }
 
 // ClusterOptions tune StartCluster; the zero value gives one kwok node.

@@ -218,7 +218,7 @@ func setupRotationFleet(t *testing.T, cfg *rest.Config, c client.Client, ns stri
 	if f.clientLeaf, err = sim.MountSecret(ns, clientSecret); err != nil {
 		t.Fatal(err)
 	}
-	short := &metav1.Duration{Duration: 2 * time.Second}
+	short := v1alpha1.NewDuration(2 * time.Second)
 	ca := &v1alpha1.CertificateAuthority{
 		ObjectMeta: metav1.ObjectMeta{Name: caName, Namespace: ns},
 		Spec: v1alpha1.CertificateAuthoritySpec{

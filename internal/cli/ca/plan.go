@@ -48,7 +48,8 @@ func runPlan(ctx context.Context, o *PlanOptions) error {
 	if err != nil {
 		return err
 	}
-	b, err := backend.New(c, ca, backend.Options{})
+	// The controller's rule: an object acts in its own namespace only.
+	b, err := backend.New(c, ca, backend.Options{OwnNamespaceOnly: true})
 	if err != nil {
 		return fmt.Errorf("%s %s/%s: %w", kindCA, ns, o.Name, err)
 	}

@@ -22,12 +22,10 @@ import (
 	"github.com/handover-dev/handover/internal/cli/kubeflags"
 )
 
-// Annotations the controller watches (internal/controller/certificateauthority
-// exports the same names; they are repeated here so the CLI does not import
-// the controller and its dependencies).
+// Annotations the controller watches (api/v1alpha1).
 const (
-	annotationRotate = "handover.dev/rotate"
-	annotationRevert = "handover.dev/revert"
+	annotationRotate = v1alpha1.AnnotationRotate
+	annotationRevert = v1alpha1.AnnotationRevert
 )
 
 // TriggerOptions are the inputs of `handover ca rotate|revert NAME`.

@@ -18,6 +18,8 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -31,6 +33,13 @@ import (
 // replicas compete for.
 const DefaultLeaderElectionID = "handover-controller.handover.dev"
 
+// DefaultLeaderElectionNamespace is the Lease's namespace, in and out of a
+// cluster alike (deploy/manifests runs the controller there): a controller
+// started from a laptop competes for the same Lease as the in-cluster
+// replicas instead of leading beside them. The Helm chart passes its
+// release namespace explicitly.
+const DefaultLeaderElectionNamespace = "handover-system"
+
 // Options are the inputs of `handover controller`.
 type Options struct {
 	Kube kubeflags.Flags
@@ -43,9 +52,13 @@ type Options struct {
 	LeaderElect bool
 	// LeaderElectionID is the Lease name.
 	LeaderElectionID string
-	// LeaderElectionNamespace is the Lease namespace; empty means the pod's
-	// own namespace (in-cluster) — outside a cluster it must be set.
+	// LeaderElectionNamespace is the Lease namespace
+	// (DefaultLeaderElectionNamespace unless set, in and out of a cluster).
 	LeaderElectionNamespace string
+	// Namespaces, when set, restricts the controller to these namespaces: its
+	// caches list and watch only there, so namespaced Roles suffice (the
+	// chart's rbac.namespaces). Empty = every namespace (a ClusterRole).
+	Namespaces []string
 	// LeaseDuration, RenewDeadline, RetryPeriod tune leader election
 	// (client-go leaderelection: 15s, 10s, 2s by default).
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
@@ -58,6 +71,9 @@ type Options struct {
 	// Started, when set, is called once the manager is built, before it
 	// starts (tests use it to learn the bound addresses).
 	Started func(manager.Manager)
+	// skipNameValidation lets tests run several managers in one process
+	// (controller-runtime keeps controller names unique per process).
+	skipNameValidation bool
 }
 
 // ControllerOptions are passed to the CertificateAuthority controller.
@@ -74,8 +90,10 @@ rotations make-before-break. Deploy it with deploy/manifests or the Helm chart
 deploy/helm/handover; it runs anywhere a kubeconfig reaches the cluster too.
 
 Leader election (on by default) uses a coordination.k8s.io Lease named
---leader-election-id in --leader-election-namespace (default: the pod's
-namespace), so several replicas may run and only the leader rotates; a new
+--leader-election-id in --leader-election-namespace (default handover-system,
+in and out of a cluster, so a controller started from a laptop competes with
+the in-cluster replicas instead of leading beside them; the namespace must
+exist), so several replicas may run and only the leader acts; a new
 leader resumes a rotation from status.rotation where the old one stopped. On
 SIGTERM or SIGINT the manager stops its workers (a rotation's progress is
 already checkpointed in status), releases the Lease and exits 0.
@@ -89,13 +107,19 @@ Endpoints (plain HTTP):
   --health-probe-bind-address  /healthz (liveness) and /readyz (readiness)
 
 Logs are structured (zap, JSON by default; --zap-devel for console output).
+--zap-log-level takes debug, info, error, panic or an integer N > 0, but no
+V-level above 6 is ever emitted: client-go logs request headers at 7 and
+request and response bodies (Secrets, i.e. private keys) from 8 on.
 The kubeconfig is --kubeconfig, else $KUBECONFIG, else ~/.kube/config, else
 the in-cluster ServiceAccount. Needs the RBAC in config/rbac (ClusterRole
-handover-manager) plus a Role for Leases in the election namespace.`
+handover-manager, or with --namespaces the same rules as Roles in each of
+them) plus a Role for Leases in the election namespace (docs/operator.md).`
 
 const exampleHelp = `  # outside a cluster, against the sandbox
-  handover controller --kubeconfig "$(handover sandbox kubeconfig)" \
-      --leader-election-namespace default --zap-devel
+  handover controller --kubeconfig "$(handover sandbox kubeconfig)" --zap-devel
+
+  # only CertificateAuthorities in two namespaces (per-namespace Roles suffice)
+  handover controller --namespaces team-a,team-b
 
   # one replica, no leader election, metrics off
   handover controller --leader-elect=false --metrics-bind-address 0`
@@ -103,15 +127,16 @@ const exampleHelp = `  # outside a cluster, against the sandbox
 // NewCommand returns `handover controller`.
 func NewCommand() *cobra.Command {
 	o := &Options{
-		MetricsAddr:      ":8080",
-		ProbeAddr:        ":8081",
-		LeaderElect:      true,
-		LeaderElectionID: DefaultLeaderElectionID,
-		LeaseDuration:    15 * time.Second,
-		RenewDeadline:    10 * time.Second,
-		RetryPeriod:      2 * time.Second,
-		GracefulShutdown: 30 * time.Second,
-		Controller:       ControllerOptions{MaxConcurrentReconciles: 1, PollInterval: 5 * time.Second},
+		MetricsAddr:             ":8080",
+		ProbeAddr:               ":8081",
+		LeaderElect:             true,
+		LeaderElectionID:        DefaultLeaderElectionID,
+		LeaderElectionNamespace: DefaultLeaderElectionNamespace,
+		LeaseDuration:           15 * time.Second,
+		RenewDeadline:           10 * time.Second,
+		RetryPeriod:             2 * time.Second,
+		GracefulShutdown:        30 * time.Second,
+		Controller:              ControllerOptions{MaxConcurrentReconciles: 1, PollInterval: 5 * time.Second},
 	}
 	cmd := &cobra.Command{
 		Use:     "controller",
@@ -131,7 +156,8 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&o.ProbeAddr, "health-probe-bind-address", o.ProbeAddr, `address of /healthz and /readyz ("0" disables them)`)
 	f.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "elect a leader with a Lease so only one replica rotates")
 	f.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "name of the leader election Lease")
-	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the Lease (default: the pod's namespace; required outside a cluster)")
+	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "namespace of the Lease, the same in and out of a cluster (it must exist)")
+	f.StringSliceVar(&o.Namespaces, "namespaces", nil, "act only on CertificateAuthorities in these namespaces (comma-separated; caches are scoped to them, so namespaced Roles suffice); empty = all")
 	f.DurationVar(&o.LeaseDuration, "leader-election-lease-duration", o.LeaseDuration, "how long a non-leader waits before taking over an unrenewed Lease")
 	f.DurationVar(&o.RenewDeadline, "leader-election-renew-deadline", o.RenewDeadline, "how long the leader retries renewing before it gives up leadership")
 	f.DurationVar(&o.RetryPeriod, "leader-election-retry-period", o.RetryPeriod, "period between leader election attempts")
@@ -140,6 +166,10 @@ func NewCommand() *cobra.Command {
 	f.DurationVar(&o.Controller.PollInterval, "poll-interval", o.Controller.PollInterval, "how often a running rotation re-checks its gate")
 	zfs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	o.Zap.BindFlags(zfs)
+	if lf := zfs.Lookup("zap-log-level"); lf != nil {
+		lf.Usage = fmt.Sprintf("log level: debug, info, error, panic, or an integer N > 0 for V-levels up to N; "+
+			"levels above %d are never emitted (client-go logs headers at 7 and Secret bodies, i.e. keys, from 8 on)", MaxLogVerbosity)
+	}
 	f.AddGoFlagSet(zfs)
 	return cmd
 }
@@ -147,7 +177,8 @@ func NewCommand() *cobra.Command {
 // run builds the manager and blocks until ctx ends (SIGTERM) or the manager
 // fails. It returns nil after a clean shutdown.
 func run(ctx context.Context, o *Options) error {
-	log := zap.New(zap.UseFlagOptions(&o.Zap))
+	// Capped: client-go logs Secret bodies (keys) from V(8) on.
+	log := capVerbosity(zap.New(zap.UseFlagOptions(&o.Zap)), MaxLogVerbosity)
 	// controller-runtime's packages log through its global delegating logger;
 	// without this they print a warning and drop their logs.
 	ctrllog.SetLogger(log)
@@ -176,6 +207,19 @@ func newManager(o *Options, log logr.Logger) (manager.Manager, error) {
 	if o.LeaderElect && o.LeaderElectionID == "" {
 		return nil, errors.New("flag --leader-election-id: empty with --leader-elect")
 	}
+	if o.LeaderElect && o.LeaderElectionNamespace == "" {
+		return nil, errors.New("flag --leader-election-namespace: empty with --leader-elect")
+	}
+	var cacheOpts cache.Options
+	if len(o.Namespaces) > 0 {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range o.Namespaces {
+			if ns == "" {
+				return nil, errors.New("flag --namespaces: empty namespace name")
+			}
+			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
 	cfg, err := o.Kube.RESTConfig()
 	if err != nil {
 		return nil, err
@@ -188,6 +232,8 @@ func newManager(o *Options, log logr.Logger) (manager.Manager, error) {
 	mgr, err := manager.New(cfg, manager.Options{
 		Scheme:                        scheme,
 		Logger:                        log,
+		Cache:                         cacheOpts,
+		Controller:                    config.Controller{SkipNameValidation: &o.skipNameValidation},
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:        o.ProbeAddr,
 		LeaderElection:                o.LeaderElect,

@@ -324,7 +324,7 @@ func (r *Reconciler) onEnd(ctx context.Context, key client.ObjectKey, rot *v1alp
 			}})
 		case plan.OutcomeRolledBack:
 			ann := map[string]string{}
-			if st.Reason == "aborted" {
+			if st.Reason == plan.ReasonAborted {
 				ann[AnnotationRevertHandled] = ca.Annotations[AnnotationRevert]
 			}
 			_, err = writeCopy(ctx, r.Client, ca, cp.secret, copyUpdate{active: cp.previous, previous: cp.active, setCA: true, annotations: ann})

@@ -45,7 +45,8 @@ type Options struct {
 	NewBackend BackendFactory
 }
 
-// Add registers the CertificateAuthority reconciler, the leader-elected
+// Add registers the CertificateAuthority reconciler, the
+// ClusterCertificateAuthority reconciler (ClusterReconciler), the leader-elected
 // rotation Workers and the metrics (on controller-runtime's
 // metrics.Registry) with mgr. The scheme of mgr must hold v1alpha1, core
 // and apps. Errors: a metric or the controller could not be registered.
@@ -78,6 +79,15 @@ func Add(mgr manager.Manager, opts Options) error {
 		Workers: workers, Metrics: metrics, NewBackend: newBackend,
 		PollInterval: opts.PollInterval, Resync: opts.Resync,
 	}
+	cr := &ClusterReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder(ControllerName), Clock: clk}
+	if err := ctrl.NewControllerManagedBy(mgr).
+		Named("clustercertificateauthority").
+		For(&v1alpha1.ClusterCertificateAuthority{}).
+		Owns(&v1alpha1.CertificateAuthority{}).
+		Complete(cr); err != nil {
+		return fmt.Errorf("add the ClusterCertificateAuthority controller: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("certificateauthority").
 		For(&v1alpha1.CertificateAuthority{}).
@@ -92,6 +102,10 @@ func Add(mgr manager.Manager, opts Options) error {
 func KubeBackend(opts backend.Options) BackendFactory {
 	return func(c client.Client, ca *v1alpha1.CertificateAuthority, issuer *trust.CA) (rotation.Backend, error) {
 		o := opts
+		// A namespaced CertificateAuthority acts in its namespace only; the
+		// run-as object of a ClusterCertificateAuthority passed
+		// ClusterSanctioned in the reconcile that built this backend.
+		o.OwnNamespaceOnly = !runsForCluster(ca)
 		now := time.Now
 		if o.Clock != nil {
 			now = o.Clock.Now

@@ -29,6 +29,7 @@ func (e *env) restrictedConfig(t *testing.T, writable ...string) *rest.Config {
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "handover-read"}, Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{"handover.dev"}, Resources: []string{"certificateauthorities"}, Verbs: []string{"get", "list", "watch"}},
 			{APIGroups: []string{"handover.dev"}, Resources: []string{"certificateauthorities/status"}, Verbs: []string{"get", "update", "patch"}},
+			{APIGroups: []string{"handover.dev"}, Resources: []string{"clustercertificateauthorities"}, Verbs: []string{"get", "list", "watch"}},
 			{APIGroups: []string{""}, Resources: []string{"secrets", "configmaps", "pods", "namespaces"}, Verbs: []string{"get", "list", "watch"}},
 			{APIGroups: []string{"apps"}, Resources: []string{"deployments", "statefulsets", "daemonsets"}, Verbs: []string{"get", "list", "watch"}},
 			{APIGroups: []string{"events.k8s.io", ""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
@@ -91,9 +92,13 @@ func TestSecretRefAndBadInput(t *testing.T) {
 	e := newEnv(t)
 	e.namespace(t, ns)
 	e.namespace(t, "locked")
-	e.namespace(t, "other")
 	e.deployment(t, ns, "gw", map[string]string{"app": "gw"})
-	e.deployment(t, "other", "worker", map[string]string{"app": "worker"})
+	e.deployment(t, ns, "worker", map[string]string{"app": "worker"})
+	// A Secret handover did not write (no ownership mark).
+	if err := e.c.Create(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "foreign", Namespace: ns},
+		Data: map[string][]byte{"ca.crt": []byte("theirs")}}); err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now()
 	newCA := func(cn string) *trust.CA {
 		c, err := trust.NewCA(trust.CAOptions{CommonName: cn}, now)
@@ -104,7 +109,7 @@ func TestSecretRefAndBadInput(t *testing.T) {
 	}
 	a, b, c := newCA("root-a"), newCA("root-b"), newCA("root-c")
 	rootSecret(t, e, a.CertPEM, a.KeyPEM)
-	e.startManager(t, e.restrictedConfig(t, ns, "other"), false)
+	e.startManager(t, e.restrictedConfig(t, ns), false)
 
 	edge := &v1alpha1.CertificateAuthority{
 		ObjectMeta: metav1.ObjectMeta{Name: "edge", Namespace: ns},
@@ -112,18 +117,18 @@ func TestSecretRefAndBadInput(t *testing.T) {
 			Source: v1alpha1.CASource{SecretRef: &v1alpha1.CASecretRef{Name: "root", CertificateKey: "ca.pem", PrivateKeyKey: "ca-key.pem"}},
 			TrustBundles: []v1alpha1.TrustBundleTarget{
 				{Kind: v1alpha1.TargetSecret, Name: "edge-bundle"},
-				{Kind: v1alpha1.TargetConfigMap, Name: "edge-bundle", Namespace: "other"},
+				{Kind: v1alpha1.TargetConfigMap, Name: "edge-bundle", Namespace: ns},
 			},
 			Certificates: []v1alpha1.CertificateSpec{
 				{SecretName: "edge-tls", DNSNames: []string{"edge.test"}},
-				{SecretName: "worker-tls", Namespace: "other", DNSNames: []string{"worker.test"}},
+				{SecretName: "worker-tls", DNSNames: []string{"worker.test"}},
 			},
 			Consumers: []v1alpha1.Consumer{
 				{Name: "gw", Kind: "Deployment", WorkloadName: "gw", Reload: v1alpha1.ReloadHot},
-				{Name: "worker", Kind: "Deployment", Namespace: "other", WorkloadName: "worker", Reload: v1alpha1.ReloadHot},
+				{Name: "worker", Kind: "Deployment", WorkloadName: "worker", Reload: v1alpha1.ReloadHot},
 			},
-			PropagationTimeout: &metav1.Duration{Duration: time.Second},
-			GracePeriod:        &metav1.Duration{Duration: time.Second},
+			PropagationTimeout: v1alpha1.NewDuration(time.Second),
+			GracePeriod:        v1alpha1.NewDuration(time.Second),
 		},
 	}
 	if err := e.c.Create(context.Background(), edge); err != nil {
@@ -143,18 +148,18 @@ func TestSecretRefAndBadInput(t *testing.T) {
 		t.Fatalf("after root change: active %s trigger %s previous %+v", ca.Status.Active.Fingerprint, ca.Status.Rotation.Trigger, ca.Status.Previous)
 	}
 	cm := &corev1.ConfigMap{}
-	if err := e.c.Get(context.Background(), types.NamespacedName{Namespace: "other", Name: "edge-bundle"}, cm); err != nil {
+	if err := e.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "edge-bundle"}, cm); err != nil {
 		t.Fatal(err)
 	}
 	if got := fingerprints(t, []byte(cm.Data["ca.crt"])); len(got) != 1 || got[0] != trust.Fingerprint(b.Cert) {
-		t.Fatalf("ConfigMap other/edge-bundle = %v, want [root B]", got)
+		t.Fatalf("ConfigMap edge-bundle = %v, want [root B]", got)
 	}
 	ws := &corev1.Secret{}
-	if err := e.c.Get(context.Background(), types.NamespacedName{Namespace: "other", Name: "worker-tls"}, ws); err != nil {
+	if err := e.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "worker-tls"}, ws); err != nil {
 		t.Fatal(err)
 	}
 	if chain, err := trust.ParseCertificates(ws.Data["tls.crt"]); err != nil || chain[0].CheckSignatureFrom(b.Cert) != nil {
-		t.Fatalf("other/worker-tls leaf not from root B (%v)", err)
+		t.Fatalf("worker-tls leaf not from root B (%v)", err)
 	}
 	if ca.Status.ConsumersConverged != "2/2 consumers on generation 3" {
 		t.Fatalf("consumers %q", ca.Status.ConsumersConverged)
@@ -168,7 +173,7 @@ func TestSecretRefAndBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	targets := []string{"edge-bundle", "edge-tls", "edge-handover-ca"}
+	targets := []string{"edge-bundle", "edge-tls", "worker-tls", "edge-handover-ca", "foreign"}
 	cases := []struct {
 		name, reason, field string
 		apply, restore      func()
@@ -189,7 +194,7 @@ func TestSecretRefAndBadInput(t *testing.T) {
 			func() {
 				e.update(t, ns, "edge", func(ca *v1alpha1.CertificateAuthority) { ca.Spec.Source.SecretRef.Name = "root" })
 			}},
-		{"forbidden target namespace", "TargetForbidden", "spec.trustBundles[2].namespace",
+		{"target in another namespace", "NamespaceForbidden", "spec.trustBundles[2].namespace",
 			func() {
 				e.update(t, ns, "edge", func(ca *v1alpha1.CertificateAuthority) {
 					ca.Spec.TrustBundles = append(ca.Spec.TrustBundles, v1alpha1.TrustBundleTarget{Kind: v1alpha1.TargetSecret, Name: "x", Namespace: "locked"})
@@ -197,6 +202,24 @@ func TestSecretRefAndBadInput(t *testing.T) {
 			},
 			func() {
 				e.update(t, ns, "edge", func(ca *v1alpha1.CertificateAuthority) { ca.Spec.TrustBundles = ca.Spec.TrustBundles[:2] })
+			}},
+		{"target that is not handover's", "NotOwned", "spec.trustBundles[2].name",
+			func() {
+				e.update(t, ns, "edge", func(ca *v1alpha1.CertificateAuthority) {
+					ca.Spec.TrustBundles = append(ca.Spec.TrustBundles, v1alpha1.TrustBundleTarget{Kind: v1alpha1.TargetSecret, Name: "foreign"})
+				})
+			},
+			func() {
+				e.update(t, ns, "edge", func(ca *v1alpha1.CertificateAuthority) { ca.Spec.TrustBundles = ca.Spec.TrustBundles[:2] })
+			}},
+		{"leaf Secret that is not handover's", "NotOwned", "spec.certificates[2].secretName",
+			func() {
+				e.update(t, ns, "edge", func(ca *v1alpha1.CertificateAuthority) {
+					ca.Spec.Certificates = append(ca.Spec.Certificates, v1alpha1.CertificateSpec{SecretName: "foreign", DNSNames: []string{"x.test"}})
+				})
+			},
+			func() {
+				e.update(t, ns, "edge", func(ca *v1alpha1.CertificateAuthority) { ca.Spec.Certificates = ca.Spec.Certificates[:2] })
 			}},
 		{"missing consumer", "ConsumerNotFound", "spec.consumers[2].workloadName",
 			func() {

@@ -62,7 +62,7 @@ func Conditions(in ConditionInput, now time.Time) []metav1.Condition {
 	case rot != nil && rot.Outcome == string(plan.OutcomeFailed):
 		degraded = mk(v1alpha1.ConditionDegraded, true, ReasonRotationFailed,
 			fmt.Sprintf("rotation to %s failed: %s", rot.Target, rot.Reason))
-	case rot != nil && rot.Outcome == string(plan.OutcomeRolledBack) && rot.Reason != "aborted":
+	case rot != nil && rot.Outcome == string(plan.OutcomeRolledBack) && rot.Reason != plan.ReasonAborted:
 		degraded = mk(v1alpha1.ConditionDegraded, true, ReasonRotationRolledBack,
 			fmt.Sprintf("rotation to %s rolled back: %s; targets stay on the previous CA (set %s to retry)", rot.Target, rot.Reason, AnnotationRotate))
 	default:

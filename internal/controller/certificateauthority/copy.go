@@ -15,37 +15,19 @@ import (
 	"github.com/handover-dev/handover/internal/trust"
 )
 
-// Annotations users set on a CertificateAuthority: any new value triggers.
+// Annotations and labels, defined in api/v1alpha1 (see there).
 const (
-	// AnnotationRotate: a new value starts a manual rotation (generate: to a
-	// freshly generated CA; secretRef: re-publish the active CA).
-	AnnotationRotate = "handover.dev/rotate"
-	// AnnotationRevert: a new value aborts a running rotation before its
-	// point of no return (it rolls back), else rotates back to the previous
-	// CA, make-before-break again.
-	AnnotationRevert = "handover.dev/revert"
-)
-
-// Bookkeeping annotations on the managed copy Secret.
-const (
-	// AnnotationPublished is the fingerprint of the CA the targets converged to.
-	AnnotationPublished = "handover.dev/published"
-	// AnnotationPublishedMode is the spec.mode the targets were last published in.
-	AnnotationPublishedMode = "handover.dev/published-mode"
-	// AnnotationSourceSeen is the root fingerprint handover last acted on.
-	AnnotationSourceSeen = "handover.dev/source-seen"
-	// AnnotationRotateHandled and AnnotationRevertHandled are the last
-	// rotate/revert tokens acted on.
-	AnnotationRotateHandled = "handover.dev/rotate-handled"
-	AnnotationRevertHandled = "handover.dev/revert-handled"
-	// AnnotationTrigger is why the active CA was adopted.
-	AnnotationTrigger = "handover.dev/trigger"
-	// AnnotationBundleGeneration counts bundle changes (status.bundleGeneration).
-	AnnotationBundleGeneration = "handover.dev/bundle-generation"
-	// annotationGenerationKey makes a bundle-generation bump idempotent.
-	annotationGenerationKey = "handover.dev/bundle-generation-key"
-	// LabelCertificateAuthority names the owning CertificateAuthority.
-	LabelCertificateAuthority = "handover.dev/certificate-authority"
+	AnnotationRotate           = v1alpha1.AnnotationRotate
+	AnnotationRevert           = v1alpha1.AnnotationRevert
+	AnnotationPublished        = v1alpha1.AnnotationPublished
+	AnnotationPublishedMode    = v1alpha1.AnnotationPublishedMode
+	AnnotationSourceSeen       = v1alpha1.AnnotationSourceSeen
+	AnnotationRotateHandled    = v1alpha1.AnnotationRotateHandled
+	AnnotationRevertHandled    = v1alpha1.AnnotationRevertHandled
+	AnnotationTrigger          = v1alpha1.AnnotationTrigger
+	AnnotationBundleGeneration = v1alpha1.AnnotationBundleGeneration
+	annotationGenerationKey    = v1alpha1.AnnotationBundleGenerationKey
+	LabelCertificateAuthority  = v1alpha1.LabelCertificateAuthority
 )
 
 // Keys of the managed copy Secret.
@@ -54,15 +36,8 @@ const (
 	keyPreviousKey  = "previous.key"
 )
 
-// CopySecretName is the managed copy of ca's CA (tls.crt, tls.key,
-// previous.crt, previous.key): spec.source.generate.secretName when set,
-// else "<name>-handover-ca".
-func CopySecretName(ca *v1alpha1.CertificateAuthority) string {
-	if g := ca.Spec.Source.Generate; g != nil && g.SecretName != "" {
-		return g.SecretName
-	}
-	return ca.Name + "-handover-ca"
-}
+// CopySecretName is v1alpha1.CopySecretName.
+func CopySecretName(ca *v1alpha1.CertificateAuthority) string { return v1alpha1.CopySecretName(ca) }
 
 // managedCopy is the parsed managed copy Secret.
 type managedCopy struct {
@@ -98,6 +73,11 @@ func loadCopy(ctx context.Context, r client.Reader, ca *v1alpha1.CertificateAuth
 	if ca.Spec.Source.Generate == nil {
 		field = "Secret " + s.Name + " (managed copy)"
 	}
+	if !ownsCopy(ca, s) {
+		return nil, &Problem{ReasonNotOwned, field, fmt.Sprintf(
+			"Secret %s/%s exists and is not this CertificateAuthority's managed copy (annotation %s is %q, want %q); handover adopts no Secret: pick another secretName, or set the annotation to hand it over",
+			s.Namespace, s.Name, v1alpha1.AnnotationOwner, s.Annotations[v1alpha1.AnnotationOwner], v1alpha1.OwnerOf(ca.Namespace, ca.Name))}, nil
+	}
 	m := &managedCopy{secret: s}
 	if len(s.Data[corev1.TLSCertKey]) == 0 {
 		return nil, &Problem{ReasonInvalidSource, field, fmt.Sprintf("Secret %q exists but has no %s", s.Name, corev1.TLSCertKey)}, nil
@@ -113,6 +93,17 @@ func loadCopy(ctx context.Context, r client.Reader, ca *v1alpha1.CertificateAuth
 		}
 	}
 	return m, nil, nil
+}
+
+// ownsCopy reports whether s carries ca's ownership mark: annotation
+// v1alpha1.AnnotationOwner naming ca, or (a copy written before the
+// annotation existed) no such annotation and label
+// v1alpha1.LabelCertificateAuthority = ca's name.
+func ownsCopy(ca *v1alpha1.CertificateAuthority, s *corev1.Secret) bool {
+	if owner, ok := s.Annotations[v1alpha1.AnnotationOwner]; ok {
+		return owner == v1alpha1.OwnerOf(ca.Namespace, ca.Name)
+	}
+	return s.Labels[LabelCertificateAuthority] == ca.Name
 }
 
 // parseAt parses a CA from secret at its own notBefore (constraints and key
@@ -161,6 +152,7 @@ func writeCopy(ctx context.Context, c client.Client, ca *v1alpha1.CertificateAut
 	for k, v := range u.annotations {
 		s.Annotations[k] = v
 	}
+	s.Annotations[v1alpha1.AnnotationOwner] = v1alpha1.OwnerOf(ca.Namespace, ca.Name)
 	if u.bumpGeneration != "" && s.Annotations[annotationGenerationKey] != u.bumpGeneration {
 		g, _ := strconv.ParseInt(s.Annotations[AnnotationBundleGeneration], 10, 64)
 		s.Annotations[AnnotationBundleGeneration] = strconv.FormatInt(g+1, 10)

@@ -180,20 +180,26 @@ func pending(o Observed) string {
 }
 
 // Abortable reports whether rot can still be aborted by a revert: it has
-// not ended, is not already rolling back, and the step at the point of no
-// return (rotation.StepSwitchLeaves of the staged plan) has not started. An
-// atomic (Legacy) plan is never abortable.
+// not ended, is not already rolling back, its plan has reversible steps and
+// the step at the plan's point of no return (rotation.PointOfNoReturn of
+// its strategy; staged when unset) has not started. The checkpoint's steps
+// are in plan order; none saved yet means the plan has not started.
 func Abortable(rot *v1alpha1.RotationStatus) bool {
 	if rot == nil || rot.Outcome != "" || rot.RollingBack {
 		return false
 	}
-	for _, s := range rot.Steps {
-		if s.Name == rotation.StepSwitchLeaves {
-			return s.Phase == string(plan.StepPending)
-		}
+	strategy := rotation.Strategy(rot.Strategy)
+	if strategy == "" {
+		strategy = rotation.StrategyStaged
 	}
-	// No steps saved yet: a staged plan that has not started.
-	return len(rot.Steps) == 0 && rot.Strategy != string(rotation.StrategyAtomic)
+	pnr, err := rotation.PointOfNoReturn(strategy)
+	if err != nil || pnr == 0 {
+		return false
+	}
+	if len(rot.Steps) <= pnr {
+		return len(rot.Steps) == 0
+	}
+	return rot.Steps[pnr].Phase == string(plan.StepPending)
 }
 
 // Strategy picks the plan of a rotation: staged (make-before-break) unless

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"path/filepath"
 	"reflect"
 	"sync"
@@ -45,6 +46,7 @@ type env struct {
 	cfg    *rest.Config
 	scheme *runtime.Scheme
 	c      client.Client
+	etcd   *url.URL // the apiserver's storage (plain HTTP, loopback)
 }
 
 func newEnv(t *testing.T) *env {
@@ -52,7 +54,7 @@ func newEnv(t *testing.T) *env {
 	if testing.Short() {
 		t.Skip("integration test against a real kube-apiserver")
 	}
-	cfg := testenv.StartAPIServer(t)
+	cfg, etcdURL := testenv.StartAPIServerEtcd(t)
 	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{
 		Paths:              []string{filepath.Join("..", "..", "..", "config", "crd", "bases")},
 		ErrorIfPathMissing: true,
@@ -69,7 +71,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{cfg: cfg, scheme: scheme, c: c}
+	return &env{cfg: cfg, scheme: scheme, c: c, etcd: etcdURL}
 }
 
 // startManager runs a real controller-runtime manager with Add and returns

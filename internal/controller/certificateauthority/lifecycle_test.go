@@ -45,8 +45,8 @@ func meshCA(probeAddr string) *v1alpha1.CertificateAuthority {
 				{Name: "sidecars", Kind: "Deployment", Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "sidecar"}},
 					Reload: v1alpha1.ReloadHot, Wave: 1},
 			},
-			PropagationTimeout: &metav1.Duration{Duration: 1500 * time.Millisecond},
-			GracePeriod:        &metav1.Duration{Duration: time.Second},
+			PropagationTimeout: v1alpha1.NewDuration(1500 * time.Millisecond),
+			GracePeriod:        v1alpha1.NewDuration(time.Second),
 		},
 	}
 }

@@ -3,6 +3,7 @@ package certificateauthority
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
+	"github.com/handover-dev/handover/internal/kube/backend"
 	"github.com/handover-dev/handover/internal/rotation"
 	"github.com/handover-dev/handover/internal/trust"
 )
@@ -29,21 +31,7 @@ type BackendFactory func(c client.Client, ca *v1alpha1.CertificateAuthority, iss
 // blocks on a rotation: it validates, decides (Decide), starts or resumes a
 // worker, and writes every status field but status.rotation (the worker's
 // StatusCheckpoint owns that), with a merge patch and only when changed.
-//
-// +kubebuilder:rbac:groups=handover.dev,resources=certificateauthorities,verbs=get;list;watch
-// +kubebuilder:rbac:groups=handover.dev,resources=certificateauthorities/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=pods/eviction,verbs=create
-// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
-// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups=apps,resources=replicasets;controllerrevisions,verbs=get;list;watch
-// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups=authorization.k8s.io,resources=selfsubjectaccessreviews,verbs=create
+// Its permissions are the markers in rbac.go.
 type Reconciler struct {
 	// Client reads (cached) and writes.
 	Client client.Client
@@ -89,7 +77,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	dec := Decide(w.observed)
 	if err := r.act(ctx, ca, w, dec, now); err != nil {
 		var p *Problem
-		if asProblem(err, &p) {
+		if errors.Is(err, backend.ErrNotOwned) {
+			// Ownership changed between observe and the write; the backend wrote nothing.
+			p = &Problem{ReasonNotOwned, "spec", err.Error()}
+		}
+		if p != nil || asProblem(err, &p) {
 			w.problem = p
 			return r.degraded(ctx, ca, w, now)
 		}
@@ -129,8 +121,11 @@ type world struct {
 
 func (r *Reconciler) observe(ctx context.Context, ca *v1alpha1.CertificateAuthority, now time.Time) (*world, error) {
 	w := &world{}
-	if ps := ValidateSpec(ca); len(ps) > 0 {
-		w.problem = &ps[0]
+	cluster, err := ClusterSanctioned(ctx, r.APIReader, ca)
+	if err != nil {
+		return nil, err
+	}
+	if w.problem = validateAs(ca, cluster); w.problem != nil {
 		return w, nil
 	}
 	cp, p, err := loadCopy(ctx, r.APIReader, ca)

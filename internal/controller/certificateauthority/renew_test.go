@@ -41,14 +41,14 @@ func TestRenewBefore(t *testing.T) {
 		Spec: v1alpha1.CertificateAuthoritySpec{
 			Source: v1alpha1.CASource{Generate: &v1alpha1.GenerateSource{
 				CommonName: "renewing-root", Algorithm: v1alpha1.KeyAlgorithmRSA2048, SecretName: "renew-root",
-				Duration: &metav1.Duration{Duration: 10 * time.Hour}, RenewBefore: &metav1.Duration{Duration: time.Hour},
+				Duration: v1alpha1.NewDuration(10 * time.Hour), RenewBefore: v1alpha1.NewDuration(time.Hour),
 			}},
 			TrustBundles: []v1alpha1.TrustBundleTarget{{Kind: v1alpha1.TargetSecret, Name: "renew-bundle"}},
 			Certificates: []v1alpha1.CertificateSpec{{SecretName: "renew-tls", DNSNames: []string{"renew.test"},
-				Algorithm: v1alpha1.KeyAlgorithmEd25519, Duration: &metav1.Duration{Duration: 30 * time.Minute}}},
+				Algorithm: v1alpha1.KeyAlgorithmEd25519, Duration: v1alpha1.NewDuration(30 * time.Minute)}},
 			Consumers:          []v1alpha1.Consumer{{Name: "app", Kind: "Deployment", WorkloadName: "app", Reload: v1alpha1.ReloadHot}},
-			PropagationTimeout: &metav1.Duration{Duration: time.Second},
-			GracePeriod:        &metav1.Duration{Duration: 0},
+			PropagationTimeout: v1alpha1.NewDuration(time.Second),
+			GracePeriod:        v1alpha1.NewDuration(0),
 		},
 	}
 	if err := e.c.Create(context.Background(), ca); err != nil {

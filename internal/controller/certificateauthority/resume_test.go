@@ -25,8 +25,8 @@ func slowCA() *v1alpha1.CertificateAuthority {
 			// Without a probe a Hot consumer is verified by waiting the
 			// propagation timeout: long enough to stop the manager mid-step.
 			Consumers:          []v1alpha1.Consumer{{Name: "app", Kind: "Deployment", WorkloadName: "app", Reload: v1alpha1.ReloadHot}},
-			PropagationTimeout: &metav1.Duration{Duration: 4 * time.Second},
-			GracePeriod:        &metav1.Duration{Duration: time.Second},
+			PropagationTimeout: v1alpha1.NewDuration(4 * time.Second),
+			GracePeriod:        v1alpha1.NewDuration(time.Second),
 		},
 	}
 }

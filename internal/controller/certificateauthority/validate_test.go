@@ -1,6 +1,8 @@
 package certificateauthority
 
 import (
+	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,67 +27,98 @@ func baseCA() *v1alpha1.CertificateAuthority {
 
 func TestValidateSpec(t *testing.T) {
 	t.Parallel()
-	d := func(s string) *metav1.Duration { v, _ := time.ParseDuration(s); return &metav1.Duration{Duration: v} }
+	d := func(s string) *v1alpha1.Duration {
+		v := &v1alpha1.Duration{}
+		if err := json.Unmarshal([]byte(strconv.Quote(s)), v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
 	tests := []struct {
 		name   string
 		mutate func(*v1alpha1.CertificateAuthority)
 		field  string // "" = valid
+		reason string // "" = InvalidSpec
 	}{
-		{"valid", func(*v1alpha1.CertificateAuthority) {}, ""},
-		{"zero propagation", func(c *v1alpha1.CertificateAuthority) { c.Spec.PropagationTimeout = d("0s") }, "spec.propagationTimeout"},
-		{"negative propagation", func(c *v1alpha1.CertificateAuthority) { c.Spec.PropagationTimeout = d("-1s") }, "spec.propagationTimeout"},
-		{"negative grace", func(c *v1alpha1.CertificateAuthority) { c.Spec.GracePeriod = d("-1s") }, "spec.gracePeriod"},
+		{"valid", func(*v1alpha1.CertificateAuthority) {}, "", ""},
+		{"zero propagation", func(c *v1alpha1.CertificateAuthority) { c.Spec.PropagationTimeout = d("0s") }, "spec.propagationTimeout", ""},
+		{"negative propagation", func(c *v1alpha1.CertificateAuthority) { c.Spec.PropagationTimeout = d("-1s") }, "spec.propagationTimeout", ""},
+		{"negative grace", func(c *v1alpha1.CertificateAuthority) { c.Spec.GracePeriod = d("-1s") }, "spec.gracePeriod", ""},
 		{"renewBefore >= duration", func(c *v1alpha1.CertificateAuthority) {
 			c.Spec.Source.Generate.Duration, c.Spec.Source.Generate.RenewBefore = d("1h"), d("2h")
-		}, "spec.source.generate.renewBefore"},
-		{"maxCAs 1 in Managed", func(c *v1alpha1.CertificateAuthority) { c.Spec.BundlePolicy.MaxCAs = 1 }, "spec.bundlePolicy.maxCAs"},
+		}, "spec.source.generate.renewBefore", ""},
+		{"maxCAs 1 in Managed", func(c *v1alpha1.CertificateAuthority) { c.Spec.BundlePolicy.MaxCAs = 1 }, "spec.bundlePolicy.maxCAs", ""},
 		{"maxCAs 1 in Legacy", func(c *v1alpha1.CertificateAuthority) {
 			c.Spec.BundlePolicy.MaxCAs, c.Spec.Mode = 1, v1alpha1.ModeLegacy
-		}, ""},
-		{"no source", func(c *v1alpha1.CertificateAuthority) { c.Spec.Source.Generate = nil }, "spec.source"},
+		}, "", ""},
+		{"no source", func(c *v1alpha1.CertificateAuthority) { c.Spec.Source.Generate = nil }, "spec.source", ""},
 		{"source is the copy", func(c *v1alpha1.CertificateAuthority) {
 			c.Spec.Source = v1alpha1.CASource{SecretRef: &v1alpha1.CASecretRef{Name: "mesh-handover-ca"}}
-		}, "spec.source.secretRef.name"},
+		}, "spec.source.secretRef.name", ""},
 		{"bundle into the source", func(c *v1alpha1.CertificateAuthority) {
 			c.Spec.Source = v1alpha1.CASource{SecretRef: &v1alpha1.CASecretRef{Name: "root"}}
 			c.Spec.TrustBundles[0].Name = "root"
-		}, "spec.trustBundles[0].name"},
-		{"bundle into the copy", func(c *v1alpha1.CertificateAuthority) { c.Spec.TrustBundles[0].Name = "mesh-handover-ca" }, "spec.trustBundles[0].name"},
-		{"bundle into the copy in another namespace is fine", func(c *v1alpha1.CertificateAuthority) {
+		}, "spec.trustBundles[0].name", ""},
+		{"bundle into the copy", func(c *v1alpha1.CertificateAuthority) { c.Spec.TrustBundles[0].Name = "mesh-handover-ca" }, "spec.trustBundles[0].name", ""},
+		{"bundle in another namespace", func(c *v1alpha1.CertificateAuthority) {
 			c.Spec.TrustBundles[0].Name, c.Spec.TrustBundles[0].Namespace = "mesh-handover-ca", "other"
-		}, ""},
+		}, "spec.trustBundles[0].namespace", ReasonNamespaceForbidden},
+		{"bundle in its own namespace named", func(c *v1alpha1.CertificateAuthority) { c.Spec.TrustBundles[0].Namespace = "ns" }, "", ""},
+		{"leaf in another namespace", func(c *v1alpha1.CertificateAuthority) { c.Spec.Certificates[0].Namespace = "victim" },
+			"spec.certificates[0].namespace", ReasonNamespaceForbidden},
+		{"consumer in another namespace", func(c *v1alpha1.CertificateAuthority) {
+			c.Spec.Consumers = []v1alpha1.Consumer{{Name: "x", Kind: "Deployment", Reload: v1alpha1.ReloadEvict, WorkloadName: "vapp", Namespace: "victim"}}
+		}, "spec.consumers[0].namespace", ReasonNamespaceForbidden},
+		{"duration not a duration", func(c *v1alpha1.CertificateAuthority) { c.Spec.Source.Generate.Duration = d("abc") }, "spec.source.generate.duration", ""},
+		{"propagation not a duration", func(c *v1alpha1.CertificateAuthority) { c.Spec.PropagationTimeout = d("1 hour") }, "spec.propagationTimeout", ""},
+		{"propagation above 1h", func(c *v1alpha1.CertificateAuthority) { c.Spec.PropagationTimeout = d("100000h") }, "spec.propagationTimeout", ""},
+		{"renewals 1s apart", func(c *v1alpha1.CertificateAuthority) {
+			c.Spec.Source.Generate.Duration, c.Spec.Source.Generate.RenewBefore = d("2m"), d("119s")
+		}, "spec.source.generate.duration", ""},
+		{"renewals 1h apart", func(c *v1alpha1.CertificateAuthority) {
+			c.Spec.Source.Generate.Duration, c.Spec.Source.Generate.RenewBefore = d("2h"), d("1h")
+		}, "", ""},
+		{"leaf duration too short", func(c *v1alpha1.CertificateAuthority) { c.Spec.Certificates[0].Duration = d("1s") }, "spec.certificates[0].duration", ""},
+		{"bad DNS name", func(c *v1alpha1.CertificateAuthority) { c.Spec.Certificates[0].DNSNames = []string{"bad name!!"} }, "spec.certificates[0].dnsNames[0]", ""},
+		{"wildcard DNS name", func(c *v1alpha1.CertificateAuthority) {
+			c.Spec.Certificates[0].DNSNames = []string{"*.Kyma.example.com"}
+		}, "", ""},
 		{"duplicate bundle", func(c *v1alpha1.CertificateAuthority) {
 			c.Spec.TrustBundles = append(c.Spec.TrustBundles, v1alpha1.TrustBundleTarget{Kind: v1alpha1.TargetSecret, Name: "bundle", Key: "ca.crt"})
-		}, "spec.trustBundles[1]"},
+		}, "spec.trustBundles[1]", ""},
 		{"same name other kind", func(c *v1alpha1.CertificateAuthority) {
 			c.Spec.TrustBundles = append(c.Spec.TrustBundles, v1alpha1.TrustBundleTarget{Kind: v1alpha1.TargetConfigMap, Name: "bundle"})
-		}, ""},
-		{"bundle clobbers leaf ca.crt", func(c *v1alpha1.CertificateAuthority) { c.Spec.TrustBundles[0].Name = "gw-tls" }, "spec.certificates[0].secretName"},
-		{"leaf without names", func(c *v1alpha1.CertificateAuthority) { c.Spec.Certificates[0].DNSNames = nil }, "spec.certificates[0]"},
-		{"bad IP", func(c *v1alpha1.CertificateAuthority) { c.Spec.Certificates[0].IPAddresses = []string{"10.0.0.300"} }, "spec.certificates[0].ipAddresses[0]"},
-		{"relative URI", func(c *v1alpha1.CertificateAuthority) { c.Spec.Certificates[0].URIs = []string{"no-scheme"} }, "spec.certificates[0].uris[0]"},
+		}, "", ""},
+		{"bundle clobbers leaf ca.crt", func(c *v1alpha1.CertificateAuthority) { c.Spec.TrustBundles[0].Name = "gw-tls" }, "spec.certificates[0].secretName", ""},
+		{"leaf without names", func(c *v1alpha1.CertificateAuthority) { c.Spec.Certificates[0].DNSNames = nil }, "spec.certificates[0]", ""},
+		{"bad IP", func(c *v1alpha1.CertificateAuthority) { c.Spec.Certificates[0].IPAddresses = []string{"10.0.0.300"} }, "spec.certificates[0].ipAddresses[0]", ""},
+		{"relative URI", func(c *v1alpha1.CertificateAuthority) { c.Spec.Certificates[0].URIs = []string{"no-scheme"} }, "spec.certificates[0].uris[0]", ""},
 		{"bad selector", func(c *v1alpha1.CertificateAuthority) {
 			c.Spec.Consumers = []v1alpha1.Consumer{{Name: "x", Kind: "Deployment", Reload: v1alpha1.ReloadHot,
 				Selector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "a", Operator: "Bogus"}}}}}
-		}, "spec.consumers[0].selector"},
+		}, "spec.consumers[0].selector", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ca := baseCA()
 			tt.mutate(ca)
-			ps := ValidateSpec(ca)
+			p := ValidateSpec(ca)
 			if tt.field == "" {
-				if len(ps) != 0 {
-					t.Fatalf("want valid, got %v", ps)
+				if p != nil {
+					t.Fatalf("want valid, got %v", p)
 				}
 				return
 			}
-			if len(ps) == 0 {
+			if p == nil {
 				t.Fatalf("want a problem at %s, got none", tt.field)
 			}
-			if ps[0].Field != tt.field || ps[0].Reason != ReasonInvalidSpec {
-				t.Fatalf("got %+v, want field %s reason %s", ps[0], tt.field, ReasonInvalidSpec)
+			reason := tt.reason
+			if reason == "" {
+				reason = ReasonInvalidSpec
+			}
+			if p.Field != tt.field || p.Reason != reason {
+				t.Fatalf("got %+v, want field %s reason %s", p, tt.field, reason)
 			}
 		})
 	}

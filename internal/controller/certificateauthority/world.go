@@ -88,6 +88,9 @@ func (r *Reconciler) checkWorld(ctx context.Context, ca *v1alpha1.CertificateAut
 			return p, nil, err
 		}
 	}
+	if p, err := r.checkOwnership(ctx, ca); p != nil || err != nil {
+		return p, nil, err
+	}
 	var declared []DeclaredSelector
 	lists := workloadLists{}
 	for i, c := range ca.Spec.Consumers {
@@ -99,6 +102,46 @@ func (r *Reconciler) checkWorld(ctx context.Context, ca *v1alpha1.CertificateAut
 		declared = append(declared, sels...)
 	}
 	return nil, declared, nil
+}
+
+// checkOwnership reads every trust bundle target and leaf Secret from the
+// manager's cache (the backend writes through the same cache, so no extra
+// API request): one that exists without ca's ownership mark
+// (v1alpha1.AnnotationOwner) is a NotOwned Problem naming the field and the
+// object, so nothing is written (handover adopts no object). An object the
+// cache has not seen yet is caught by the backend's own check at write time.
+func (r *Reconciler) checkOwnership(ctx context.Context, ca *v1alpha1.CertificateAuthority) (*Problem, error) {
+	want := v1alpha1.OwnerOf(ca.Namespace, ca.Name)
+	check := func(field string, obj client.Object, ns, name string) (*Problem, error) {
+		err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, obj)
+		switch {
+		case apierrors.IsNotFound(err):
+			return nil, nil
+		case err != nil:
+			return nil, fmt.Errorf("read %s %s/%s: %w", obj.GetObjectKind().GroupVersionKind().Kind, ns, name, err)
+		}
+		if got := obj.GetAnnotations()[v1alpha1.AnnotationOwner]; got != want {
+			return &Problem{ReasonNotOwned, field, fmt.Sprintf(
+				"%s/%s exists and is not this CertificateAuthority's (annotation %s is %q, want %q); handover adopts no object: pick another name, or set the annotation to hand it over",
+				ns, name, v1alpha1.AnnotationOwner, got, want)}, nil
+		}
+		return nil, nil
+	}
+	for i, t := range ca.Spec.TrustBundles {
+		var obj client.Object = &corev1.Secret{}
+		if t.Kind == v1alpha1.TargetConfigMap {
+			obj = &corev1.ConfigMap{}
+		}
+		if p, err := check(fmt.Sprintf("spec.trustBundles[%d].name", i), obj, nsOr(t.Namespace, ca.Namespace), t.Name); p != nil || err != nil {
+			return p, err
+		}
+	}
+	for i, c := range ca.Spec.Certificates {
+		if p, err := check(fmt.Sprintf("spec.certificates[%d].secretName", i), &corev1.Secret{}, nsOr(c.Namespace, ca.Namespace), c.SecretName); p != nil || err != nil {
+			return p, err
+		}
+	}
+	return nil, nil
 }
 
 // workload is one consumer workload: its name and pod selector.

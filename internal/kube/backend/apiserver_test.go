@@ -36,7 +36,7 @@ func TestAgainstAPIServer(t *testing.T) {
 	t.Run("PublishTrustBundle", func(t *testing.T) { t.Parallel(); testPublishTrustBundle(t, c) })
 	t.Run("NoPartialWrite", func(t *testing.T) { t.Parallel(); testNoPartialWrite(t, c, cfg) })
 	t.Run("PublishLeaves", func(t *testing.T) { t.Parallel(); testPublishLeaves(t, c) })
-	t.Run("ConsumersAndValidate", func(t *testing.T) { t.Parallel(); testConsumersAndValidate(t, c) })
+	t.Run("Consumers", func(t *testing.T) { t.Parallel(); testConsumers(t, c) })
 	t.Run("VerifyByPropagation", func(t *testing.T) { t.Parallel(); testVerifyByPropagation(t, c) })
 	t.Run("VerifyByHandshake", func(t *testing.T) { t.Parallel(); testVerifyByHandshake(t, c) })
 	t.Run("Preview", func(t *testing.T) { t.Parallel(); testPreview(t, c) })
@@ -46,11 +46,25 @@ func testPublishTrustBundle(t *testing.T, c client.Client) {
 	ctx := ctxT(t)
 	const ns = "publish"
 	mkNamespace(t, c, ns)
-	// A ConfigMap target that already holds another key, which must survive.
-	pre := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "bundle", Namespace: ns, Labels: map[string]string{"team": "x"}},
-		Data: map[string]string{"other": "keep me"}}
+	// A ConfigMap target that already holds another key, which must survive;
+	// handed over to this CertificateAuthority (ownership mark).
+	pre := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "bundle", Namespace: ns, Labels: map[string]string{"team": "x"},
+		Annotations: ownedBy(ns)}, Data: map[string]string{"other": "keep me"}}
 	if err := c.Create(ctx, pre); err != nil {
 		t.Fatal(err)
+	}
+	// A target that is not handed over: refused, nothing written.
+	foreign := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "foreign", Namespace: ns}, Data: map[string][]byte{"ca.crt": []byte("theirs")}}
+	if err := c.Create(ctx, foreign); err != nil {
+		t.Fatal(err)
+	}
+	fb := mustNew(t, c, newCAObject(ns, v1alpha1.CertificateAuthoritySpec{TrustBundles: []v1alpha1.TrustBundleTarget{
+		{Kind: v1alpha1.TargetSecret, Name: "first-f"}, {Kind: v1alpha1.TargetSecret, Name: "foreign"}}}), Options{})
+	if err := fb.PublishTrustBundle(ctx, bundleOf(newCA(t, "f"))); !errors.Is(err, ErrNotOwned) || !strings.Contains(err.Error(), "spec.trustBundles[1]") {
+		t.Fatalf("publish into a Secret without the ownership mark: %v, want ErrNotOwned naming spec.trustBundles[1]", err)
+	}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "first-f"}, &corev1.Secret{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the owned target was written although the other is not handover's (get: %v)", err)
 	}
 	clk := testclock.NewFakeClock(time.Now())
 	b := mustNew(t, c, newCAObject(ns, v1alpha1.CertificateAuthoritySpec{
@@ -150,9 +164,6 @@ func testNoPartialWrite(t *testing.T, c client.Client, cfg *rest.Config) {
 		if exists("Secret", "first") {
 			t.Error("the valid first target was written although the second is bad")
 		}
-		if err := b.Validate(ctx); !errors.Is(err, ErrNotFound) {
-			t.Errorf("Validate: %v, want ErrNotFound", err)
-		}
 	})
 	t.Run("dry run refuses an immutable ConfigMap", func(t *testing.T) {
 		// The apiserver refuses to change an immutable ConfigMap: the dry
@@ -161,7 +172,7 @@ func testNoPartialWrite(t *testing.T, c client.Client, cfg *rest.Config) {
 			{Kind: v1alpha1.TargetSecret, Name: "first-i"},
 			{Kind: v1alpha1.TargetConfigMap, Name: "frozen"},
 		}}), Options{})
-		frozen := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "frozen", Namespace: ns}, Immutable: ptr.To(true),
+		frozen := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "frozen", Namespace: ns, Annotations: ownedBy(ns)}, Immutable: ptr.To(true),
 			Data: map[string]string{"ca.crt": "old"}}
 		if err := c.Create(ctx, frozen); err != nil {
 			t.Fatal(err)
@@ -182,7 +193,7 @@ func testNoPartialWrite(t *testing.T, c client.Client, cfg *rest.Config) {
 			{Kind: v1alpha1.TargetSecret, Name: "first-b"},
 			{Kind: v1alpha1.TargetConfigMap, Name: "binary"},
 		}}), Options{})
-		bin := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "binary", Namespace: ns}, BinaryData: map[string][]byte{"ca.crt": {1}}}
+		bin := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "binary", Namespace: ns, Annotations: ownedBy(ns)}, BinaryData: map[string][]byte{"ca.crt": {1}}}
 		if err := c.Create(ctx, bin); err != nil {
 			t.Fatal(err)
 		}
@@ -195,7 +206,7 @@ func testNoPartialWrite(t *testing.T, c client.Client, cfg *rest.Config) {
 		}
 	})
 	t.Run("leaf Secret of the wrong type", func(t *testing.T) {
-		opaque := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "opaque", Namespace: ns}, Data: map[string][]byte{"x": []byte("y")}}
+		opaque := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "opaque", Namespace: ns, Annotations: ownedBy(ns)}, Data: map[string][]byte{"x": []byte("y")}}
 		if err := c.Create(ctx, opaque); err != nil {
 			t.Fatal(err)
 		}
@@ -211,9 +222,6 @@ func testNoPartialWrite(t *testing.T, c client.Client, cfg *rest.Config) {
 		if exists("Secret", "good") {
 			t.Error("the valid leaf Secret was written although the other is bad")
 		}
-		if err := b.Validate(ctx); !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), "spec.certificates[1].secretName") {
-			t.Errorf("Validate: %v, want ErrInvalidSpec naming spec.certificates[1].secretName", err)
-		}
 	})
 	t.Run("static checks in New", func(t *testing.T) {
 		cases := []struct {
@@ -226,7 +234,7 @@ func testNoPartialWrite(t *testing.T, c client.Client, cfg *rest.Config) {
 			{v1alpha1.CertificateAuthoritySpec{TrustBundles: []v1alpha1.TrustBundleTarget{{Kind: "Secret", Name: "x"}, {Kind: "Secret", Name: "x", Key: "ca.crt"}}}, "spec.trustBundles[1]"},
 			{v1alpha1.CertificateAuthoritySpec{
 				TrustBundles: []v1alpha1.TrustBundleTarget{{Kind: "Secret", Name: "leaf", Key: "tls.key"}},
-				Certificates: []v1alpha1.CertificateSpec{{SecretName: "leaf"}}}, "spec.trustBundles[0].key"},
+				Certificates: []v1alpha1.CertificateSpec{{SecretName: "leaf", CommonName: "leaf"}}}, "spec.certificates[0].secretName"},
 			{v1alpha1.CertificateAuthoritySpec{Certificates: []v1alpha1.CertificateSpec{{SecretName: "x", IPAddresses: []string{"nope"}}}}, "spec.certificates[0].ipAddresses[0]"},
 			{v1alpha1.CertificateAuthoritySpec{Consumers: []v1alpha1.Consumer{{Name: "a", Kind: "Deployment", Reload: "Hot"}}}, "spec.consumers[0]"},
 			{v1alpha1.CertificateAuthoritySpec{Consumers: []v1alpha1.Consumer{{Name: "a", Kind: "Deployment", Reload: "Hot", Selector: &metav1.LabelSelector{}}}}, "spec.consumers[0].selector"},
@@ -388,7 +396,7 @@ func setDeploymentStatus(t *testing.T, c client.Client, d *appsv1.Deployment, n 
 	}
 }
 
-func testConsumersAndValidate(t *testing.T, c client.Client) {
+func testConsumers(t *testing.T, c client.Client) {
 	ctx := ctxT(t)
 	const ns = "consumers"
 	mkNamespace(t, c, ns)
@@ -409,9 +417,6 @@ func testConsumersAndValidate(t *testing.T, c client.Client) {
 			Probe: &v1alpha1.ConsumerProbe{Address: "gateway.consumers.svc:443", ServerName: "gateway"}},
 	}}
 	b := mustNew(t, c, newCAObject(ns, spec), Options{})
-	if err := b.Validate(ctx); err != nil {
-		t.Fatalf("Validate: %v", err)
-	}
 	got, err := b.Consumers(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -447,18 +452,13 @@ func testConsumersAndValidate(t *testing.T, c client.Client) {
 
 	spec.Consumers = append(spec.Consumers, v1alpha1.Consumer{Name: "gone", Kind: "Deployment", WorkloadName: "x", Reload: v1alpha1.ReloadHot})
 	b = mustNew(t, c, newCAObject(ns, spec), Options{})
-	err = b.Validate(ctx)
-	wantIs(t, err, ErrNotFound)
-	if !strings.Contains(err.Error(), `spec.consumers[3].workloadName: deployment "x" not found`) {
-		t.Errorf("Validate error %q does not name the field and workload", err)
-	}
-	if _, err := b.Consumers(ctx); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Consumers with a missing workload: %v, want ErrNotFound", err)
+	if _, err := b.Consumers(ctx); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "spec.consumers[3].workloadName") {
+		t.Errorf("Consumers with a missing workload: %v, want ErrNotFound naming spec.consumers[3].workloadName", err)
 	}
 	spec.Consumers[3] = v1alpha1.Consumer{Name: "none", Kind: "StatefulSet", Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "web"}}, Reload: v1alpha1.ReloadHot}
 	b = mustNew(t, c, newCAObject(ns, spec), Options{})
-	if err := b.Validate(ctx); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "spec.consumers[3].selector") {
-		t.Errorf("Validate with a selector matching nothing: %v", err)
+	if _, err := b.Consumers(ctx); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "spec.consumers[3].selector") {
+		t.Errorf("Consumers with a selector matching nothing: %v", err)
 	}
 }
 
@@ -474,7 +474,7 @@ func testVerifyByPropagation(t *testing.T, c client.Client) {
 	old, next, other := newCA(t, "old"), newCA(t, "next"), newCA(t, "other")
 	clk := testclock.NewFakeClock(time.Now())
 	spec := v1alpha1.CertificateAuthoritySpec{
-		PropagationTimeout: &metav1.Duration{Duration: 90 * time.Second},
+		PropagationTimeout: v1alpha1.NewDuration(90 * time.Second),
 		TrustBundles:       []v1alpha1.TrustBundleTarget{{Kind: v1alpha1.TargetSecret, Name: "bundle"}},
 		Certificates:       []v1alpha1.CertificateSpec{{SecretName: "app-tls", DNSNames: []string{"app"}}},
 		Consumers: []v1alpha1.Consumer{
@@ -669,8 +669,8 @@ func testPreview(t *testing.T, c client.Client) {
 		t.Fatal(err)
 	}
 	spec := v1alpha1.CertificateAuthoritySpec{
-		PropagationTimeout: &metav1.Duration{Duration: time.Minute},
-		GracePeriod:        &metav1.Duration{Duration: 10 * time.Minute},
+		PropagationTimeout: v1alpha1.NewDuration(time.Minute),
+		GracePeriod:        v1alpha1.NewDuration(10 * time.Minute),
 		TrustBundles:       []v1alpha1.TrustBundleTarget{{Kind: v1alpha1.TargetConfigMap, Name: "bundle", Namespace: "preview"}},
 		Certificates:       []v1alpha1.CertificateSpec{{SecretName: "web-tls", DNSNames: []string{"web"}}},
 		Consumers: []v1alpha1.Consumer{
@@ -710,7 +710,7 @@ func testPreview(t *testing.T, c client.Client) {
 
 // testForbidden impersonates a user that may write Secrets in ns only: a
 // target in another namespace fails the dry run (Forbidden) before the
-// allowed target is written, and Validate names it through an access review.
+// allowed target is written.
 func testForbidden(t *testing.T, admin client.Client, adminCfg *rest.Config, ns string, ca *trust.CA) {
 	ctx := ctxT(t)
 	const other, user = "partial-other", "limited"
@@ -747,10 +747,5 @@ func testForbidden(t *testing.T, admin client.Client, adminCfg *rest.Config, ns 
 	var s corev1.Secret
 	if err := admin.Get(ctx, client.ObjectKey{Namespace: ns, Name: "allowed"}, &s); !apierrors.IsNotFound(err) {
 		t.Fatalf("the allowed target was written although the other is forbidden (get: %v)", err)
-	}
-	err = b.Validate(ctx)
-	wantIs(t, err, ErrForbidden)
-	if !strings.Contains(err.Error(), `spec.trustBundles[1].namespace: may not create secrets in namespace "partial-other"`) {
-		t.Errorf("Validate error %q does not name the field, verb and namespace", err)
 	}
 }

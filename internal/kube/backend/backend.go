@@ -14,25 +14,13 @@ import (
 	"github.com/handover-dev/handover/internal/rotation"
 )
 
-// Annotations this package writes.
+// Annotations this package writes (defined in api/v1alpha1).
 const (
-	// AnnotationPublishedAt is stamped (RFC 3339 with nanoseconds, from
-	// Options.Clock) on a target or leaf Secret whenever handover changes a
-	// key it owns there.
-	AnnotationPublishedAt = "handover.dev/published-at"
-	// AnnotationBundleHash is the hex SHA-256 of the trust bundle the object
-	// holds (the target key, or ca.crt of a leaf Secret).
-	AnnotationBundleHash = "handover.dev/bundle-hash"
-	// AnnotationRestartedAt is the pod template annotation RolloutRestart
-	// patches; its value is the publish it restarts for (deterministic, so a
-	// re-apply after a crash does not restart twice).
-	AnnotationRestartedAt = "handover.dev/restartedAt"
-	// AnnotationEvictedFor is set on a workload (metadata, not template)
-	// once every pod was evicted and replaced for the publish it names.
-	AnnotationEvictedFor = "handover.dev/evicted-for"
-	// AnnotationEvicting is set on a workload while Evict runs: JSON
-	// {"for": marker, "pods": [UIDs]} of the pods to replace; removed when done.
-	AnnotationEvicting = "handover.dev/evicting"
+	AnnotationPublishedAt = v1alpha1.AnnotationPublishedAt
+	AnnotationBundleHash  = v1alpha1.AnnotationBundleHash
+	AnnotationRestartedAt = v1alpha1.AnnotationRestartedAt
+	AnnotationEvictedFor  = v1alpha1.AnnotationEvictedFor
+	AnnotationEvicting    = v1alpha1.AnnotationEvicting
 )
 
 // Defaults of Options.
@@ -73,6 +61,11 @@ type Options struct {
 	// Log receives progress (evictions, 429 retries) at V(1); zero = discard.
 	// It never receives key material.
 	Log logr.Logger
+	// OwnNamespaceOnly makes New refuse (ErrInvalidSpec) a spec that names
+	// any namespace other than the object's (validation.Scope): the rule of
+	// a namespaced CertificateAuthority, enforced again where the writes,
+	// restarts and evictions happen. The controller sets it.
+	OwnNamespaceOnly bool
 }
 
 // Backend is the Kubernetes rotation.Backend of one CertificateAuthority.
@@ -83,6 +76,8 @@ type Backend struct {
 	ca   *v1alpha1.CertificateAuthority
 	opts Options
 	clk  clock.Clock
+	// owner is the v1alpha1.AnnotationOwner value of ca.
+	owner string
 
 	targets   []target
 	certs     []certTarget
@@ -94,11 +89,13 @@ type Backend struct {
 var _ rotation.Backend = (*Backend)(nil)
 
 // New returns the Backend for ca. It checks the spec statically (no API
-// call): kinds, object names, keys, namespaces, duplicate targets, a trust
-// bundle Secret that would clobber a leaf's tls.crt/tls.key, consumer
-// selectors and probe addresses, leaf SANs. Bad input returns an error
-// wrapping ErrInvalidSpec that names the field; Validate checks what needs
-// the API (namespaces and workloads exist).
+// call) with internal/kube/validation.Spec, the one validation path the
+// controller uses too; bad input returns an error wrapping ErrInvalidSpec
+// that names every bad field. What needs the API (namespaces and workloads
+// exist, the client may write, handover owns the object) is checked by
+// the writes (every write is dry-run first) and by Consumers. The backend
+// does not restrict namespaces: a namespaced CertificateAuthority's scope
+// (validation.Scope) is enforced with Options.OwnNamespaceOnly.
 func New(c client.Client, ca *v1alpha1.CertificateAuthority, opts Options) (*Backend, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%w: client is nil", ErrInvalidSpec)
@@ -112,7 +109,7 @@ func New(c client.Client, ca *v1alpha1.CertificateAuthority, opts Options) (*Bac
 	if opts.ProbeTimeout < 0 || opts.EvictionRetry < 0 || opts.PollInterval < 0 || opts.PodReadyEstimate < 0 {
 		return nil, fmt.Errorf("%w: negative duration in Options", ErrInvalidSpec)
 	}
-	b := &Backend{c: c, ca: ca.DeepCopy(), opts: opts, clk: opts.Clock}
+	b := &Backend{c: c, ca: ca.DeepCopy(), opts: opts, clk: opts.Clock, owner: v1alpha1.OwnerOf(ca.Namespace, ca.Name)}
 	if b.clk == nil {
 		b.clk = clock.RealClock{}
 	}

@@ -66,7 +66,7 @@ func testRestartAndEvict(t *testing.T, cl *cluster.Cluster, c client.Client, cs 
 
 	logs := &logSink{}
 	spec := v1alpha1.CertificateAuthoritySpec{
-		PropagationTimeout: &metav1.Duration{Duration: time.Second},
+		PropagationTimeout: v1alpha1.NewDuration(time.Second),
 		TrustBundles:       []v1alpha1.TrustBundleTarget{{Kind: v1alpha1.TargetSecret, Name: "bundle"}},
 		Consumers: []v1alpha1.Consumer{
 			{Name: "roll", Kind: "Deployment", WorkloadName: "roll", Reload: v1alpha1.ReloadRolloutRestart},

@@ -17,6 +17,10 @@ var (
 	// ErrForbidden: RBAC does not let this client write a target; the
 	// message names the field and the verb.
 	ErrForbidden = errors.New("forbidden")
+	// ErrNotOwned: a target or leaf Secret exists without this
+	// CertificateAuthority's ownership mark (v1alpha1.AnnotationOwner);
+	// handover writes nothing. The message names the field and the object.
+	ErrNotOwned = errors.New("not owned by this certificate authority")
 	// ErrUnknownConsumer: a rotation.Consumer whose name is not in
 	// spec.consumers.
 	ErrUnknownConsumer = errors.New("unknown consumer")

@@ -75,7 +75,17 @@ func probeLeaf(t testing.TB, ca *trust.CA) tls.Certificate {
 	return c
 }
 
+// ownedBy returns the ownership mark of newCAObject(ns, ...).
+func ownedBy(ns string) map[string]string {
+	return map[string]string{v1alpha1.AnnotationOwner: v1alpha1.OwnerOf(ns, "ca")}
+}
+
+// newCAObject returns CertificateAuthority "ca" in ns with spec (a generate
+// source when spec has none: the backend does not read the source).
 func newCAObject(ns string, spec v1alpha1.CertificateAuthoritySpec) *v1alpha1.CertificateAuthority {
+	if spec.Source.Generate == nil && spec.Source.SecretRef == nil {
+		spec.Source.Generate = &v1alpha1.GenerateSource{}
+	}
 	return &v1alpha1.CertificateAuthority{ObjectMeta: metav1.ObjectMeta{Name: "ca", Namespace: ns}, Spec: spec}
 }
 

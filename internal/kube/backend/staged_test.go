@@ -50,7 +50,7 @@ func testStagedRotation(t *testing.T, c client.Client) {
 	gw := startSecretServer(t, c, ns, "gateway-tls", "bundle")
 	old, next := newCA(t, "old"), newCA(t, "next")
 	spec := v1alpha1.CertificateAuthoritySpec{
-		PropagationTimeout: &metav1.Duration{Duration: time.Second},
+		PropagationTimeout: v1alpha1.NewDuration(time.Second),
 		TrustBundles:       []v1alpha1.TrustBundleTarget{{Kind: v1alpha1.TargetConfigMap, Name: "bundle"}},
 		Certificates:       []v1alpha1.CertificateSpec{{SecretName: "gateway-tls", DNSNames: []string{"gateway.test"}}},
 		Consumers: []v1alpha1.Consumer{

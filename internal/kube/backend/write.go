@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/handover-dev/handover/api/v1alpha1"
 )
 
 // edit is one object write: mutate applies the owned keys to obj (the
@@ -34,7 +36,9 @@ type pending struct {
 	exists bool
 }
 
-// apply runs edits all-or-nothing as far as the API allows: it checks every
+// apply runs edits all-or-nothing (an existing object without this
+// CertificateAuthority's ownership mark, v1alpha1.AnnotationOwner, is
+// ErrNotOwned and nothing is written; a created one gets the mark) as far as the API allows: it checks every
 // namespace exists, reads every object, computes every change and dry-runs
 // every write before the first real write. Unchanged objects are not
 // written. Errors name the edit's field.
@@ -117,9 +121,23 @@ func (b *Backend) resolve(ctx context.Context, e *edit) (pending, bool, error) {
 	case err != nil:
 		return pending{}, false, fmt.Errorf("%s: get %s %s: %w", e.field, e.what, e.name, err)
 	}
+	if exists {
+		if got := obj.GetAnnotations()[v1alpha1.AnnotationOwner]; got != b.owner {
+			return pending{}, false, fmt.Errorf("%w: %s: %s %s exists and is not this CertificateAuthority's (annotation %s is %q, want %q); handover adopts no object: pick another name, or set the annotation to hand it over",
+				ErrNotOwned, e.field, e.what, e.name, v1alpha1.AnnotationOwner, got, b.owner)
+		}
+	}
 	changed, err := e.mutate(obj)
 	if err != nil {
 		return pending{}, false, fmt.Errorf("%s: %s %s: %w", e.field, e.what, e.name, err)
+	}
+	if !exists {
+		a := obj.GetAnnotations()
+		if a == nil {
+			a = map[string]string{}
+		}
+		a[v1alpha1.AnnotationOwner] = b.owner
+		obj.SetAnnotations(a)
 	}
 	return pending{e: e, obj: obj, exists: exists}, changed || !exists, nil
 }
