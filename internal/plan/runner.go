@@ -54,9 +54,11 @@ type Runner struct {
 //   - RollingBack: continue reverting (Reverting steps are reverted again);
 //   - otherwise every step not Done, in order: persist Applying, Apply
 //     (retried with backoff until the step timeout unless the error is
-//     Permanent), poll Check every PollInterval until Done, persist Done.
-//     Applying steps of a resumed run are applied again; Done steps are
-//     skipped.
+//     Permanent), record AppliedAt (the first time only; persisted before
+//     the first NotYet), poll Check every PollInterval until Done, persist
+//     Done. Applying steps of a resumed
+//     run are applied again and keep their AppliedAt (Check reads it with
+//     AppliedAt(ctx)); Done steps are skipped.
 //
 // A Failed gate, a Permanent Apply error or a step timeout before the point
 // of no return reverts the applied steps in reverse order and ends
@@ -186,9 +188,18 @@ func (x *run) forward(ctx context.Context, i int) (string, error) {
 	if failure, err := x.retry(ctx, sctx, timeout, "apply", step.Apply); failure != "" || err != nil {
 		return failure, err
 	}
+	// AppliedAt is saved before the first NotYet (a wait counts from it) or
+	// with the Done, whichever comes first: no extra write when the gate
+	// passes at once.
+	unsaved := false
+	if x.st.Steps[i].AppliedAt.IsZero() {
+		x.st.Steps[i].AppliedAt = x.clk.Now()
+		unsaved = true
+	}
+	cctx := withAppliedAt(sctx, x.st.Steps[i].AppliedAt)
 	last := ""
 	for {
-		res := step.Check(sctx)
+		res := step.Check(cctx)
 		if res.State == CheckDone {
 			break
 		}
@@ -199,6 +210,12 @@ func (x *run) forward(ctx context.Context, i int) (string, error) {
 		case CheckFailed:
 			return joinReason("gate failed", res.Reason), nil
 		case CheckNotYet:
+			if unsaved {
+				if err := x.save(ctx); err != nil {
+					return "", err
+				}
+				unsaved = false
+			}
 			if res.Reason != last {
 				last = res.Reason
 				x.emit(Event{Kind: EventStepProgress, Step: step.Name(), Index: i, Reason: last})
