@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -145,22 +144,6 @@ func (r *Rotation) rejects(probe tls.Certificate) func(context.Context, Consumer
 			return errors.New("still accepts the previous CA")
 		}
 		return err
-	}
-}
-
-// waitUntil sleeps on the spec's clock until t or ctx ends.
-func (r *Rotation) waitUntil(ctx context.Context, t time.Time) error {
-	d := t.Sub(r.spec.Clock.Now())
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := r.spec.Clock.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C():
-		return nil
 	}
 }
 
