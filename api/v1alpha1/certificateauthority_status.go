@@ -39,6 +39,12 @@ type StepStatus struct {
 	// UpdatedAt is when the phase was last written.
 	// +optional
 	UpdatedAt *metav1.Time `json:"updatedAt,omitempty"`
+	// AppliedAt is when the step's change was first applied in this
+	// rotation (e.g. a bundle published), rounded up to the second. A
+	// step that waits (propagationTimeout, gracePeriod) counts from it, so
+	// a restarted controller resumes the same wait.
+	// +optional
+	AppliedAt *metav1.Time `json:"appliedAt,omitempty"`
 }
 
 // RotationStatus is the progress of one rotation, persisted so a restarted
