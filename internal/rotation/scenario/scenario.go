@@ -83,6 +83,33 @@ type Result struct {
 	PlanWall, Floor, RestartTime time.Duration
 	// Plan is the plan's description (plan.Describe).
 	Plan string
+	// Convergence is how the failures ended; see Convergence.
+	Convergence Convergence
+}
+
+// Convergence says when a run stopped failing. Probing goes on for at least
+// one Propagation after the plan ended (Options.Handshakes), so a run whose
+// last failed handshake ended more than Propagation before the last sample
+// has converged: every mount had time to change since.
+type Convergence struct {
+	// LastFailure is the end of the last failed handshake, measured from
+	// the plan's start; 0 when none failed (negative: only in the baseline).
+	LastFailure time.Duration
+	// Converged is true when no handshake failed in the last Propagation
+	// of probing.
+	Converged bool
+}
+
+// convergenceOf computes Convergence from a summary, the plan's start and
+// the propagation bound. It is pure.
+func convergenceOf(sum probe.Summary, planStart time.Time, propagation time.Duration) Convergence {
+	if sum.LastFailure.IsZero() {
+		return Convergence{Converged: true}
+	}
+	return Convergence{
+		LastFailure: sum.LastFailure.Sub(planStart),
+		Converged:   sum.End.Sub(sum.LastFailure) > propagation,
+	}
 }
 
 func (o *Options) defaults() error {
@@ -225,6 +252,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		runErr = err
 	}
 	res.Summary = rec.Summary()
+	res.Convergence = convergenceOf(res.Summary, start, opts.Propagation)
 	return res, runErr
 }
 
