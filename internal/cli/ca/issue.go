@@ -57,7 +57,7 @@ CA's notAfter. The leaf key (PKCS#8, mode 0600) is never printed.`,
 	return cmd
 }
 
-func runIssue(_ context.Context, o *IssueOptions) error {
+func runIssue(ctx context.Context, o *IssueOptions) error {
 	now, err := o.issueTime()
 	if err != nil {
 		return err
@@ -66,11 +66,11 @@ func runIssue(_ context.Context, o *IssueOptions) error {
 	if err != nil {
 		return err
 	}
-	certPEM, err := readInput("--ca-cert", o.CACert)
+	certPEM, err := readInput(ctx, "--ca-cert", o.CACert)
 	if err != nil {
 		return err
 	}
-	keyPEM, err := readInput("--ca-key", o.CAKey)
+	keyPEM, err := readInput(ctx, "--ca-key", o.CAKey)
 	if err != nil {
 		return err
 	}
