@@ -180,7 +180,16 @@ func keyPairCommand(cmd *cobra.Command, p *KeyPairFiles, what string, validity t
 }
 
 func algorithmHelp() string {
-	return fmt.Sprintf("key algorithm: one of %v", trust.KeyAlgorithms())
+	return fmt.Sprintf("key algorithm: one of %v, or the CertificateAuthority API's spelling (ECDSAP256, RSA2048, RSA3072, RSA4096, Ed25519)", trust.KeyAlgorithms())
+}
+
+// algorithm parses --algorithm in either spelling (trust.ParseKeyAlgorithm).
+func (p *KeyPairFiles) algorithm() (trust.KeyAlgorithm, error) {
+	a, err := trust.ParseKeyAlgorithm(p.Algorithm)
+	if err != nil {
+		return "", fmt.Errorf("flag --algorithm: %w", err)
+	}
+	return a, nil
 }
 
 // issueTime returns the time to issue at (--now, or the clock's now) after
