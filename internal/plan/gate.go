@@ -15,8 +15,10 @@ func withAppliedAt(ctx context.Context, t time.Time) context.Context {
 
 // AppliedAt returns, inside Step.Check, when the runner first saw the step's
 // Apply succeed in this plan run (StepState.AppliedAt, persisted in the
-// checkpoint, so it survives a restart). ok is false outside a Check called
-// by a Runner.
+// checkpoint, so it survives a restart). Inside Step.Apply it is set only
+// when a resumed run applies again a step whose Apply already succeeded (a
+// step whose Apply is not free to repeat, e.g. issuing new keys, may skip
+// it then). ok is false otherwise.
 func AppliedAt(ctx context.Context) (t time.Time, ok bool) {
 	t, ok = ctx.Value(appliedAtKey{}).(time.Time)
 	return t, ok && !t.IsZero()

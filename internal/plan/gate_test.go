@@ -57,9 +57,14 @@ func TestRunResumesWaitFromAppliedAt(t *testing.T) {
 	t.Parallel()
 	fc := clocktesting.NewFakeClock(t0)
 	log := &callLog{}
+	var applySaw []bool
 	ts := &testStep{name: "wait", log: log, check: func(ctx context.Context, _ int) Result {
 		at, _ := AppliedAt(ctx)
 		return Elapsed(fc.Now(), at, 10*time.Minute, "grace")
+	}, apply: func(ctx context.Context, _ int) error {
+		_, ok := AppliedAt(ctx)
+		applySaw = append(applySaw, ok)
+		return nil
 	}}
 	p := &Plan{Name: "w", Steps: []Step{ts}, PointOfNoReturn: 1, StepTimeout: time.Hour, PollInterval: 10 * time.Second}
 	cp := &MemoryCheckpoint{}
@@ -105,6 +110,9 @@ func TestRunResumesWaitFromAppliedAt(t *testing.T) {
 	}
 	if log.count("apply wait") != 2 {
 		t.Fatalf("apply called %d times, want 2 (once per run)", log.count("apply wait"))
+	}
+	if len(applySaw) != 2 || applySaw[0] || !applySaw[1] {
+		t.Fatalf("AppliedAt visible to Apply: %v, want [false true] (only the resumed re-apply sees it)", applySaw)
 	}
 	if got := st.Steps[0].AppliedAt; !got.Equal(t0) {
 		t.Fatalf("AppliedAt %s after the resume, want the first apply's %s", got, t0)

@@ -185,7 +185,11 @@ func (x *run) forward(ctx context.Context, i int) (string, error) {
 	timeout := x.timeout(step)
 	sctx, stop := x.withTimeout(ctx, timeout)
 	defer stop()
-	if failure, err := x.retry(ctx, sctx, timeout, "apply", step.Apply); failure != "" || err != nil {
+	actx := sctx
+	if at := x.st.Steps[i].AppliedAt; !at.IsZero() {
+		actx = withAppliedAt(sctx, at) // a resumed run re-applies a step that was applied
+	}
+	if failure, err := x.retry(ctx, actx, timeout, "apply", step.Apply); failure != "" || err != nil {
 		return failure, err
 	}
 	// AppliedAt is saved before the first NotYet (a wait counts from it) or

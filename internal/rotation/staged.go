@@ -112,7 +112,14 @@ func (r *Rotation) stagedPlan() (*plan.Plan, error) {
 			name:    StepSwitchLeaves,
 			desc:    "publish leaves from the new CA; gate: the propagation bound since the publish, then every hot-reload consumer presents a new-CA leaf",
 			timeout: r.spec.Propagation + budget,
-			apply:   r.publishLeaves,
+			apply: func(ctx context.Context) error {
+				if _, applied := plan.AppliedAt(ctx); applied {
+					// Resumed after the leaves were published: issuing
+					// them again would restart their propagation.
+					return nil
+				}
+				return r.publishLeaves(ctx)
+			},
 			check: r.afterWait(r.spec.Propagation, "propagation of the new leaves", func(ctx context.Context) plan.Result {
 				return r.gate(ctx, "present a new-CA leaf (hot-reload)", isHot, presentsNew)
 			}),
