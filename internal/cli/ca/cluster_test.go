@@ -169,8 +169,8 @@ func TestClusterVerbs(t *testing.T) {
 			t.Errorf("plan created Secrets: %d in %s, want only gateway-ca", len(secrets.Items), ns)
 		}
 		jsonOut := mustRun(t, "plan", "gateway-ca", "--kubeconfig", kubeconfig, "-o", "json")
-		if !strings.Contains(jsonOut, `"ExpectedDuration"`) {
-			t.Errorf("-o json lacks ExpectedDuration:\n%s", jsonOut)
+		if !strings.Contains(jsonOut, `"expectedDuration"`) || !strings.Contains(jsonOut, `"consumers"`) || strings.Contains(jsonOut, `"Consumers"`) {
+			t.Errorf("-o json lacks camelCase expectedDuration and consumers:\n%s", jsonOut)
 		}
 	})
 
