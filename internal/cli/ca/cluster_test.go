@@ -174,6 +174,16 @@ func TestClusterVerbs(t *testing.T) {
 		}
 	})
 
+	t.Run("NAME completes from the cluster", func(t *testing.T) {
+		out := mustRun(t, "__complete", "status", "--kubeconfig", kubeconfig, "gate")
+		if !strings.Contains(out, "gateway-ca\n") {
+			t.Errorf("completion of %q lacks gateway-ca:\n%s", "gate", out)
+		}
+		if out := mustRun(t, "__complete", "status", "--kubeconfig", kubeconfig, "zzz"); strings.Contains(out, "gateway-ca") {
+			t.Errorf("completion of %q offers gateway-ca:\n%s", "zzz", out)
+		}
+	})
+
 	t.Run("status text golden", func(t *testing.T) {
 		// namespace from the kubeconfig context, no -n
 		out := mustRun(t, "status", "gateway-ca", "--kubeconfig", kubeconfig)
