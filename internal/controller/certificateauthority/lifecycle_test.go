@@ -174,7 +174,7 @@ func TestGenerateManagedLifecycle(t *testing.T) {
 	e.annotate(t, ns, "mesh", certificateauthority.AnnotationRotate, "1")
 	ca = e.waitFor(t, ns, "mesh", 60*time.Second, "manual rotation", rotatedFrom(first))
 	second := ca.Status.Active.Fingerprint
-	if r := ca.Status.Rotation; r.Trigger != certificateauthority.TriggerManual || r.Strategy != "staged" || len(r.Steps) != 4 {
+	if r := ca.Status.Rotation; r.Trigger != certificateauthority.TriggerManual || r.Strategy != "staged" || len(r.Steps) != 7 {
 		t.Fatalf("rotation %+v", r)
 	}
 	if len(ca.Status.Previous) != 1 || ca.Status.Previous[0].Fingerprint != first {
