@@ -26,6 +26,7 @@ func (r Result) ReportRun() report.Run {
 	if r.Summary.Failures > 0 {
 		run.Metrics["last_failure_ms"] = float64(r.Convergence.LastFailure.Microseconds()) / 1000
 	}
+	run.PointOfNoReturn = r.PointOfNoReturn
 	if r.Floor > 0 {
 		run.Metrics["floor_ms"] = float64(r.Floor.Microseconds()) / 1000
 	}

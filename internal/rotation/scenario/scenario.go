@@ -85,6 +85,9 @@ type Result struct {
 	Plan string
 	// Convergence is how the failures ended; see Convergence.
 	Convergence Convergence
+	// PointOfNoReturn is the name of the plan's first step that is not
+	// reverted ("" when every step can be).
+	PointOfNoReturn string
 }
 
 // Convergence says when a run stopped failing. Probing goes on for at least
@@ -225,6 +228,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		return res, err
 	}
 	res.Plan = plan.Describe(rot.Plan)
+	if i := rot.Plan.PointOfNoReturn; i < len(rot.Plan.Steps) {
+		res.PointOfNoReturn = rot.Plan.Steps[i].Name()
+	}
 	name := string(opts.Strategy)
 	stopTicker := progressTicker(ctx, clk, opts.Progress, name, f)
 	defer stopTicker()
