@@ -3,7 +3,6 @@ package plan
 import (
 	"context"
 	"fmt"
-	"math"
 	"time"
 )
 
@@ -38,10 +37,9 @@ func Elapsed(now, since time.Time, d time.Duration, what string) Result {
 		return NotYet(fmt.Sprintf("waiting for %s: its start is not recorded", what))
 	}
 	until := since.Add(d)
-	left := until.Sub(now)
-	if left <= 0 {
+	if !now.Before(until) {
 		return Done()
 	}
-	return NotYet(fmt.Sprintf("waiting for %s: %ds left (until %s)", what,
-		int64(math.Ceil(left.Seconds())), until.UTC().Format(time.RFC3339)))
+	return NotYet(fmt.Sprintf("waiting for %s until %s (%s after %s)", what,
+		until.UTC().Format(time.RFC3339), d, since.UTC().Format(time.RFC3339)))
 }

@@ -21,9 +21,9 @@ func TestElapsed(t *testing.T) {
 	}{
 		{"no wait", t0, t0, 0, CheckDone, ""},
 		{"negative wait", t0, t0, -time.Second, CheckDone, ""},
-		{"just published", t0, t0, 90 * time.Second, CheckNotYet, "waiting for propagation: 90s left (until 2026-01-02T03:05:35Z)"},
-		{"rounds up", t0.Add(500 * time.Millisecond), t0, 90 * time.Second, CheckNotYet, "waiting for propagation: 90s left (until 2026-01-02T03:05:35Z)"},
-		{"one ns left", t0.Add(90*time.Second - 1), t0, 90 * time.Second, CheckNotYet, "waiting for propagation: 1s left (until 2026-01-02T03:05:35Z)"},
+		{"just published", t0, t0, 90 * time.Second, CheckNotYet, "waiting for propagation until 2026-01-02T03:05:35Z (1m30s after 2026-01-02T03:04:05Z)"},
+		{"same reason later", t0.Add(45 * time.Second), t0, 90 * time.Second, CheckNotYet, "waiting for propagation until 2026-01-02T03:05:35Z (1m30s after 2026-01-02T03:04:05Z)"},
+		{"one ns left", t0.Add(90*time.Second - 1), t0, 90 * time.Second, CheckNotYet, "waiting for propagation until 2026-01-02T03:05:35Z (1m30s after 2026-01-02T03:04:05Z)"},
 		{"exactly due", t0.Add(90 * time.Second), t0, 90 * time.Second, CheckDone, ""},
 		{"past due", t0.Add(time.Hour), t0, 90 * time.Second, CheckDone, ""},
 		{"start unknown", t0, time.Time{}, time.Second, CheckNotYet, "waiting for propagation: its start is not recorded"},

@@ -55,8 +55,8 @@ type Runner struct {
 //   - otherwise every step not Done, in order: persist Applying, Apply
 //     (retried with backoff until the step timeout unless the error is
 //     Permanent), record AppliedAt (the first time only; persisted before
-//     the first NotYet), poll Check every PollInterval until Done, persist
-//     Done. Applying steps of a resumed
+//     the first NotYet), poll Check every PollInterval until Done (each new
+//     NotYet reason is persisted as the step's Reason), persist Done. Applying steps of a resumed
 //     run are applied again and keep their AppliedAt (Check reads it with
 //     AppliedAt(ctx)); Done steps are skipped.
 //
@@ -214,7 +214,12 @@ func (x *run) forward(ctx context.Context, i int) (string, error) {
 		case CheckFailed:
 			return joinReason("gate failed", res.Reason), nil
 		case CheckNotYet:
-			if unsaved {
+			if res.Reason != last || unsaved {
+				// The gate's current reason is part of the persisted
+				// state (status.rotation in the operator), saved once per
+				// change, before the event that reports it.
+				x.st.Steps[i].Reason = res.Reason
+				x.st.Steps[i].UpdatedAt = x.clk.Now()
 				if err := x.save(ctx); err != nil {
 					return "", err
 				}

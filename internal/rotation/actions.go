@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/handover-dev/handover/internal/plan"
+	"github.com/handover-dev/handover/internal/probe"
 )
 
 // publishLeaves writes leaves from the new CA to every consumer.
@@ -68,7 +69,7 @@ func (r *Rotation) restartUntilConverged(ctx context.Context, what string, need 
 		}
 	}
 	if len(still) > 0 {
-		return fmt.Errorf("%w: %s still %s", ErrNotConverged, strings.Join(still, ", "), what)
+		return fmt.Errorf("%w: consumers that still %s after a restart: %s", ErrNotConverged, what, strings.Join(still, ", "))
 	}
 	return nil
 }
@@ -95,7 +96,7 @@ func (r *Rotation) verdicts(ctx context.Context, keep func(Consumer) bool, verif
 		g.Go(func() error {
 			v := Verdict{Consumer: c.Name, OK: true}
 			if err := verify(ctx, c); err != nil {
-				v.OK, v.Reason = false, err.Error()
+				v.OK, v.Reason = false, reasonOf(err)
 			}
 			out[i] = v
 			return nil
@@ -145,6 +146,17 @@ func (r *Rotation) rejects(probe tls.Certificate) func(context.Context, Consumer
 		}
 		return err
 	}
+}
+
+// reasonOf is a verification error as a gate reason, prefixed with its
+// probe class (dial, dns, tls, timeout, ... see probe.Classify) so a stuck
+// gate says whether the consumer was unreachable or refused the CA. A
+// deliberate rejection (ErrRejected) keeps its own message.
+func reasonOf(err error) string {
+	if errors.Is(err, ErrRejected) {
+		return err.Error()
+	}
+	return probe.Classify(err) + ": " + err.Error()
 }
 
 func isHot(c Consumer) bool { return c.Reload != ReloadLoadOnce }

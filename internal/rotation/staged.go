@@ -62,9 +62,6 @@ func (r *Rotation) stagedPlan() (*plan.Plan, error) {
 	}
 	newRoots := x509.NewCertPool()
 	newRoots.AddCert(r.spec.New.Cert)
-	needs := func(verify func(context.Context, Consumer) error) func(context.Context, Consumer) bool {
-		return func(ctx context.Context, c Consumer) bool { return verify(ctx, c) != nil }
-	}
 	publishBundle := func(ctx context.Context, bundle func() ([]byte, error)) error {
 		b, err := bundle()
 		if err != nil {
@@ -99,15 +96,8 @@ func (r *Rotation) stagedPlan() (*plan.Plan, error) {
 			}),
 			revert: func(ctx context.Context) error { return publishBundle(ctx, oldOnly) },
 		},
-		&step{
-			name:    StepTrustNewCA,
-			desc:    "rolling-restart load-once consumers that reject the new CA (again, with backoff, while one still does); gate: every consumer accepts a new-CA leaf",
-			timeout: budget,
-			apply: func(ctx context.Context) error {
-				return r.restartUntilConverged(ctx, "reject the new CA", needs(acceptsNew))
-			},
-			check: func(ctx context.Context) plan.Result { return r.gate(ctx, "accept the new CA", nil, acceptsNew) },
-		},
+		r.restartStep(StepTrustNewCA, "rolling-restart load-once consumers that reject the new CA", "every consumer accepts a new-CA leaf",
+			"reject the new CA", acceptsNew, func(ctx context.Context) plan.Result { return r.gate(ctx, "accept the new CA", nil, acceptsNew) }),
 		&step{
 			name:    StepSwitchLeaves,
 			desc:    "publish leaves from the new CA; gate: the propagation bound since the publish, then every hot-reload consumer presents a new-CA leaf",
@@ -124,15 +114,8 @@ func (r *Rotation) stagedPlan() (*plan.Plan, error) {
 				return r.gate(ctx, "present a new-CA leaf (hot-reload)", isHot, presentsNew)
 			}),
 		},
-		&step{
-			name:    StepPresentNewLeaf,
-			desc:    "restart load-once consumers still presenting an old leaf (again, with backoff, while one still does); gate: every consumer presents a new-CA leaf",
-			timeout: budget,
-			apply: func(ctx context.Context) error {
-				return r.restartUntilConverged(ctx, "present an old leaf", needs(presentsNew))
-			},
-			check: func(ctx context.Context) plan.Result { return r.gate(ctx, "present a new-CA leaf", nil, presentsNew) },
-		},
+		r.restartStep(StepPresentNewLeaf, "restart load-once consumers still presenting an old leaf", "every consumer presents a new-CA leaf",
+			"present an old leaf", presentsNew, func(ctx context.Context) plan.Result { return r.gate(ctx, "present a new-CA leaf", nil, presentsNew) }),
 		&step{
 			name:    StepGracePeriod,
 			desc:    "keep the previous CA in the bundles; gate: the grace period since this step began",
@@ -153,15 +136,8 @@ func (r *Rotation) stagedPlan() (*plan.Plan, error) {
 				return r.gate(ctx, "reject the previous CA (hot-reload)", isHot, rejectsOld)
 			}),
 		},
-		&step{
-			name:    StepRejectPrevious,
-			desc:    "restart load-once consumers still trusting the previous CA (again, with backoff, while one still does); gate: every consumer accepts the new CA and rejects the previous one",
-			timeout: budget,
-			apply: func(ctx context.Context) error {
-				return r.restartUntilConverged(ctx, "trust the previous CA", needs(rejectsOld))
-			},
-			check: acceptsNewRejectsOld,
-		},
+		r.restartStep(StepRejectPrevious, "restart load-once consumers still trusting the previous CA", "every consumer accepts the new CA and rejects the previous one",
+			"trust the previous CA", rejectsOld, acceptsNewRejectsOld),
 	}
 	return &plan.Plan{Name: "rotate-trust-staged", Steps: steps, PointOfNoReturn: stagedPointOfNoReturn}, nil
 }
@@ -175,5 +151,20 @@ func (r *Rotation) afterWait(d time.Duration, what string, then func(context.Con
 			return res
 		}
 		return then(ctx)
+	}
+}
+
+// restartStep restarts the load-once consumers that verify rejects (again,
+// with backoff, while one still does: a replacement whose mount lagged);
+// check is its gate. Its timeout is Spec.StepTimeout.
+func (r *Rotation) restartStep(name, does, gate, what string, verify func(context.Context, Consumer) error, check func(context.Context) plan.Result) *step {
+	return &step{
+		name:    name,
+		desc:    does + " (again, with backoff, while one still does); gate: " + gate,
+		timeout: r.spec.StepTimeout,
+		apply: func(ctx context.Context) error {
+			return r.restartUntilConverged(ctx, what, func(ctx context.Context, c Consumer) bool { return verify(ctx, c) != nil })
+		},
+		check: check,
 	}
 }
