@@ -218,8 +218,11 @@ type CertificateSpec struct {
 	// +listType=set
 	// +optional
 	Usages []Usage `json:"usages,omitempty"`
-	// Duration is the leaf's validity, clamped to the CA's notAfter. Default 2160h.
-	// +kubebuilder:default="2160h"
+	// Duration is the leaf's validity, clamped to the CA's notAfter. Default
+	// 8760h, the CA's default validity: handover re-issues leaves only in a
+	// rotation (the CA's renewal at notAfter - renewBefore), so a shorter
+	// leaf would expire in the consumers before anything re-issues it.
+	// +kubebuilder:default="8760h"
 	// +optional
 	Duration *metav1.Duration `json:"duration,omitempty"`
 	// Algorithm of the leaf key. Default ECDSAP256.

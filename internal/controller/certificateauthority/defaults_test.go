@@ -32,7 +32,7 @@ type defaultsCase struct {
 
 // TestRotationAtAPIDefaults builds CertificateAuthorities with no durations
 // set, lets the real apiserver default them (90s propagation, 1h grace, 1y
-// CA, 720h renewBefore, 2160h leaves), and rotates each to Succeeded on a
+// CA, 720h renewBefore, 8760h leaves), and rotates each to Succeeded on a
 // fake clock: Managed (staged) and Legacy (atomic), a Hot consumer with and
 // without a live mTLS probe. In the middle of every wait the controller is
 // stopped, the fake clock moves on while it is down, and a new controller
@@ -143,8 +143,8 @@ func runAtDefaults(t *testing.T, e *env, tc defaultsCase) {
 	if tc.propagation == nil && (prop != 90*time.Second || grace != time.Hour) {
 		t.Fatalf("defaulted propagationTimeout %s, gracePeriod %s; want 90s and 1h", prop, grace)
 	}
-	if g.Duration.Duration != 8760*time.Hour || g.RenewBefore.Duration != 720*time.Hour || got.Spec.Certificates[0].Duration.Duration != 2160*time.Hour {
-		t.Fatalf("defaulted CA duration %s, renewBefore %s, leaf duration %s; want 8760h, 720h, 2160h",
+	if g.Duration.Duration != 8760*time.Hour || g.RenewBefore.Duration != 720*time.Hour || got.Spec.Certificates[0].Duration.Duration != 8760*time.Hour {
+		t.Fatalf("defaulted CA duration %s, renewBefore %s, leaf duration %s; want 8760h, 720h, 8760h",
 			g.Duration.Duration, g.RenewBefore.Duration, got.Spec.Certificates[0].Duration.Duration)
 	}
 
@@ -207,6 +207,33 @@ func runAtDefaults(t *testing.T, e *env, tc defaultsCase) {
 	}
 	if len(certs) != 1 || trust.Fingerprint(certs[0]) != ca.Status.Active.Fingerprint {
 		t.Fatalf("bundle after the rotation holds %d CA(s), want only the new one %s", len(certs), ca.Status.Active.Fingerprint)
+	}
+	// Nothing re-issues a leaf but a rotation, and at the defaults the next
+	// one is the renewal at notAfter - renewBefore: the leaves must stay
+	// valid until then.
+	leafSecret := &corev1.Secret{}
+	if err := e.c.Get(context.Background(), types.NamespacedName{Namespace: nsName, Name: "app-tls"}, leafSecret); err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := trust.ParseCertificates(leafSecret.Data["tls.crt"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	renewAt := ca.Status.Active.NotAfter.Add(-g.RenewBefore.Duration)
+	if leaf[0].NotAfter.Before(renewAt) {
+		t.Fatalf("the leaf expires %s, before the CA's renewal at %s re-issues it: consumers would serve an expired leaf for %s",
+			leaf[0].NotAfter.UTC().Format(time.RFC3339), renewAt.UTC().Format(time.RFC3339), renewAt.Sub(leaf[0].NotAfter).Round(time.Hour))
+	}
+	if tc.propagation == nil && tc.mode == v1alpha1.ModeLegacy && !tc.probe {
+		// The renewal at the defaults: move the clock to notAfter -
+		// renewBefore; a Renewal rotation replaces the CA and the leaves
+		// (without a probe: certificates issued 11 months ahead of the
+		// real clock would fail a real-time TLS verification).
+		fc.SetTime(renewAt.Add(time.Minute))
+		renewed := d.until("renewal rotation Succeeded", 240*time.Second, rotatedFrom(ca.Status.Active.Fingerprint))
+		if renewed.Status.Rotation.Trigger != certificateauthority.TriggerRenewal {
+			t.Fatalf("trigger %q after renewBefore, want %s", renewed.Status.Rotation.Trigger, certificateauthority.TriggerRenewal)
+		}
 	}
 	stop()
 	fmt.Fprintf(testWriter{t}, "%s: %s rotation Succeeded, fake time %s", tc.name, r.Strategy, fc.Now().UTC().Format(time.RFC3339))
