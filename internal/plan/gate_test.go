@@ -68,43 +68,23 @@ func TestRunResumesWaitFromAppliedAt(t *testing.T) {
 	}}
 	p := &Plan{Name: "w", Steps: []Step{ts}, PointOfNoReturn: 1, StepTimeout: time.Hour, PollInterval: 10 * time.Second}
 	cp := &MemoryCheckpoint{}
-	drive := func(ctx context.Context, stopAt time.Time, cancel func()) (*State, error) {
-		type result struct {
-			st  *State
-			err error
-		}
-		ch := make(chan result, 1)
-		go func() {
-			st, err := (&Runner{Clock: fc, Checkpoint: cp}).Run(ctx, p)
-			ch <- result{st, err}
-		}()
-		guard := time.NewTimer(30 * time.Second)
-		defer guard.Stop()
-		for {
-			select {
-			case res := <-ch:
-				return res.st, res.err
-			case <-guard.C:
-				t.Fatal("Run did not return within 30s")
-			default:
-			}
-			if cancel != nil && !fc.Now().Before(stopAt) {
-				cancel()
-			} else if fc.Waiters() >= 2 {
-				fc.Step(10 * time.Second)
-			}
-			time.Sleep(20 * time.Microsecond)
-		}
-	}
 	ctx, cancel := context.WithCancel(t.Context())
-	if _, err := drive(ctx, t0.Add(6*time.Minute), cancel); err == nil {
+	stopAt := t0.Add(6 * time.Minute)
+	interrupt := func() bool {
+		if fc.Now().Before(stopAt) {
+			return false
+		}
+		cancel()
+		return true
+	}
+	if _, err := runOnClock(ctx, t, &Runner{Checkpoint: cp}, p, fc, interrupt); err == nil {
 		t.Fatal("interrupted run returned no error")
 	}
 	saved, _ := cp.Load(t.Context())
 	if !saved.Steps[0].AppliedAt.Equal(t0) || saved.Steps[0].Phase != StepApplying {
 		t.Fatalf("checkpoint after the interruption: %+v, want Applying with AppliedAt %s", saved.Steps[0], t0)
 	}
-	st, err := drive(t.Context(), time.Time{}, nil)
+	st, err := runOnClock(t.Context(), t, &Runner{Checkpoint: cp}, p, fc, nil)
 	if err != nil || st.Outcome != OutcomeSucceeded {
 		t.Fatalf("resumed run: %+v, %v", st, err)
 	}

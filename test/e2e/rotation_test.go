@@ -72,14 +72,7 @@ func TestCertificateAuthorityRotationE2E(t *testing.T) {
 		f.assertReplaced(t, oldPods)
 		f.assertServersPresent(t, original)
 
-		rec.Mark("after")
-		time.Sleep(2 * time.Second)
-		stop()
-		sum := rec.Summary()
-		logSummary(t, sum)
-		if sum.Failures != 0 {
-			t.Errorf("%d of %d handshakes failed (classes %v, examples %v); want 0", sum.Failures, sum.Requests, sum.FailureClasses, sum.ClassExamples)
-		}
+		sum := probeAfterWithoutFailures(t, rec, stop)
 		if sum.Requests < 500 {
 			t.Errorf("only %d handshakes probed: too few to show anything", sum.Requests)
 		}
@@ -130,14 +123,7 @@ func TestCertificateAuthorityRotationE2E(t *testing.T) {
 			t.Fatalf("rotation %s: %s", r.Outcome, r.Reason)
 		}
 		f.assertServersPresent(t, rotated.Status.Active.Fingerprint)
-		rec.Mark("after")
-		time.Sleep(2 * time.Second)
-		stop()
-		sum := rec.Summary()
-		logSummary(t, sum)
-		if sum.Failures != 0 {
-			t.Errorf("%d of %d handshakes failed (classes %v, examples %v); want 0", sum.Failures, sum.Requests, sum.FailureClasses, sum.ClassExamples)
-		}
+		probeAfterWithoutFailures(t, rec, stop)
 	})
 
 	t.Run("legacy atomic rotation: the probes see failures", func(t *testing.T) {
@@ -164,6 +150,21 @@ func TestCertificateAuthorityRotationE2E(t *testing.T) {
 			t.Fatal("the atomic swap recorded no failed handshake: the probes cannot see failures")
 		}
 	})
+}
+
+// probeAfterWithoutFailures probes 2 s more in phase "after", stops the
+// probes, logs the summary and fails the test on any failed handshake.
+func probeAfterWithoutFailures(t *testing.T, rec *probe.Recorder, stop func()) probe.Summary {
+	t.Helper()
+	rec.Mark("after")
+	time.Sleep(2 * time.Second)
+	stop()
+	sum := rec.Summary()
+	logSummary(t, sum)
+	if sum.Failures != 0 {
+		t.Errorf("%d of %d handshakes failed (classes %v, examples %v); want 0", sum.Failures, sum.Requests, sum.FailureClasses, sum.ClassExamples)
+	}
+	return sum
 }
 
 func short(fp string) string {
