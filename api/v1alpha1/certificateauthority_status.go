@@ -40,11 +40,11 @@ type StepStatus struct {
 	// +optional
 	UpdatedAt *metav1.Time `json:"updatedAt,omitempty"`
 	// AppliedAt is when the step's change was first applied in this
-	// rotation (e.g. a bundle published), rounded up to the second. A
-	// step that waits (propagationTimeout, gracePeriod) counts from it, so
-	// a restarted controller resumes the same wait.
+	// rotation (e.g. a bundle published), in microseconds. A step that
+	// waits (propagationTimeout, gracePeriod) counts from it, so a
+	// restarted controller resumes the same wait.
 	// +optional
-	AppliedAt *metav1.Time `json:"appliedAt,omitempty"`
+	AppliedAt *metav1.MicroTime `json:"appliedAt,omitempty"`
 }
 
 // RotationStatus is the progress of one rotation, persisted so a restarted

@@ -144,9 +144,7 @@ func (c *StatusCheckpoint) StatusFromState(s *plan.State) *v1alpha1.RotationStat
 		t := metav1.NewTime(st.UpdatedAt)
 		ss := v1alpha1.StepStatus{Name: st.Name, Phase: string(st.Phase), Reason: st.Reason, UpdatedAt: &t}
 		if !st.AppliedAt.IsZero() {
-			// Rounded up: metav1.Time keeps seconds, and a resumed wait
-			// may end late but never early.
-			a := metav1.NewTime(ceilSecond(st.AppliedAt))
+			a := metav1.NewMicroTime(st.AppliedAt)
 			ss.AppliedAt = &a
 		}
 		r.Steps = append(r.Steps, ss)
@@ -192,11 +190,3 @@ func StateFromStatus(r *v1alpha1.RotationStatus) *plan.State {
 // planName is the rotation plan's name for a strategy (internal/rotation
 // names its plans "rotate-trust-<strategy>").
 func planName(strategy string) string { return "rotate-trust-" + strategy }
-
-// ceilSecond rounds t up to a whole second.
-func ceilSecond(t time.Time) time.Time {
-	if f := t.Truncate(time.Second); !f.Equal(t) {
-		return f.Add(time.Second)
-	}
-	return t
-}
