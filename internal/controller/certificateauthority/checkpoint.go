@@ -133,7 +133,7 @@ func rotationPatch(resourceVersion string, r *v1alpha1.RotationStatus) ([]byte, 
 }
 
 // StatusFromState maps a plan.State to status.rotation: Phase is the step
-// that is Applying or Reverting, the outcome once ended, else "Pending".
+// that is Applying or Reverting, the outcome once ended, else PhaseOf.
 func (c *StatusCheckpoint) StatusFromState(s *plan.State) *v1alpha1.RotationStatus {
 	r := &v1alpha1.RotationStatus{
 		Target: c.Target, Trigger: c.Trigger, Strategy: c.Strategy, StartedAt: c.StartedAt,
@@ -153,7 +153,8 @@ func (c *StatusCheckpoint) StatusFromState(s *plan.State) *v1alpha1.RotationStat
 }
 
 // PhaseOf names where a plan run stands: its outcome once ended, else the
-// step being applied or reverted, else "Pending".
+// step being applied or reverted, else (between two steps, forward) the
+// next step, else "Pending".
 func PhaseOf(s *plan.State) string {
 	if s.Outcome != plan.OutcomeRunning {
 		return string(s.Outcome)
@@ -161,6 +162,13 @@ func PhaseOf(s *plan.State) string {
 	for _, st := range s.Steps {
 		if st.Phase == plan.StepApplying || st.Phase == plan.StepReverting {
 			return st.Name
+		}
+	}
+	if !s.RollingBack {
+		for i := 1; i < len(s.Steps); i++ {
+			if s.Steps[i-1].Phase == plan.StepDone && s.Steps[i].Phase == plan.StepPending {
+				return s.Steps[i].Name
+			}
 		}
 	}
 	return "Pending"
