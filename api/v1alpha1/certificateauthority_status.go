@@ -39,6 +39,12 @@ type StepStatus struct {
 	// UpdatedAt is when the phase was last written.
 	// +optional
 	UpdatedAt *metav1.Time `json:"updatedAt,omitempty"`
+	// AppliedAt is when the step's change was first applied in this
+	// rotation (e.g. a bundle published), in microseconds. A step that
+	// waits (propagationTimeout, gracePeriod) counts from it, so a
+	// restarted controller resumes the same wait.
+	// +optional
+	AppliedAt *metav1.MicroTime `json:"appliedAt,omitempty"`
 }
 
 // RotationStatus is the progress of one rotation, persisted so a restarted
@@ -106,9 +112,15 @@ type CertificateAuthorityStatus struct {
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
-	// Phase is the current phase of the active rotation, or Idle.
+	// Phase is the current phase of the active rotation, Idle, or Degraded
+	// (bad input and no rotation running).
 	// +optional
 	Phase string `json:"phase,omitempty"`
+	// Reason is the one-word reason of the state: the Degraded condition's
+	// reason when it is True, else the Ready condition's (RotationRunning,
+	// NotPublished, Converged). The conditions' messages say more.
+	// +optional
+	Reason string `json:"reason,omitempty"`
 	// BundleGeneration increments every time the published bundle changes.
 	// +optional
 	BundleGeneration int64 `json:"bundleGeneration,omitempty"`
@@ -136,7 +148,8 @@ type CertificateAuthorityStatus struct {
 	// ConsumersConverged reads like "3/4 on generation 5".
 	// +optional
 	ConsumersConverged string `json:"consumersConverged,omitempty"`
-	// UndeclaredConsumers are pods that mount a target but are not declared
+	// UndeclaredConsumers are pods that mount a target (a trust bundle or a
+	// leaf Secret of this CA) but are not declared
 	// in spec.consumers; a rotation may break them.
 	// +listType=atomic
 	// +optional
@@ -153,6 +166,7 @@ type CertificateAuthorityStatus struct {
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Consumers",type=string,JSONPath=`.status.consumersConverged`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type CertificateAuthority struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -243,8 +243,10 @@ type CertificateSpec struct {
 	// +optional
 	Usages []Usage `json:"usages,omitempty"`
 	// Duration is the leaf's validity, clamped to the CA's notAfter. Default
-	// 2160h; 5m to 87600h.
-	// +kubebuilder:default="2160h"
+	// 8760h, the CA's default validity: handover re-issues leaves only in a
+	// rotation (the CA's renewal at notAfter - renewBefore), so a shorter
+	// leaf would expire in the consumers before anything re-issues it; 5m to 87600h.
+	// +kubebuilder:default="8760h"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9.]+(ns|us|µs|ms|s|m|h))+$') || duration(self) >= duration('5m') && duration(self) <= duration('87600h')",message="must be between 5m and 87600h"
 	// +optional
 	Duration *Duration `json:"duration,omitempty"`

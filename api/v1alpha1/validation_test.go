@@ -76,7 +76,7 @@ func TestCRDDefaultsAndValidation(t *testing.T) {
 			{"spec.source.generate.algorithm", string(s.Source.Generate.Algorithm), "ECDSAP256"},
 			{"spec.bundlePolicy.maxCAs", itoa(s.BundlePolicy.MaxCAs), "2"},
 			{"spec.trustBundles[0].key", s.TrustBundles[0].Key, "ca.crt"},
-			{"spec.certificates[0].duration", s.Certificates[0].Duration.Duration.String(), "2160h0m0s"},
+			{"spec.certificates[0].duration", s.Certificates[0].Duration.Duration.String(), "8760h0m0s"},
 		}
 		for _, ck := range checks {
 			if ck.got != ck.want {

@@ -73,18 +73,22 @@ func (f *Fleet) PublishLeaves(_ context.Context, issue rotation.IssueFunc) error
 }
 
 // RollingRestart replaces every replica of a server one at a time (surge
-// first, each replacement ready after Config.Startup and reading its mount
-// as it is then), or re-reads a client's mount after Config.Startup.
+// first, each replacement ready after Config.Startup), or restarts a
+// client after Config.Startup. Like a new pod in Kubernetes, a replacement
+// mounts the current content of its secret (the kubelet writes a new
+// pod's volume before its containers start), unless the consumer is
+// frozen (Freeze: its mount never updates).
 func (f *Fleet) RollingRestart(ctx context.Context, c rotation.Consumer) error {
 	fc, err := f.lookup(c)
 	if err != nil {
 		return err
 	}
 	startup := func(ctx context.Context) error { return f.sleep(ctx, f.cfg.Startup) }
+	mount := func(p *pod) error { return f.mountCurrent(fc, p) }
 	if fc.srv != nil {
-		return fc.srv.rollingRestart(ctx, startup)
+		return fc.srv.rollingRestart(ctx, mount, startup)
 	}
-	return fc.cli.restart(ctx, startup)
+	return fc.cli.restart(ctx, mount, startup)
 }
 
 func (f *Fleet) sleep(ctx context.Context, d time.Duration) error {

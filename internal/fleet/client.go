@@ -71,8 +71,12 @@ func (cl *client) probeFor(s *server) *probe.MTLS {
 	}
 }
 
-// restart re-reads the mount (a load-once client's restart).
-func (cl *client) restart(ctx context.Context, startup func(context.Context) error) error {
+// restart mounts the current secret (mount) and, after startup, re-reads
+// it (a load-once client's restart).
+func (cl *client) restart(ctx context.Context, mount func(*pod) error, startup func(context.Context) error) error {
+	if err := mount(cl.pod()); err != nil {
+		return fmt.Errorf("restart %s: mount: %w", cl.c.name, err)
+	}
 	if err := startup(ctx); err != nil {
 		return fmt.Errorf("restart %s: %w", cl.c.name, err)
 	}

@@ -273,14 +273,21 @@ func (f *Fleet) propagate(c *consumer) error {
 	return nil
 }
 
-func (f *Fleet) kubeletSync(c *consumer, p *pod) {
+// mountCurrent writes the current content of c's secret to p's volume, as
+// the kubelet does for a new pod before its containers start; a no-op while
+// c is frozen or the fleet closed.
+func (f *Fleet) mountCurrent(c *consumer, p *pod) error {
 	f.mu.Lock()
 	skip := f.closed || c.frozen
 	f.mu.Unlock()
 	if skip {
-		return
+		return nil
 	}
-	if err := p.sync(&c.secret); err != nil {
+	return p.sync(&c.secret)
+}
+
+func (f *Fleet) kubeletSync(c *consumer, p *pod) {
+	if err := f.mountCurrent(c, p); err != nil {
 		f.mu.Lock()
 		if f.syncErr == nil {
 			f.syncErr = fmt.Errorf("kubelet sync %s: %w", p.name, err)

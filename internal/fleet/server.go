@@ -81,23 +81,26 @@ func (s *server) instances() map[string]*tlsloop.Server {
 	return out
 }
 
-// rollingRestart replaces one replica at a time: the replacement starts
-// (reading its mount as it is now), becomes ready after startup, joins the
-// balancer, the old one leaves it, drains and stops (maxSurge 1,
-// maxUnavailable 0).
-func (s *server) rollingRestart(ctx context.Context, startup func(context.Context) error) error {
+// rollingRestart replaces one replica at a time: the replacement's volume
+// is mounted (mount), the replacement starts reading it, becomes ready
+// after startup, joins the balancer, the old one leaves it, drains and
+// stops (maxSurge 1, maxUnavailable 0).
+func (s *server) rollingRestart(ctx context.Context, mount func(*pod) error, startup func(context.Context) error) error {
 	for i := range s.c.pods {
-		if err := s.restartSlot(ctx, i, startup); err != nil {
+		if err := s.restartSlot(ctx, i, mount, startup); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (s *server) restartSlot(ctx context.Context, i int, startup func(context.Context) error) error {
+func (s *server) restartSlot(ctx context.Context, i int, mount func(*pod) error, startup func(context.Context) error) error {
 	s.mu.Lock()
 	sl := s.slots[i]
 	s.mu.Unlock()
+	if err := mount(sl.pod); err != nil {
+		return fmt.Errorf("restart %s: mount: %w", sl.pod.name, err)
+	}
 	cfg, err := instanceConfig(s.c.reload, sl.pod)
 	if err != nil {
 		return fmt.Errorf("restart %s: %w", sl.pod.name, err)

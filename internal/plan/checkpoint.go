@@ -34,6 +34,11 @@ type StepState struct {
 	Phase     StepPhase `json:"phase"`
 	Reason    string    `json:"reason,omitempty"`
 	UpdatedAt time.Time `json:"updatedAt"`
+	// AppliedAt is when the step's Apply first returned nil in this plan
+	// run (the runner's clock); zero until then. A resumed run that applies
+	// the step again keeps it, so a gate counting from it (Elapsed)
+	// resumes the same wait instead of starting a new one.
+	AppliedAt time.Time `json:"appliedAt,omitzero"`
 }
 
 // State is the persisted progress of one plan run. It is small, JSON-encodable

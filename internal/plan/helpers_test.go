@@ -167,7 +167,13 @@ var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 // return within 30 s of wall time.
 func runFake(ctx context.Context, t *testing.T, r *Runner, p *Plan) (*State, error) {
 	t.Helper()
-	fc := clocktesting.NewFakeClock(t0)
+	return runOnClock(ctx, t, r, p, clocktesting.NewFakeClock(t0), nil)
+}
+
+// runOnClock is runFake on fc; hook, when set, runs before every step of
+// the clock and returns true to skip it (e.g. to cancel ctx at a time).
+func runOnClock(ctx context.Context, t *testing.T, r *Runner, p *Plan, fc *clocktesting.FakeClock, hook func() bool) (*State, error) {
+	t.Helper()
 	r.Clock = fc
 	type result struct {
 		st  *State
@@ -192,6 +198,10 @@ func runFake(ctx context.Context, t *testing.T, r *Runner, p *Plan) (*State, err
 			t.Fatalf("Run(%q) did not return within 30s", p.Name)
 			return nil, nil
 		default:
+		}
+		if hook != nil && hook() {
+			time.Sleep(20 * time.Microsecond)
+			continue
 		}
 		if fc.Waiters() >= 2 {
 			fc.Step(step)

@@ -54,9 +54,11 @@ type Runner struct {
 //   - RollingBack: continue reverting (Reverting steps are reverted again);
 //   - otherwise every step not Done, in order: persist Applying, Apply
 //     (retried with backoff until the step timeout unless the error is
-//     Permanent), poll Check every PollInterval until Done, persist Done.
-//     Applying steps of a resumed run are applied again; Done steps are
-//     skipped.
+//     Permanent), record AppliedAt (the first time only; persisted before
+//     the first NotYet), poll Check every PollInterval until Done (each new
+//     NotYet reason is persisted as the step's Reason), persist Done. Applying steps of a resumed
+//     run are applied again and keep their AppliedAt (Check reads it with
+//     AppliedAt(ctx)); Done steps are skipped.
 //
 // A Failed gate, a Permanent Apply error or a step timeout before the point
 // of no return reverts the applied steps in reverse order and ends
@@ -183,12 +185,25 @@ func (x *run) forward(ctx context.Context, i int) (string, error) {
 	timeout := x.timeout(step)
 	sctx, stop := x.withTimeout(ctx, timeout)
 	defer stop()
-	if failure, err := x.retry(ctx, sctx, timeout, "apply", step.Apply); failure != "" || err != nil {
+	actx := sctx
+	if at := x.st.Steps[i].AppliedAt; !at.IsZero() {
+		actx = withAppliedAt(sctx, at) // a resumed run re-applies a step that was applied
+	}
+	if failure, err := x.retry(ctx, actx, timeout, "apply", step.Apply); failure != "" || err != nil {
 		return failure, err
 	}
+	// AppliedAt is saved before the first NotYet (a wait counts from it) or
+	// with the Done, whichever comes first: no extra write when the gate
+	// passes at once.
+	unsaved := false
+	if x.st.Steps[i].AppliedAt.IsZero() {
+		x.st.Steps[i].AppliedAt = x.clk.Now()
+		unsaved = true
+	}
+	cctx := withAppliedAt(sctx, x.st.Steps[i].AppliedAt)
 	last := ""
 	for {
-		res := step.Check(sctx)
+		res := step.Check(cctx)
 		if res.State == CheckDone {
 			break
 		}
@@ -199,6 +214,17 @@ func (x *run) forward(ctx context.Context, i int) (string, error) {
 		case CheckFailed:
 			return joinReason("gate failed", res.Reason), nil
 		case CheckNotYet:
+			if res.Reason != last || unsaved {
+				// The gate's current reason is part of the persisted
+				// state (status.rotation in the operator), saved once per
+				// change, before the event that reports it.
+				x.st.Steps[i].Reason = res.Reason
+				x.st.Steps[i].UpdatedAt = x.clk.Now()
+				if err := x.save(ctx); err != nil {
+					return "", err
+				}
+				unsaved = false
+			}
 			if res.Reason != last {
 				last = res.Reason
 				x.emit(Event{Kind: EventStepProgress, Step: step.Name(), Index: i, Reason: last})

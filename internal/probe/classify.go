@@ -27,6 +27,7 @@ const (
 	ClassConnectionReset    = "connection reset"    // ECONNRESET / EPIPE
 	ClassConnectionClosed   = "connection closed"   // EOF in the middle of a handshake or exchange
 	ClassTimeout            = "timeout"             // attempt deadline or socket timeout
+	ClassDNS                = "dns"                 // the name did not resolve (*net.DNSError)
 	ClassOther              = "other"
 )
 
@@ -52,6 +53,7 @@ const (
 //   - *tls.CertificateVerificationError without a typed cause → bad certificate;
 //   - syscall.ECONNREFUSED → connection refused; ECONNRESET, EPIPE →
 //     connection reset; io.EOF, io.ErrUnexpectedEOF → connection closed;
+//   - a *net.DNSError (the name did not resolve) → dns;
 //   - context.DeadlineExceeded or a net.Error whose Timeout() is true → timeout.
 //
 // Only when none matches does Classify fall back to matching the message
@@ -104,6 +106,10 @@ func classifyTyped(err error) string {
 	var verErr *tls.CertificateVerificationError
 	if errors.As(err, &verErr) {
 		return ClassBadCertificate
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return ClassDNS
 	}
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):

@@ -28,6 +28,8 @@ func TestClassify(t *testing.T) {
 	}{
 		{"nil", nil, ""},
 		{"http status", fmt.Errorf("get: %w", &StatusError{Code: 503, Status: "503 Service Unavailable"}), "http 503"},
+		{"name does not resolve", fmt.Errorf("dial: %w", &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "ratelimit.invalid", IsNotFound: true}}), ClassDNS},
+		{"dns timeout is dns", &net.DNSError{Err: "i/o timeout", Name: "x.invalid", IsTimeout: true}, ClassDNS},
 		{"unknown authority", verify(x509.UnknownAuthorityError{}), ClassUnknownAuthority},
 		{"expired", verify(x509.CertificateInvalidError{Reason: x509.Expired}), ClassCertificateExpired},
 		{"not authorized to sign", verify(x509.CertificateInvalidError{Reason: x509.NotAuthorizedToSign}), ClassBadCertificate},

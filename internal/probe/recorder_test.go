@@ -250,3 +250,21 @@ func TestRecorderBoundsDistinctTargets(t *testing.T) {
 		t.Fatalf("summary: %d requests, outage %v on %q", sum.Requests, sum.LongestOutage, sum.LongestOutageTarget)
 	}
 }
+
+func TestRecorderLastFailure(t *testing.T) {
+	t.Parallel()
+	rec := NewRecorder(nil)
+	if sum := rec.Summary(); !sum.LastFailure.IsZero() {
+		t.Fatalf("LastFailure %s with no sample", sum.LastFailure)
+	}
+	rec.Add(ok("a", 0, 1))
+	if sum := rec.Summary(); !sum.LastFailure.IsZero() {
+		t.Fatalf("LastFailure %s with no failed sample", sum.LastFailure)
+	}
+	rec.Add(bad("a", 10, 5))
+	rec.Add(bad("b", 12, 1)) // starts later, ends earlier
+	rec.Add(ok("a", 30, 1))
+	if sum := rec.Summary(); !sum.LastFailure.Equal(at(15)) {
+		t.Fatalf("LastFailure %s, want the latest failed end %s", sum.LastFailure, at(15))
+	}
+}

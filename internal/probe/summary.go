@@ -24,6 +24,9 @@ type Summary struct {
 	// LongestOutageTarget the target it was seen on.
 	LongestOutage       time.Duration
 	LongestOutageTarget string
+	// LastFailure is the latest end (Start+Latency) of a failed sample;
+	// zero when none failed.
+	LastFailure time.Time
 	// Latency is over successful samples only: a failed attempt's duration
 	// mostly measures the probe's timeout, not the system.
 	Latency Latency
@@ -90,6 +93,15 @@ func summarize(in summaryInput, maxBins int) Summary {
 	all := tallyOf(in.recs, in)
 	s.Requests, s.Failures, s.FailureClasses = all.requests, all.failures, all.classes
 	s.LongestOutage, s.LongestOutageTarget, s.Latency = all.outage, all.outageTarget, all.latency
+	var last int64
+	for _, x := range in.recs {
+		if !x.ok() {
+			last = max(last, x.end())
+		}
+	}
+	if last != 0 {
+		s.LastFailure = time.Unix(0, last).UTC()
+	}
 
 	for _, p := range phases(in.recs, in.marks, start, end) {
 		t := tallyOf(in.recs[p.lo:p.hi], in)

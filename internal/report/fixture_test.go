@@ -53,6 +53,7 @@ func fixture() *Report {
 		}
 	})
 	runs := []Run{NewRun("staged", "trust-rotation", staged), NewRun("atomic", "trust-rotation", atomic)}
+	runs[0].PointOfNoReturn = "swap-leaves"
 	runs[0].Metrics = map[string]float64{"floor_ms": 2.5}
 	runs[0].Checks = map[string]int64{"missing_acknowledged_writes": 0}
 	runs[1].Metrics = map[string]float64{"floor_ms": 2.5}

@@ -54,6 +54,9 @@ type Run struct {
 	Timeline            []Bin              `json:"timeline"`
 	Metrics             map[string]float64 `json:"metrics,omitempty"` // capability figures: "floor_ms", "catchup_mib_per_s", ...
 	Checks              map[string]int64   `json:"checks,omitempty"`  // verified counts: "missing_acknowledged_writes": 0, ...
+	// PointOfNoReturn names the phase (plan step) from whose start the plan
+	// only goes forward; "" when unknown or when every step can be reverted.
+	PointOfNoReturn string `json:"point_of_no_return,omitempty"`
 }
 
 // LatencyMS is latency percentiles of successful attempts, milliseconds.

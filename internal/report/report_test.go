@@ -201,8 +201,26 @@ func TestWriteSVG(t *testing.T) {
 	if counts["rect.band"] != phases || counts["g.panel"] != 2 || counts["path.latency"] != 2 || counts["rect.fail"] == 0 {
 		t.Fatalf("element counts %v, want %d bands, 2 panels, 2 latency lines, failure marks", counts, phases)
 	}
-	if !contains(labels, "stage-bundle") || !contains(labels, "atomic-swap") {
-		t.Fatalf("band labels %q lack phase names", labels)
+	if !contains(labels, "2 stage-bundle") || !contains(labels, "2 atomic-swap") {
+		t.Fatalf("band labels %q lack numbered phase names", labels)
+	}
+	svg := buf.String()
+	// A reader gets the story from the picture: titled axes, a legend, the
+	// point of no return, every phase's full name, one time scale for both
+	// runs, and no "Succeeded" without the failures beside it.
+	for _, want := range []string{
+		"time since the run started (same scale in every panel)", "p99 latency of successful attempts",
+		"failed attempts (bar height = share of the bin that failed; full = all)",
+		`class="pnr"`, ">point of no return<",
+		"4 &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; co (",
+		"atomic · trust-rotation · plan Succeeded, yet 75 of 500 requests failed",
+	} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("SVG lacks %q", want)
+		}
+	}
+	if n := counts["line.pnr"]; n != 3 { // the staged panel's mark and each panel's legend
+		t.Errorf("%d point-of-no-return lines, want 3 (the staged run's and one legend per panel)", n)
 	}
 	if strings.Contains(buf.String(), "<script>") {
 		t.Fatal("a phase name was written unescaped")

@@ -7,11 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/handover-dev/handover/internal/plan"
+	"github.com/handover-dev/handover/internal/probe"
 )
 
 // publishLeaves writes leaves from the new CA to every consumer.
@@ -69,7 +69,7 @@ func (r *Rotation) restartUntilConverged(ctx context.Context, what string, need 
 		}
 	}
 	if len(still) > 0 {
-		return fmt.Errorf("%w: %s still %s", ErrNotConverged, strings.Join(still, ", "), what)
+		return fmt.Errorf("%w: consumers that still %s after a restart: %s", ErrNotConverged, what, strings.Join(still, ", "))
 	}
 	return nil
 }
@@ -96,7 +96,7 @@ func (r *Rotation) verdicts(ctx context.Context, keep func(Consumer) bool, verif
 		g.Go(func() error {
 			v := Verdict{Consumer: c.Name, OK: true}
 			if err := verify(ctx, c); err != nil {
-				v.OK, v.Reason = false, err.Error()
+				v.OK, v.Reason = false, reasonOf(err)
 			}
 			out[i] = v
 			return nil
@@ -148,20 +148,15 @@ func (r *Rotation) rejects(probe tls.Certificate) func(context.Context, Consumer
 	}
 }
 
-// waitUntil sleeps on the spec's clock until t or ctx ends.
-func (r *Rotation) waitUntil(ctx context.Context, t time.Time) error {
-	d := t.Sub(r.spec.Clock.Now())
-	if d <= 0 {
-		return ctx.Err()
+// reasonOf is a verification error as a gate reason, prefixed with its
+// probe class (dial, dns, tls, timeout, ... see probe.Classify) so a stuck
+// gate says whether the consumer was unreachable or refused the CA. A
+// deliberate rejection (ErrRejected) keeps its own message.
+func reasonOf(err error) string {
+	if errors.Is(err, ErrRejected) {
+		return err.Error()
 	}
-	timer := r.spec.Clock.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C():
-		return nil
-	}
+	return probe.Classify(err) + ": " + err.Error()
 }
 
 func isHot(c Consumer) bool { return c.Reload != ReloadLoadOnce }

@@ -54,7 +54,13 @@ type Spec struct {
 	// Grace is how long the staged plan keeps the previous CA in the bundle
 	// after every consumer presents a new leaf.
 	Grace time.Duration
-	// StepTimeout bounds each step; 0 = 4×Propagation + 2 minutes.
+	// StepTimeout is the budget of a step for what it does besides waiting:
+	// rolling restarts and verification; 0 = 4×Propagation + 2 minutes (a
+	// replacement whose mount lagged is restarted again after up to one
+	// more Propagation). A staged step that waits for Propagation or Grace
+	// gets that wait plus StepTimeout (the wait is a gate counted from the
+	// step's persisted apply time, never a sleep); the other steps get
+	// StepTimeout.
 	StepTimeout time.Duration
 	// PollInterval is the wait between gate checks; 0 = the engine's default.
 	PollInterval time.Duration

@@ -13,6 +13,7 @@ import (
 	"encoding/asn1"
 	"encoding/pem"
 	"fmt"
+	"strings"
 )
 
 // KeyAlgorithm names a key type and size for generated keys.
@@ -30,6 +31,37 @@ const (
 // KeyAlgorithms lists the supported algorithms, default first.
 func KeyAlgorithms() []KeyAlgorithm {
 	return []KeyAlgorithm{AlgorithmECDSAP256, AlgorithmRSA2048, AlgorithmRSA3072, AlgorithmRSA4096, AlgorithmEd25519}
+}
+
+// ParseKeyAlgorithm returns the algorithm named s in either spelling: the
+// CLI's ("ecdsa-p256", "rsa-2048", "ed25519") or the CertificateAuthority
+// API's ("ECDSAP256", "RSA2048", "Ed25519"); case and dashes do not matter.
+// "" is AlgorithmECDSAP256. An unknown name is an error wrapping
+// ErrUnsupportedKey that lists both spellings. It is pure.
+func ParseKeyAlgorithm(s string) (KeyAlgorithm, error) {
+	if s == "" {
+		return AlgorithmECDSAP256, nil
+	}
+	norm := func(v string) string { return strings.ReplaceAll(strings.ToLower(v), "-", "") }
+	var names []string
+	for _, a := range KeyAlgorithms() {
+		if norm(string(a)) == norm(s) {
+			return a, nil
+		}
+		names = append(names, fmt.Sprintf("%s (%s)", a, apiName(a)))
+	}
+	return "", fmt.Errorf("%w: algorithm %q (want one of %s)", ErrUnsupportedKey, s, strings.Join(names, ", "))
+}
+
+// apiName is a's spelling in the CertificateAuthority API.
+func apiName(a KeyAlgorithm) string {
+	switch a {
+	case AlgorithmECDSAP256:
+		return "ECDSAP256"
+	case AlgorithmEd25519:
+		return "Ed25519"
+	}
+	return strings.ToUpper(strings.ReplaceAll(string(a), "-", ""))
 }
 
 // GenerateKey returns a new private key of algorithm a ("" = ecdsa-p256) from

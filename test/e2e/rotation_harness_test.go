@@ -158,6 +158,14 @@ func rotationDeployment(name string, replicas int32, reload kubeletsim.Reload) *
 // server.
 func setupRotationFleet(t *testing.T, cfg *rest.Config, c client.Client, ns string, mode v1alpha1.Mode, seed uint64) *rotationFleet {
 	t.Helper()
+	short := 2 * time.Second
+	return setupRotationFleetWith(t, cfg, c, ns, mode, seed, short, short)
+}
+
+// setupRotationFleetWith is setupRotationFleet with the CertificateAuthority's
+// spec.propagationTimeout and spec.gracePeriod.
+func setupRotationFleetWith(t *testing.T, cfg *rest.Config, c client.Client, ns string, mode v1alpha1.Mode, seed uint64, propagation, grace time.Duration) *rotationFleet {
+	t.Helper()
 	ctx := t.Context()
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
@@ -218,7 +226,6 @@ func setupRotationFleet(t *testing.T, cfg *rest.Config, c client.Client, ns stri
 	if f.clientLeaf, err = sim.MountSecret(ns, clientSecret); err != nil {
 		t.Fatal(err)
 	}
-	short := v1alpha1.NewDuration(2 * time.Second)
 	ca := &v1alpha1.CertificateAuthority{
 		ObjectMeta: metav1.ObjectMeta{Name: caName, Namespace: ns},
 		Spec: v1alpha1.CertificateAuthoritySpec{
@@ -226,8 +233,8 @@ func setupRotationFleet(t *testing.T, cfg *rest.Config, c client.Client, ns stri
 			Source:             v1alpha1.CASource{Generate: &v1alpha1.GenerateSource{CommonName: "mesh-" + ns}},
 			Certificates:       certs,
 			Consumers:          consumers,
-			PropagationTimeout: short,
-			GracePeriod:        short,
+			PropagationTimeout: v1alpha1.NewDuration(propagation),
+			GracePeriod:        v1alpha1.NewDuration(grace),
 		},
 	}
 	if err := c.Create(ctx, ca); err != nil {

@@ -72,14 +72,7 @@ func TestCertificateAuthorityRotationE2E(t *testing.T) {
 		f.assertReplaced(t, oldPods)
 		f.assertServersPresent(t, original)
 
-		rec.Mark("after")
-		time.Sleep(2 * time.Second)
-		stop()
-		sum := rec.Summary()
-		logSummary(t, sum)
-		if sum.Failures != 0 {
-			t.Errorf("%d of %d handshakes failed (classes %v, examples %v); want 0", sum.Failures, sum.Requests, sum.FailureClasses, sum.ClassExamples)
-		}
+		sum := probeAfterWithoutFailures(t, rec, stop)
 		if sum.Requests < 500 {
 			t.Errorf("only %d handshakes probed: too few to show anything", sum.Requests)
 		}
@@ -106,6 +99,33 @@ func TestCertificateAuthorityRotationE2E(t *testing.T) {
 		}
 	})
 
+	// The CRD's defaults are propagationTimeout 90s and gracePeriod 1h:
+	// grace is 40× propagation. The same proportions at a scale CI affords
+	// (1s and 40s): the grace period is a gate counted from its step's
+	// persisted start, so the rotation ends Succeeded with no failed
+	// handshake; it used to be slept inside a step whose timeout was
+	// 4 × propagation + 2 min, and ended Failed after the point of no return
+	// whenever grace exceeded that.
+	t.Run("defaults proportions: grace 40x propagation, Succeeded, 0 failed handshakes", func(t *testing.T) {
+		f := setupRotationFleetWith(t, cl.RESTConfig, c, "rotation-defaults", v1alpha1.ModeManaged, 3, time.Second, 40*time.Second)
+		rec := probe.NewRecorder(nil)
+		stop := f.probeClients(rec)
+		defer stop()
+		rec.Mark("steady")
+		time.Sleep(2 * time.Second)
+		before := f.waitCA(t, "Ready before the rotation", func(ca *v1alpha1.CertificateAuthority) (bool, error) { return ready(ca), nil })
+		rec.Mark("rotate")
+		start := time.Now()
+		f.annotate(t, certificateauthority.AnnotationRotate, "e2e-defaults-1")
+		rotated := f.waitRotated(t, certificateauthority.TriggerManual, before.Status.Active.Fingerprint)
+		t.Logf("rotation with grace 40s, propagation 1s took %s (measured, not asserted)", time.Since(start).Round(time.Second))
+		if r := rotated.Status.Rotation; r.Outcome != "Succeeded" {
+			t.Fatalf("rotation %s: %s", r.Outcome, r.Reason)
+		}
+		f.assertServersPresent(t, rotated.Status.Active.Fingerprint)
+		probeAfterWithoutFailures(t, rec, stop)
+	})
+
 	t.Run("legacy atomic rotation: the probes see failures", func(t *testing.T) {
 		f := setupRotationFleet(t, cl.RESTConfig, c, "rotation-legacy", v1alpha1.ModeLegacy, 2)
 		rec := probe.NewRecorder(nil)
@@ -130,6 +150,21 @@ func TestCertificateAuthorityRotationE2E(t *testing.T) {
 			t.Fatal("the atomic swap recorded no failed handshake: the probes cannot see failures")
 		}
 	})
+}
+
+// probeAfterWithoutFailures probes 2 s more in phase "after", stops the
+// probes, logs the summary and fails the test on any failed handshake.
+func probeAfterWithoutFailures(t *testing.T, rec *probe.Recorder, stop func()) probe.Summary {
+	t.Helper()
+	rec.Mark("after")
+	time.Sleep(2 * time.Second)
+	stop()
+	sum := rec.Summary()
+	logSummary(t, sum)
+	if sum.Failures != 0 {
+		t.Errorf("%d of %d handshakes failed (classes %v, examples %v); want 0", sum.Failures, sum.Requests, sum.FailureClasses, sum.ClassExamples)
+	}
+	return sum
 }
 
 func short(fp string) string {

@@ -56,8 +56,9 @@ RFC 5280 §4.2.1.9 and §4.2.1.3) valid at --now.`,
 		Example: `  # rotating from old-ca.pem to new-ca.pem while web.pem (old CA) is still served
   handover ca bundle --active new-ca.pem --previous old-ca.pem --in-use web.pem > bundle.pem
 
-  # next step: keep what is published now, at most three CAs, at a fixed time
-  handover ca bundle --active newer.pem --previous bundle.pem --max 3 --now 2026-01-01T00:00:00Z`,
+  # next step: keep what is published now (at most --max 2 CAs, the operator's
+  # spec.bundlePolicy.maxCAs cap), evaluated at a fixed time
+  handover ca bundle --active newer.pem --previous bundle.pem --now 2026-01-01T00:00:00Z`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Out, o.ErrOut = cmd.OutOrStdout(), cmd.ErrOrStderr()
@@ -68,7 +69,7 @@ RFC 5280 §4.2.1.9 and §4.2.1.3) valid at --now.`,
 	f.StringVar(&o.Active, "active", "", "PEM file with the active CA certificate (required)")
 	f.StringArrayVar(&o.Previous, "previous", nil, "PEM file with previous CA certificates, newest first (repeatable)")
 	f.StringArrayVar(&o.InUse, "in-use", nil, "PEM file whose first certificate is a leaf still in use (repeatable)")
-	f.IntVar(&o.Max, "max", trust.DefaultMaxCAs, "maximum number of CAs in the bundle")
+	f.IntVar(&o.Max, "max", trust.DefaultMaxCAs, "maximum number of CAs in the bundle (the operator's spec.bundlePolicy.maxCAs accepts 1 or 2)")
 	f.StringVar(&o.Now, "now", "", "evaluate expiry at this RFC 3339 time instead of the current time")
 	_ = cmd.MarkFlagRequired("active")
 	return cmd
@@ -80,7 +81,7 @@ type origin struct {
 	index int
 }
 
-func runBundle(_ context.Context, o *BundleOptions) error {
+func runBundle(ctx context.Context, o *BundleOptions) error {
 	if o.Max < 1 {
 		return fmt.Errorf("flag --max: %d, want at least 1", o.Max)
 	}
@@ -88,7 +89,7 @@ func runBundle(_ context.Context, o *BundleOptions) error {
 	if err != nil {
 		return err
 	}
-	active, err := readCerts("--active", o.Active)
+	active, err := readCerts(ctx, "--active", o.Active)
 	if err != nil {
 		return err
 	}
@@ -102,7 +103,7 @@ func runBundle(_ context.Context, o *BundleOptions) error {
 	origins := []origin{{file: o.Active}}
 	names := map[string]string{trust.Fingerprint(active[0]): source("--active", o.Active)}
 	for _, path := range o.Previous {
-		certs, err := readCerts("--previous", path)
+		certs, err := readCerts(ctx, "--previous", path)
 		if err != nil {
 			return err
 		}
@@ -118,7 +119,7 @@ func runBundle(_ context.Context, o *BundleOptions) error {
 		}
 	}
 	for _, path := range o.InUse {
-		certs, err := readCerts("--in-use", path)
+		certs, err := readCerts(ctx, "--in-use", path)
 		if err != nil {
 			return err
 		}
@@ -170,8 +171,8 @@ func withFiles(err error, names map[string]string) error {
 }
 
 // readCerts reads and parses a PEM file of certificates, naming it in errors.
-func readCerts(flag, path string) ([]*x509.Certificate, error) {
-	data, err := readInput(flag, path)
+func readCerts(ctx context.Context, flag, path string) ([]*x509.Certificate, error) {
+	data, err := readInput(ctx, flag, path)
 	if err != nil {
 		return nil, err
 	}

@@ -182,9 +182,11 @@ func TestBadInputs(t *testing.T) {
 		{"issue unknown usage", issue("old-ca.pem", "old-ca.key", "--usage", "peer"), []string{"flag --usage", `"peer"`}},
 		{"issue bad IP", issue("old-ca.pem", "old-ca.key", "--ip", "300.1.1.1"), []string{"flag --ip", "300.1.1.1"}},
 		{"issue server without SAN", []string{"issue", "--ca-cert", p("old-ca.pem"), "--ca-key", p("old-ca.key"), "--cn", "x", "--out-cert", p("o.pem"), "--out-key", p("o.key"), "--now", envNow},
-			[]string{"invalid options", "needs at least one SAN"}},
+			[]string{"flags --dns, --ip, --uri", "a server certificate needs at least one"}},
+		{"issue empty --dns entry", issue("old-ca.pem", "old-ca.key", "--dns", ",y.test"), []string{"flag --dns", "entry 2 is empty"}},
+		{"inspect /dev/zero", []string{"inspect", "/dev/zero"}, []string{`file "/dev/zero"`, "not a regular file or pipe"}},
 		{"issue over existing files", issue("old-ca.pem", "old-ca.key", "--out-cert", p("web.pem"), "--out-key", p("web.key")), []string{`--out-cert "` + p("web.pem") + `"`, "file exists"}},
-		{"new unknown algorithm", []string{"new", "--algorithm", "dsa", "--out-cert", p("n.pem"), "--out-key", p("n.key")}, []string{"unsupported key type", `"dsa"`}},
+		{"new unknown algorithm", []string{"new", "--algorithm", "dsa", "--out-cert", p("n.pem"), "--out-key", p("n.key")}, []string{"flag --algorithm", "unsupported key type", `"dsa"`, "ecdsa-p256 (ECDSAP256)"}},
 		{"new same path twice", []string{"new", "--out-cert", p("same"), "--out-key", p("same")}, []string{"same file as --out-cert"}},
 		{"new over existing key", []string{"new", "--out-cert", p("fresh.pem"), "--out-key", p("old-ca.key")}, []string{`--out-key "` + p("old-ca.key") + `"`, "file exists"}},
 		{"new without --out-key", []string{"new", "--out-cert", p("n.pem")}, []string{"out-key"}},
@@ -205,6 +207,9 @@ func TestBadInputs(t *testing.T) {
 				}
 			}
 			assertNoKeyMaterial(t, errOut, chunks)
+			if strings.Contains(errOut, "Options.") {
+				t.Errorf("stderr shows a Go struct field:\n%s", errOut)
+			}
 			if after := snapshot(t, e.dir); after != before {
 				t.Errorf("a failed command changed the directory:\nbefore %s\nafter  %s", before, after)
 			}
@@ -306,4 +311,17 @@ func cns(certs []*x509.Certificate) []string {
 		s = append(s, c.Subject.CommonName)
 	}
 	return s
+}
+
+// TestAlgorithmSpellings: the CLI accepts the CertificateAuthority API's
+// algorithm names too (ECDSAP256 as well as ecdsa-p256).
+func TestAlgorithmSpellings(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, alg := range []string{"ECDSAP256", "Ed25519", "ecdsa-p256"} {
+		_, errOut, code := execute(t, "new", "--algorithm", alg, "--out-cert", e.path(alg+".pem"), "--out-key", e.path(alg+".key"))
+		if code != 0 {
+			t.Fatalf("new --algorithm %s: exit %d: %s", alg, code, errOut)
+		}
+	}
 }

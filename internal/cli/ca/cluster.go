@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -67,7 +69,47 @@ func clusterCommand(cmd *cobra.Command, o *ClusterOptions, out *io.Writer, run f
 		return run(cmd.Context())
 	}
 	o.Kube.AddFlags(cmd.Flags(), true)
+	cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, prefix string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return completeNames(cmd.Context(), o, prefix), cobra.ShellCompDirectiveNoFileComp
+	}
 	return cmd
+}
+
+// completeNames lists the CertificateAuthorities of o's namespace whose
+// names start with prefix, for shell completion of NAME; nil on any error
+// (completion must stay quiet), bounded to 5 s.
+func completeNames(ctx context.Context, o *ClusterOptions, prefix string) []cobra.Completion {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ns, err := o.Kube.ResolvedNamespace()
+	if err != nil {
+		return nil
+	}
+	cfg, err := o.Kube.RESTConfig()
+	if err != nil {
+		return nil
+	}
+	c, err := kubeflags.Client(cfg)
+	if err != nil {
+		return nil
+	}
+	l := &v1alpha1.CertificateAuthorityList{}
+	if err := c.List(ctx, l, client.InNamespace(ns)); err != nil {
+		return nil
+	}
+	var out []cobra.Completion
+	for _, ca := range l.Items {
+		if strings.HasPrefix(ca.Name, prefix) {
+			out = append(out, ca.Name)
+		}
+	}
+	return out
 }
 
 // fetch resolves o's kubeconfig flags and namespace, builds a client and

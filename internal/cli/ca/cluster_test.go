@@ -169,8 +169,18 @@ func TestClusterVerbs(t *testing.T) {
 			t.Errorf("plan created Secrets: %d in %s, want only gateway-ca", len(secrets.Items), ns)
 		}
 		jsonOut := mustRun(t, "plan", "gateway-ca", "--kubeconfig", kubeconfig, "-o", "json")
-		if !strings.Contains(jsonOut, `"ExpectedDuration"`) {
-			t.Errorf("-o json lacks ExpectedDuration:\n%s", jsonOut)
+		if !strings.Contains(jsonOut, `"expectedDuration"`) || !strings.Contains(jsonOut, `"consumers"`) || strings.Contains(jsonOut, `"Consumers"`) {
+			t.Errorf("-o json lacks camelCase expectedDuration and consumers:\n%s", jsonOut)
+		}
+	})
+
+	t.Run("NAME completes from the cluster", func(t *testing.T) {
+		out := mustRun(t, "__complete", "status", "--kubeconfig", kubeconfig, "gate")
+		if !strings.Contains(out, "gateway-ca\n") {
+			t.Errorf("completion of %q lacks gateway-ca:\n%s", "gate", out)
+		}
+		if out := mustRun(t, "__complete", "status", "--kubeconfig", kubeconfig, "zzz"); strings.Contains(out, "gateway-ca") {
+			t.Errorf("completion of %q offers gateway-ca:\n%s", "zzz", out)
 		}
 	})
 

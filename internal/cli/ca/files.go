@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,14 +25,42 @@ func source(flag, path string) string {
 	return fmt.Sprintf("%s %q", flag, path)
 }
 
-// readInput reads path, naming it in the error.
-func readInput(flag, path string) ([]byte, error) {
+// MaxInputBytes bounds what readInput reads from one file: far more than
+// any PEM bundle of CAs or a key (a 4096-bit RSA certificate is ~2 KiB).
+const MaxInputBytes = 1 << 20
+
+// readInput reads path, naming it in the error. It reads at most
+// MaxInputBytes (a larger input, e.g. /dev/zero, is ErrInputTooLarge),
+// refuses devices (ErrNotAFile), and stops when ctx ends (Ctrl-C on a FIFO
+// that no writer feeds): the file is opened non-blocking, so a pipe is
+// read through the runtime poller and a read deadline interrupts it.
+func readInput(ctx context.Context, flag, path string) ([]byte, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%s: path is empty", flag)
 	}
-	b, err := os.ReadFile(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%s: read: %w", source(flag, path), err)
+	}
+	defer func() { _ = f.Close() }()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: read: %w", source(flag, path), err)
+	}
+	if fi.Mode()&(fs.ModeDevice|fs.ModeCharDevice|fs.ModeDir|fs.ModeSocket) != 0 {
+		return nil, fmt.Errorf("%s: %w (mode %s)", source(flag, path), ErrNotAFile, fi.Mode().Type())
+	}
+	stop := context.AfterFunc(ctx, func() { _ = f.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	b, err := io.ReadAll(io.LimitReader(f, MaxInputBytes+1))
+	if cerr := ctx.Err(); cerr != nil {
+		return nil, fmt.Errorf("%s: read: %w", source(flag, path), cerr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: read: %w", source(flag, path), err)
+	}
+	if len(b) > MaxInputBytes {
+		return nil, fmt.Errorf("%s: %w (more than %d bytes)", source(flag, path), ErrInputTooLarge, MaxInputBytes)
 	}
 	return b, nil
 }
@@ -151,7 +180,16 @@ func keyPairCommand(cmd *cobra.Command, p *KeyPairFiles, what string, validity t
 }
 
 func algorithmHelp() string {
-	return fmt.Sprintf("key algorithm: one of %v", trust.KeyAlgorithms())
+	return fmt.Sprintf("key algorithm: one of %v, or the CertificateAuthority API's spelling (ECDSAP256, RSA2048, RSA3072, RSA4096, Ed25519)", trust.KeyAlgorithms())
+}
+
+// algorithm parses --algorithm in either spelling (trust.ParseKeyAlgorithm).
+func (p *KeyPairFiles) algorithm() (trust.KeyAlgorithm, error) {
+	a, err := trust.ParseKeyAlgorithm(p.Algorithm)
+	if err != nil {
+		return "", fmt.Errorf("flag --algorithm: %w", err)
+	}
+	return a, nil
 }
 
 // issueTime returns the time to issue at (--now, or the clock's now) after

@@ -68,7 +68,7 @@ type certInfo struct {
 	SHA256         string    `json:"sha256"`
 }
 
-func runInspect(_ context.Context, o *InspectOptions) error {
+func runInspect(ctx context.Context, o *InspectOptions) error {
 	if err := checkOutput(o.Output); err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func runInspect(_ context.Context, o *InspectOptions) error {
 		errs []error
 	)
 	for _, path := range o.Files {
-		data, err := readInput("", path)
+		data, err := readInput(ctx, "", path)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -57,7 +57,7 @@ CA's notAfter. The leaf key (PKCS#8, mode 0600) is never printed.`,
 	return cmd
 }
 
-func runIssue(_ context.Context, o *IssueOptions) error {
+func runIssue(ctx context.Context, o *IssueOptions) error {
 	now, err := o.issueTime()
 	if err != nil {
 		return err
@@ -66,11 +66,11 @@ func runIssue(_ context.Context, o *IssueOptions) error {
 	if err != nil {
 		return err
 	}
-	certPEM, err := readInput("--ca-cert", o.CACert)
+	certPEM, err := readInput(ctx, "--ca-cert", o.CACert)
 	if err != nil {
 		return err
 	}
-	keyPEM, err := readInput("--ca-key", o.CAKey)
+	keyPEM, err := readInput(ctx, "--ca-key", o.CAKey)
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,16 @@ func runIssue(_ context.Context, o *IssueOptions) error {
 
 // leafOptions converts and checks the flags that describe the leaf.
 func leafOptions(o *IssueOptions) (trust.LeafOptions, error) {
-	opts := trust.LeafOptions{CommonName: o.CommonName, DNSNames: o.DNS, Algorithm: trust.KeyAlgorithm(o.Algorithm), Validity: o.Validity}
+	alg, err := o.algorithm()
+	if err != nil {
+		return trust.LeafOptions{}, err
+	}
+	opts := trust.LeafOptions{CommonName: o.CommonName, DNSNames: o.DNS, Algorithm: alg, Validity: o.Validity}
+	for i, d := range o.DNS {
+		if strings.TrimSpace(d) == "" {
+			return opts, fmt.Errorf("flag --dns: entry %d is empty", i+1)
+		}
+	}
 	for _, u := range o.Usage {
 		switch strings.TrimSpace(u) {
 		case "server":
@@ -124,6 +133,13 @@ func leafOptions(o *IssueOptions) (trust.LeafOptions, error) {
 			return opts, fmt.Errorf("flag --uri: %q is not an absolute URI", s)
 		}
 		opts.URIs = append(opts.URIs, u)
+	}
+	sans := len(opts.DNSNames) + len(opts.IPAddresses) + len(opts.URIs)
+	switch {
+	case opts.Usage&trust.UsageServer != 0 && sans == 0:
+		return opts, fmt.Errorf("flags --dns, --ip, --uri: a server certificate needs at least one (TLS clients check SANs, not --cn)")
+	case sans == 0 && strings.TrimSpace(opts.CommonName) == "":
+		return opts, fmt.Errorf("flag --cn: empty, and no --dns, --ip or --uri names the certificate")
 	}
 	return opts, nil
 }

@@ -45,10 +45,14 @@ func runNew(_ context.Context, o *NewOptions) error {
 	if err != nil {
 		return err
 	}
+	alg, err := o.algorithm()
+	if err != nil {
+		return err
+	}
 	ca, err := trust.NewCA(trust.CAOptions{
 		CommonName:   o.CommonName,
 		Organization: o.Organization,
-		Algorithm:    trust.KeyAlgorithm(o.Algorithm),
+		Algorithm:    alg,
 		Validity:     o.Validity,
 	}, now)
 	if err != nil {

@@ -36,10 +36,10 @@ would touch, the way the controller's Kubernetes backend sees it right now:
 
 A consumer whose workload is missing is listed with its problem; the
 controller would refuse the rotation (condition Degraded) until it is fixed.
-Nothing is written. -o json prints the preview as JSON (durations in
-nanoseconds).`,
+Nothing is written. -o json prints the preview as JSON with camelCase keys,
+like ca status -o json (durations in nanoseconds).`,
 		Example: `  handover ca plan gateway-ca -n envoy-gateway-system
-  handover ca plan gateway-ca -o json | jq '.Consumers[] | {Name, Pods}'`,
+  handover ca plan gateway-ca -o json | jq '.consumers[] | {name, pods}'`,
 	}, runPlan)
 }
 

@@ -59,6 +59,12 @@ func describeRotate(w io.Writer, ca *v1alpha1.CertificateAuthority) {
 	if rotationRunning(ca) {
 		_, _ = fmt.Fprintf(w, "A rotation is running (step %s); this trigger is queued and starts when it ends.\n", orDash(ca.Status.Rotation.Phase))
 	}
+	if ca.Status.Active == nil {
+		_, _ = fmt.Fprintln(w, "This CertificateAuthority has not published a CA yet: there is no old CA to keep, so nothing is")
+		_, _ = fmt.Fprintln(w, "staged. The controller's first publish (bundle [CA] and leaves at once) takes this trigger as handled;")
+		_, _ = fmt.Fprintln(w, "if the object is Degraded, `ca status` says what blocks that publish.")
+		return
+	}
 	switch {
 	case ca.Spec.Source.Generate != nil:
 		_, _ = fmt.Fprintln(w, "The controller generates a new CA and rolls it out:")

@@ -22,7 +22,7 @@ CertificateAuthority NAME: its conditions (Ready, Rotating, Degraded), the
 phase, the active and previous CA (subject, SHA-256 fingerprint, notAfter),
 the trust bundle generation, how many declared consumers run on that
 generation (per consumer, with the controller's message), pods that mount a
-trust bundle target but are not declared consumers, the running rotation's
+trust bundle or leaf Secret of this CA but are not declared consumers, the running rotation's
 plan steps, and a trigger queued behind it.
 
 Times are printed in UTC (RFC 3339). When metadata.generation is ahead of
@@ -131,8 +131,8 @@ func writeStatus(w io.Writer, ca *v1alpha1.CertificateAuthority) error {
 	}
 
 	if len(st.UndeclaredConsumers) > 0 {
-		_, _ = fmt.Fprintln(w, "\nUndeclared consumers (mount a trust bundle target but are not in spec.consumers;")
-		_, _ = fmt.Fprintln(w, "nothing restarts them during a rotation):")
+		_, _ = fmt.Fprintln(w, "\nUndeclared consumers (mount a trust bundle or leaf Secret of this CA but are not in")
+		_, _ = fmt.Fprintln(w, "spec.consumers; nothing restarts them during a rotation):")
 		for _, r := range st.UndeclaredConsumers {
 			_, _ = fmt.Fprintf(w, "  %s %s/%s\n", r.Kind, r.Namespace, r.Name)
 		}

@@ -142,6 +142,11 @@ func progressLine(ca *v1alpha1.CertificateAuthority) string {
 		if r.RollingBack {
 			line += " (rolling back)"
 		}
+		for _, s := range r.Steps {
+			if s.Name == r.Phase && s.Reason != "" {
+				line += " (" + oneLine(s.Reason) + ")"
+			}
+		}
 	}
 	line += fmt.Sprintf(", bundle generation %d", st.BundleGeneration)
 	if st.ConsumersConverged != "" {

@@ -127,7 +127,7 @@ const exampleHelp = `  # outside a cluster, against the sandbox
 // NewCommand returns `handover controller`.
 func NewCommand() *cobra.Command {
 	o := &Options{
-		MetricsAddr:             ":8080",
+		MetricsAddr:             "127.0.0.1:8080",
 		ProbeAddr:               ":8081",
 		LeaderElect:             true,
 		LeaderElectionID:        DefaultLeaderElectionID,
@@ -152,7 +152,7 @@ func NewCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	o.Kube.AddFlags(f, false)
-	f.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, `address of the /metrics endpoint ("0" disables it)`)
+	f.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, `address of the /metrics endpoint, plain HTTP without authentication: loopback by default; ":8080" serves every interface (the manifests do, for a scraper in the cluster); "0" disables it`)
 	f.StringVar(&o.ProbeAddr, "health-probe-bind-address", o.ProbeAddr, `address of /healthz and /readyz ("0" disables them)`)
 	f.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "elect a leader with a Lease so only one replica rotates")
 	f.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "name of the leader election Lease")

@@ -42,8 +42,12 @@ Strategies (same fleet, same workload, same delays):
           every pod presents one; after a grace period drop the previous CA;
           verify. A gate that does not pass before the leaf switch rolls back.
 
-Probing goes on until the plan ended, at least --handshakes attempts were made
-and one propagation delay has passed since the plan ended. The staged plan's
+A restarted replica mounts the current content of its files, like a new pod
+mounts a Secret's current content. Probing goes on until the plan ended, at
+least --handshakes attempts were made and one propagation delay has passed
+since the plan ended. Per strategy the table shows when the last handshake
+failed (after the plan started) and whether the fleet converged (no failure
+in the last propagation delay of probing); each plan's phases follow. The staged plan's
 wall time is shown next to its floor: propagation × 3 trust changes + grace +
 the rolling restart time; the difference is the cost of verifying.
 
@@ -168,8 +172,8 @@ func runRotate(ctx context.Context, o *rotateOptions, stdout, stderr io.Writer) 
 	if err := writeTable(stdout, results); err != nil {
 		return err
 	}
-	if len(results) == 1 {
-		if err := writePhases(stdout, results[0]); err != nil {
+	for _, r := range results {
+		if err := writePhases(stdout, r); err != nil {
 			return err
 		}
 	}
@@ -179,19 +183,27 @@ func runRotate(ctx context.Context, o *rotateOptions, stdout, stderr io.Writer) 
 // writeTable prints one row per strategy.
 func writeTable(w io.Writer, results []scenario.Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	_, _ = fmt.Fprintln(tw, "STRATEGY\tOUTCOME\tHANDSHAKES\tFAILED\tFAILURE CLASSES\tLONGEST OUTAGE\tPLAN WALL TIME\tFLOOR")
+	_, _ = fmt.Fprintln(tw, "STRATEGY\tOUTCOME\tHANDSHAKES\tFAILED\tFAILURE CLASSES\tLONGEST OUTAGE\tLAST FAILURE\tCONVERGED\tPLAN WALL TIME\tFLOOR")
 	for _, r := range results {
 		floor := "-"
 		if r.Floor > 0 {
 			floor = ms(r.Floor)
 		}
-		_, _ = fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", r.Strategy, r.Outcome,
+		last, converged := "-", "yes"
+		if r.Summary.Failures > 0 {
+			last = "+" + ms(r.Convergence.LastFailure)
+		}
+		if !r.Convergence.Converged {
+			converged = "no"
+		}
+		_, _ = fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Strategy, r.Outcome,
 			r.Summary.Requests, r.Summary.Failures, classes(r.Summary.FailureClasses),
-			outage(r.Summary.LongestOutage, r.Summary.LongestOutageTarget), ms(r.PlanWall), floor)
+			outage(r.Summary.LongestOutage, r.Summary.LongestOutageTarget), last, converged, ms(r.PlanWall), floor)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	_, _ = fmt.Fprintln(w, "LAST FAILURE: end of the last failed handshake after the plan started; CONVERGED: no failed handshake in the last propagation bound of probing")
 	for _, r := range results {
 		if r.Floor > 0 {
 			_, _ = fmt.Fprintf(w, "%s: the plan took %s; its floor is %s (propagation × 3 trust changes + grace + %s of rolling restarts), so verifying cost %s\n",
@@ -203,7 +215,7 @@ func writeTable(w io.Writer, results []scenario.Result) error {
 
 // writePhases prints the plan and what the probes saw during each phase.
 func writePhases(w io.Writer, r scenario.Result) error {
-	_, _ = fmt.Fprintf(w, "\n%s\n", r.Plan)
+	_, _ = fmt.Fprintf(w, "\n[%s] %s\n", r.Strategy, r.Plan)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	_, _ = fmt.Fprintln(tw, "PHASE\tDURATION\tHANDSHAKES\tFAILED\tFAILURE CLASSES\tLONGEST OUTAGE")
 	for _, p := range r.Summary.Phases {

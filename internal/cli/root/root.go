@@ -50,7 +50,14 @@ Also usable as a kubectl plugin (install the binary as kubectl-handover).`,
 // Execute runs the command tree with args and returns the process exit code:
 // 0 on success, 1 on any error (printed to stderr as "error: ...").
 func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return ExecuteAs(ctx, "handover", args, stdout, stderr)
+}
+
+// ExecuteAs is Execute with help and examples naming the command name
+// (DisplayName: "kubectl handover" when run as a kubectl plugin).
+func ExecuteAs(ctx context.Context, name string, args []string, stdout, stderr io.Writer) int {
 	cmd := NewCommand()
+	displayAs(cmd, name)
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)

@@ -69,3 +69,20 @@ func TestCommandErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestUpHelpNamesTheFlagValue: pflag turns a back-quoted word of a usage
+// string into the value's name; the --bin-dir line must read
+// "--bin-dir directory", not "--bin-dir make k8s-binaries".
+func TestUpHelpNamesTheFlagValue(t *testing.T) {
+	t.Parallel()
+	cmd := NewCommand()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetArgs([]string{"up", "--help"})
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "--bin-dir directory") || strings.Contains(out.String(), "--bin-dir make") {
+		t.Fatalf("up --help:\n%s", out.String())
+	}
+}

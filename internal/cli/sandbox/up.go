@@ -33,7 +33,7 @@ every process started so far is stopped and the logs stay in --state-dir/logs.`,
 			return runUp(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVar(&o.BinDir, "bin-dir", o.BinDir, "directory with the binaries built by `make k8s-binaries` (env "+cluster.BinDirEnv+")")
+	cmd.Flags().StringVar(&o.BinDir, "bin-dir", o.BinDir, "`directory` with the binaries that \"make k8s-binaries\" builds (env "+cluster.BinDirEnv+")")
 	cmd.Flags().IntVar(&o.Nodes, "nodes", o.Nodes, "number of kwok fake nodes")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "how long to wait for the cluster to become ready")
 	return cmd

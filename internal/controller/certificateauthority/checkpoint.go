@@ -133,7 +133,7 @@ func rotationPatch(resourceVersion string, r *v1alpha1.RotationStatus) ([]byte, 
 }
 
 // StatusFromState maps a plan.State to status.rotation: Phase is the step
-// that is Applying or Reverting, the outcome once ended, else "Pending".
+// that is Applying or Reverting, the outcome once ended, else PhaseOf.
 func (c *StatusCheckpoint) StatusFromState(s *plan.State) *v1alpha1.RotationStatus {
 	r := &v1alpha1.RotationStatus{
 		Target: c.Target, Trigger: c.Trigger, Strategy: c.Strategy, StartedAt: c.StartedAt,
@@ -142,13 +142,19 @@ func (c *StatusCheckpoint) StatusFromState(s *plan.State) *v1alpha1.RotationStat
 	r.Phase = PhaseOf(s)
 	for _, st := range s.Steps {
 		t := metav1.NewTime(st.UpdatedAt)
-		r.Steps = append(r.Steps, v1alpha1.StepStatus{Name: st.Name, Phase: string(st.Phase), Reason: st.Reason, UpdatedAt: &t})
+		ss := v1alpha1.StepStatus{Name: st.Name, Phase: string(st.Phase), Reason: st.Reason, UpdatedAt: &t}
+		if !st.AppliedAt.IsZero() {
+			a := metav1.NewMicroTime(st.AppliedAt)
+			ss.AppliedAt = &a
+		}
+		r.Steps = append(r.Steps, ss)
 	}
 	return r
 }
 
 // PhaseOf names where a plan run stands: its outcome once ended, else the
-// step being applied or reverted, else "Pending".
+// step being applied or reverted, else (between two steps, forward) the
+// next step, else "Pending".
 func PhaseOf(s *plan.State) string {
 	if s.Outcome != plan.OutcomeRunning {
 		return string(s.Outcome)
@@ -156,6 +162,13 @@ func PhaseOf(s *plan.State) string {
 	for _, st := range s.Steps {
 		if st.Phase == plan.StepApplying || st.Phase == plan.StepReverting {
 			return st.Name
+		}
+	}
+	if !s.RollingBack {
+		for i := 1; i < len(s.Steps); i++ {
+			if s.Steps[i-1].Phase == plan.StepDone && s.Steps[i].Phase == plan.StepPending {
+				return s.Steps[i].Name
+			}
 		}
 	}
 	return "Pending"
@@ -173,6 +186,9 @@ func StateFromStatus(r *v1alpha1.RotationStatus) *plan.State {
 		ss := plan.StepState{Name: st.Name, Phase: plan.StepPhase(st.Phase), Reason: st.Reason}
 		if st.UpdatedAt != nil {
 			ss.UpdatedAt = st.UpdatedAt.Time
+		}
+		if st.AppliedAt != nil {
+			ss.AppliedAt = st.AppliedAt.Time
 		}
 		s.Steps = append(s.Steps, ss)
 	}

@@ -15,7 +15,7 @@ func TestStatusStateRoundTrip(t *testing.T) {
 	at := time.Date(2026, 1, 1, 0, 0, 1, 0, time.UTC)
 	cp := &StatusCheckpoint{Target: "B", Trigger: TriggerManual, Strategy: "staged", StartedAt: metav1.NewTime(at)}
 	st := &plan.State{Plan: "rotate-trust-staged", Steps: []plan.StepState{
-		{Name: "a", Phase: plan.StepDone, UpdatedAt: at},
+		{Name: "a", Phase: plan.StepDone, UpdatedAt: at, AppliedAt: at.Add(-1500 * time.Microsecond)},
 		{Name: "b", Phase: plan.StepReverting, Reason: "gate", UpdatedAt: at},
 	}, RollingBack: true, RollbackReason: "gate failed", Reason: "gate failed"}
 	rs := cp.StatusFromState(st)
@@ -56,5 +56,34 @@ func TestRotationPatchNullsEmptyFields(t *testing.T) {
 		if !ok || v != nil {
 			t.Fatalf("%s = %v (present %v), want explicit null: %s", k, v, ok, raw)
 		}
+	}
+}
+
+func TestPhaseOf(t *testing.T) {
+	t.Parallel()
+	steps := func(phases ...plan.StepPhase) []plan.StepState {
+		out := make([]plan.StepState, len(phases))
+		for i, p := range phases {
+			out[i] = plan.StepState{Name: string(rune('a' + i)), Phase: p}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		st   plan.State
+		want string
+	}{
+		{"not started", plan.State{Steps: steps(plan.StepPending, plan.StepPending)}, "Pending"},
+		{"applying", plan.State{Steps: steps(plan.StepDone, plan.StepApplying)}, "b"},
+		{"between two steps: the next one", plan.State{Steps: steps(plan.StepDone, plan.StepPending, plan.StepPending)}, "b"},
+		{"reverting", plan.State{RollingBack: true, Steps: steps(plan.StepReverting, plan.StepPending)}, "a"},
+		{"ended", plan.State{Outcome: plan.OutcomeSucceeded, Steps: steps(plan.StepDone, plan.StepDone)}, "Succeeded"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := PhaseOf(&tc.st); got != tc.want {
+				t.Fatalf("PhaseOf = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

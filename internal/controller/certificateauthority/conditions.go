@@ -102,3 +102,27 @@ func MergeConditions(existing, desired []metav1.Condition) []metav1.Condition {
 	}
 	return out
 }
+
+// SummaryOf returns status.phase and status.reason for st (the columns of
+// kubectl get): phase Degraded when the Degraded condition is True and no
+// rotation is running (else st.Phase as is, Idle when empty); reason the
+// Degraded condition's reason when it is True, else the Ready condition's.
+// Pure.
+func SummaryOf(st *v1alpha1.CertificateAuthorityStatus) (phase, reason string) {
+	phase = st.Phase
+	degraded := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionDegraded)
+	running := st.Rotation != nil && st.Rotation.Outcome == ""
+	if degraded != nil && degraded.Status == metav1.ConditionTrue {
+		if !running {
+			phase = "Degraded"
+		}
+		return phase, degraded.Reason
+	}
+	if phase == "" {
+		phase = "Idle"
+	}
+	if ready := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionReady); ready != nil {
+		reason = ready.Reason
+	}
+	return phase, reason
+}

@@ -111,3 +111,38 @@ func TestConvergence(t *testing.T) {
 		}
 	}
 }
+
+func TestSummaryOf(t *testing.T) {
+	t.Parallel()
+	cond := func(typ string, ok bool, reason string) metav1.Condition {
+		st := metav1.ConditionFalse
+		if ok {
+			st = metav1.ConditionTrue
+		}
+		return metav1.Condition{Type: typ, Status: st, Reason: reason}
+	}
+	running := &v1alpha1.RotationStatus{Phase: "drop-previous-ca"}
+	for _, tc := range []struct {
+		name               string
+		st                 v1alpha1.CertificateAuthorityStatus
+		wantPhase, wantWhy string
+	}{
+		{"never reconciled", v1alpha1.CertificateAuthorityStatus{}, "Idle", ""},
+		{"bad input before the first publish", v1alpha1.CertificateAuthorityStatus{Conditions: []metav1.Condition{
+			cond(v1alpha1.ConditionReady, false, ReasonDegraded), cond(v1alpha1.ConditionDegraded, true, "ConsumerNotFound")}}, "Degraded", "ConsumerNotFound"},
+		{"bad input during a rotation keeps its step", v1alpha1.CertificateAuthorityStatus{Phase: "drop-previous-ca", Rotation: running, Conditions: []metav1.Condition{
+			cond(v1alpha1.ConditionDegraded, true, "InvalidSpec")}}, "drop-previous-ca", "InvalidSpec"},
+		{"rotating", v1alpha1.CertificateAuthorityStatus{Phase: "drop-previous-ca", Rotation: running, Conditions: []metav1.Condition{
+			cond(v1alpha1.ConditionReady, false, ReasonRotationRunning), cond(v1alpha1.ConditionDegraded, false, ReasonAsExpected)}}, "drop-previous-ca", ReasonRotationRunning},
+		{"converged", v1alpha1.CertificateAuthorityStatus{Phase: "Idle", Conditions: []metav1.Condition{
+			cond(v1alpha1.ConditionReady, true, ReasonConverged), cond(v1alpha1.ConditionDegraded, false, ReasonAsExpected)}}, "Idle", ReasonConverged},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			phase, why := SummaryOf(&tc.st)
+			if phase != tc.wantPhase || why != tc.wantWhy {
+				t.Fatalf("SummaryOf = %q, %q; want %q, %q", phase, why, tc.wantPhase, tc.wantWhy)
+			}
+		})
+	}
+}

@@ -117,20 +117,31 @@ func checkPublished(t *testing.T, e *env, active string) {
 	}
 }
 
-func eventReasons(t *testing.T, c client.Client) map[string]int {
+// caEvents lists the events about CertificateAuthorities in ns, failing
+// the test on one that carries key material.
+func caEvents(t *testing.T, c client.Client) []eventsv1.Event {
 	t.Helper()
 	l := &eventsv1.EventList{}
 	if err := c.List(context.Background(), l, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]int{}
+	var out []eventsv1.Event
 	for _, e := range l.Items {
 		if e.Regarding.Kind == "CertificateAuthority" {
-			out[e.Reason]++
 			if strings.Contains(e.Note, "PRIVATE KEY") {
 				t.Fatalf("event %s carries key material", e.Reason)
 			}
+			out = append(out, e)
 		}
+	}
+	return out
+}
+
+func eventReasons(t *testing.T, c client.Client) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, e := range caEvents(t, c) {
+		out[e.Reason]++
 	}
 	return out
 }
@@ -174,7 +185,7 @@ func TestGenerateManagedLifecycle(t *testing.T) {
 	e.annotate(t, ns, "mesh", certificateauthority.AnnotationRotate, "1")
 	ca = e.waitFor(t, ns, "mesh", 60*time.Second, "manual rotation", rotatedFrom(first))
 	second := ca.Status.Active.Fingerprint
-	if r := ca.Status.Rotation; r.Trigger != certificateauthority.TriggerManual || r.Strategy != "staged" || len(r.Steps) != 4 {
+	if r := ca.Status.Rotation; r.Trigger != certificateauthority.TriggerManual || r.Strategy != "staged" || len(r.Steps) != 7 {
 		t.Fatalf("rotation %+v", r)
 	}
 	if len(ca.Status.Previous) != 1 || ca.Status.Previous[0].Fingerprint != first {
@@ -290,6 +301,24 @@ func TestGenerateManagedLifecycle(t *testing.T) {
 			t.Errorf("no %s event (events: %v)", r, reasons)
 		}
 	}
+	// Each step's events stay apart (the step is the action), so kubectl
+	// describe shows every step instead of one merged "StepStarted (xN)".
+	if got := stepsWithEvents(t, e.c, "StepStarted"); len(got) < 7 {
+		t.Errorf("StepStarted events name %d distinct steps %v, want the 7 staged steps", len(got), got)
+	}
+}
+
+// stepsWithEvents returns the distinct actions (step names) of the
+// CertificateAuthority events with reason.
+func stepsWithEvents(t *testing.T, c client.Client, reason string) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	for _, e := range caEvents(t, c) {
+		if e.Reason == reason {
+			out[e.Action] = true
+		}
+	}
+	return out
 }
 
 // checkMetrics reads controller-runtime's registry, where Add registered

@@ -57,7 +57,15 @@ func (o *planObserver) Observe(e plan.Event) {
 	if e.Reason != "" && e.Kind != plan.EventPlanStarted {
 		note += ": " + e.Reason
 	}
-	o.r.Recorder.Eventf(o.ca, nil, typ, string(e.Kind), "Rotate", "%s", note)
+	// The step is the event's action: events/v1 merges events with the same
+	// regarding object, reason and action into one series (keeping the
+	// first note), so without it every StepStarted of a plan would show as
+	// one "StepStarted (x7)" in kubectl describe.
+	action := "Rotate"
+	if e.Step != "" {
+		action = e.Step
+	}
+	o.r.Recorder.Eventf(o.ca, nil, typ, string(e.Kind), action, "%s", note)
 
 	label := o.key.String()
 	switch e.Kind {

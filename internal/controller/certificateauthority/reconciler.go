@@ -199,6 +199,10 @@ func (r *Reconciler) degraded(ctx context.Context, ca *v1alpha1.CertificateAutho
 	st.Conditions = MergeConditions(st.Conditions, Conditions(ConditionInput{
 		Generation: ca.Generation, Problem: w.problem, Rotation: ca.Status.Rotation,
 	}, now))
+	if st.ConsumersConverged == "" {
+		// Never published: say so instead of an empty CONSUMERS column.
+		st.ConsumersConverged = fmt.Sprintf("0/%d consumers (nothing published)", len(ca.Spec.Consumers))
+	}
 	if err := r.patchStatus(ctx, ca, st); err != nil {
 		return reconcile.Result{}, err
 	}
@@ -313,6 +317,7 @@ func refsText(refs []v1alpha1.ObjectReference) string {
 // patchStatus merge-patches every status field but rotation when st differs
 // from ca.Status (fields that became empty are sent as null).
 func (r *Reconciler) patchStatus(ctx context.Context, ca *v1alpha1.CertificateAuthority, st *v1alpha1.CertificateAuthorityStatus) error {
+	st.Phase, st.Reason = SummaryOf(st)
 	cur := ca.Status.DeepCopy()
 	cur.Rotation, st.Rotation = nil, nil
 	if equality.Semantic.DeepEqual(cur, st) {
@@ -326,7 +331,7 @@ func (r *Reconciler) patchStatus(ctx context.Context, ca *v1alpha1.CertificateAu
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return err
 	}
-	for _, k := range []string{"observedGeneration", "conditions", "phase", "bundleGeneration", "active", "previous", "queued", "consumers", "consumersConverged", "undeclaredConsumers"} {
+	for _, k := range []string{"observedGeneration", "conditions", "phase", "reason", "bundleGeneration", "active", "previous", "queued", "consumers", "consumersConverged", "undeclaredConsumers"} {
 		if _, ok := m[k]; !ok {
 			m[k] = nil
 		}

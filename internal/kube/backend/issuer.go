@@ -13,7 +13,7 @@ import (
 // SpecIssuer returns a CertificateIssuer signing with ca that honours every
 // field of a spec.certificates entry: commonName, dnsNames, ipAddresses,
 // uris, usages (default server and client, RFC 5280 §4.2.1.12), duration
-// (default 2160h, clamped to the CA's notAfter by trust.IssueLeaf) and
+// (default 8760h, clamped to the CA's notAfter by trust.IssueLeaf) and
 // algorithm. It returns trust's ChainPEM (leaf then CA certificate) and the
 // leaf's PKCS#8 key; bad fields return the trust.IssueLeaf error naming them.
 func SpecIssuer(ca *trust.CA, now func() time.Time) CertificateIssuer {
@@ -35,7 +35,7 @@ func leafOptions(c v1alpha1.CertificateSpec) (trust.LeafOptions, error) {
 	if err != nil {
 		return trust.LeafOptions{}, err
 	}
-	o := trust.LeafOptions{CommonName: c.CommonName, DNSNames: c.DNSNames, Algorithm: alg, Validity: 2160 * time.Hour}
+	o := trust.LeafOptions{CommonName: c.CommonName, DNSNames: c.DNSNames, Algorithm: alg, Validity: 8760 * time.Hour}
 	if c.Duration != nil {
 		o.Validity = c.Duration.Duration
 	}

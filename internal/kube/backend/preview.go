@@ -22,60 +22,61 @@ import (
 // objects, wave order for consumers, names sorted).
 type Preview struct {
 	// Targets are the trust bundle objects (spec.trustBundles).
-	Targets []ObjectChange
+	Targets []ObjectChange `json:"targets"`
 	// Certificates are the leaf Secrets (spec.certificates).
-	Certificates []ObjectChange
+	Certificates []ObjectChange `json:"certificates"`
 	// Consumers in wave order.
-	Consumers []ConsumerPreview
+	Consumers []ConsumerPreview `json:"consumers"`
 	// Propagation and Grace are the spec's (defaults applied).
-	Propagation, Grace time.Duration
+	Propagation time.Duration `json:"propagation"`
+	Grace       time.Duration `json:"grace"`
 	// ExpectedDuration = Propagation × 3 + Grace + 3 × the sum of the
 	// consumers' RestartEstimate: the staged plan waits for three trust
 	// changes (add CA, switch leaves, drop CA) and may restart each
 	// load-once consumer after each of them.
-	ExpectedDuration time.Duration
+	ExpectedDuration time.Duration `json:"expectedDuration"`
 }
 
 // ObjectChange is one object a rotation writes.
 type ObjectChange struct {
 	// Field is the spec entry, e.g. spec.trustBundles[0].
-	Field     string
-	Kind      string // Secret or ConfigMap
-	Namespace string
-	Name      string
+	Field     string `json:"field"`
+	Kind      string `json:"kind"` // Secret or ConfigMap
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
 	// Keys are the data keys handover owns there (other keys are kept).
-	Keys []string
+	Keys []string `json:"keys"`
 	// Exists is false when the object would be created.
-	Exists bool
+	Exists bool `json:"exists"`
 }
 
 // ConsumerPreview is what a rotation does to one consumer.
 type ConsumerPreview struct {
-	Name      string
-	Kind      v1alpha1.WorkloadKind
-	Namespace string
+	Name      string                `json:"name"`
+	Kind      v1alpha1.WorkloadKind `json:"kind"`
+	Namespace string                `json:"namespace"`
 	// Workloads are the selected workload names.
-	Workloads []string
-	Reload    v1alpha1.ReloadPolicy
-	Wave      int32
+	Workloads []string              `json:"workloads"`
+	Reload    v1alpha1.ReloadPolicy `json:"reload"`
+	Wave      int32                 `json:"wave"`
 	// Probe is the probe address, "" when verified by propagation.
-	Probe string
+	Probe string `json:"probe"`
 	// Pods are restarted (RolloutRestart) or evicted one at a time (Evict)
 	// after each trust change; nil for Hot.
-	Pods []string
+	Pods []string `json:"pods"`
 	// PDBs are the PodDisruptionBudgets covering the pods, sorted.
-	PDBs []string
+	PDBs []string `json:"pdbs"`
 	// DisruptionsAllowed is the smallest status.disruptionsAllowed of PDBs.
-	DisruptionsAllowed int32
+	DisruptionsAllowed int32 `json:"disruptionsAllowed"`
 	// Headroom is the smallest EvictionHeadroom over PDBs (len(ready pods)
 	// without one), with its reason.
-	Headroom       int
-	HeadroomReason string
+	Headroom       int    `json:"headroom"`
+	HeadroomReason string `json:"headroomReason"`
 	// RestartEstimate is len(Pods) × Options.PodReadyEstimate (0 for Hot).
-	RestartEstimate time.Duration
+	RestartEstimate time.Duration `json:"restartEstimate"`
 	// Problem says why the consumer cannot be acted on (a missing
 	// workload); "" when fine.
-	Problem string
+	Problem string `json:"problem"`
 }
 
 // Preview reads the cluster and returns what a rotation would touch. A

@@ -83,6 +83,36 @@ type Result struct {
 	PlanWall, Floor, RestartTime time.Duration
 	// Plan is the plan's description (plan.Describe).
 	Plan string
+	// Convergence is how the failures ended; see Convergence.
+	Convergence Convergence
+	// PointOfNoReturn is the name of the plan's first step that is not
+	// reverted ("" when every step can be).
+	PointOfNoReturn string
+}
+
+// Convergence says when a run stopped failing. Probing goes on for at least
+// one Propagation after the plan ended (Options.Handshakes), so a run whose
+// last failed handshake ended more than Propagation before the last sample
+// has converged: every mount had time to change since.
+type Convergence struct {
+	// LastFailure is the end of the last failed handshake, measured from
+	// the plan's start; 0 when none failed (negative: only in the baseline).
+	LastFailure time.Duration
+	// Converged is true when no handshake failed in the last Propagation
+	// of probing.
+	Converged bool
+}
+
+// convergenceOf computes Convergence from a summary, the plan's start and
+// the propagation bound. It is pure.
+func convergenceOf(sum probe.Summary, planStart time.Time, propagation time.Duration) Convergence {
+	if sum.LastFailure.IsZero() {
+		return Convergence{Converged: true}
+	}
+	return Convergence{
+		LastFailure: sum.LastFailure.Sub(planStart),
+		Converged:   sum.End.Sub(sum.LastFailure) > propagation,
+	}
 }
 
 func (o *Options) defaults() error {
@@ -198,6 +228,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		return res, err
 	}
 	res.Plan = plan.Describe(rot.Plan)
+	if i := rot.Plan.PointOfNoReturn; i < len(rot.Plan.Steps) {
+		res.PointOfNoReturn = rot.Plan.Steps[i].Name()
+	}
 	name := string(opts.Strategy)
 	stopTicker := progressTicker(ctx, clk, opts.Progress, name, f)
 	defer stopTicker()
@@ -225,6 +258,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		runErr = err
 	}
 	res.Summary = rec.Summary()
+	res.Convergence = convergenceOf(res.Summary, start, opts.Propagation)
 	return res, runErr
 }
 

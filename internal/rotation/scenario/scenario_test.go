@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/handover-dev/handover/internal/plan"
+	"github.com/handover-dev/handover/internal/probe"
 	"github.com/handover-dev/handover/internal/rotation"
 )
 
@@ -57,6 +58,46 @@ func TestAtomicScenarioFails(t *testing.T) {
 	}
 	if res.Summary.Failures == 0 {
 		t.Fatalf("atomic: no failed handshake in %d", res.Summary.Requests)
+	}
+	// A restarted load-once replica mounts the current secret (like a new
+	// pod), so once every mount changed the fleet agrees again.
+	if !res.Convergence.Converged {
+		t.Fatalf("atomic never converged: last failure %s after the plan's start, run ended %s after it",
+			res.Convergence.LastFailure, res.Summary.End.Sub(res.Summary.Phases[1].Start))
+	}
+}
+
+func TestBundleScenarioConverges(t *testing.T) {
+	t.Parallel()
+	res, err := Run(t.Context(), small(rotation.StrategyBundle))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != plan.OutcomeSucceeded || !res.Convergence.Converged {
+		t.Fatalf("bundle: outcome %s, convergence %+v, %d failures", res.Outcome, res.Convergence, res.Summary.Failures)
+	}
+}
+
+func TestConvergenceOf(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		last time.Time
+		want Convergence
+	}{
+		{"no failure", time.Time{}, Convergence{Converged: true}},
+		{"failures stopped early", t0.Add(2 * time.Second), Convergence{LastFailure: 2 * time.Second, Converged: true}},
+		{"failures within the last propagation", t0.Add(9 * time.Second), Convergence{LastFailure: 9 * time.Second}},
+		{"failure at the very end", t0.Add(10 * time.Second), Convergence{LastFailure: 10 * time.Second}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sum := probe.Summary{End: t0.Add(10 * time.Second), LastFailure: tc.last}
+			if got := convergenceOf(sum, t0, 3*time.Second); got != tc.want {
+				t.Fatalf("convergenceOf = %+v, want %+v", got, tc.want)
+			}
+		})
 	}
 }
 

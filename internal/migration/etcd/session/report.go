@@ -23,6 +23,7 @@ func ReportRun(name string, out *Outcome) report.Run {
 	if out.State != nil {
 		r.Outcome = string(out.State.Outcome)
 	}
+	r.PointOfNoReturn = out.PointOfNoReturn
 	r.Metrics = map[string]float64{}
 	r.Checks = map[string]int64{}
 	if out.Probed {

@@ -18,7 +18,8 @@ import (
 func TestWriteReportFiles(t *testing.T) {
 	t.Parallel()
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	run := ReportRun("etcd-migration", &Outcome{Summary: probe.Summary{Start: start, End: start.Add(time.Second), Outcome: "Succeeded"}})
+	run := ReportRun("etcd-migration", &Outcome{Summary: probe.Summary{Start: start, End: start.Add(time.Second), Outcome: "Succeeded"},
+		PointOfNoReturn: "remove-old-member-1"})
 	rep := report.NewAt(start, run)
 	dir := t.TempDir()
 
@@ -38,8 +39,8 @@ func TestWriteReportFiles(t *testing.T) {
 		if err != nil {
 			t.Fatalf("read back %s: %v", jsonPath, err)
 		}
-		if len(got.Runs) != 1 || got.Runs[0].Name != "etcd-migration" || got.Runs[0].Outcome != "Succeeded" {
-			t.Fatalf("read back runs = %+v, want one etcd-migration run, outcome Succeeded", got.Runs)
+		if len(got.Runs) != 1 || got.Runs[0].Name != "etcd-migration" || got.Runs[0].Outcome != "Succeeded" || got.Runs[0].PointOfNoReturn != "remove-old-member-1" {
+			t.Fatalf("read back runs = %+v, want one etcd-migration run, outcome Succeeded, its point of no return", got.Runs)
 		}
 		svg, err := os.ReadFile(svgPath)
 		if err != nil {

@@ -59,6 +59,17 @@ type Outcome struct {
 	// WorstStallPhase is the phase in which the worst write stall began
 	// ("" when unknown).
 	WorstStallPhase string
+	// PointOfNoReturn is the name of the plan's first step that is not
+	// reverted ("" when every step can be).
+	PointOfNoReturn string
+}
+
+// pointOfNoReturn names p's first step that is not reverted, "".
+func pointOfNoReturn(p *plan.Plan) string {
+	if p.PointOfNoReturn < len(p.Steps) {
+		return p.Steps[p.PointOfNoReturn].Name()
+	}
+	return ""
 }
 
 // PhaseAt returns the name of the phase of phases that contains t (Start ≤
@@ -153,7 +164,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		}
 		stopProbes()
 		pwg.Wait()
-		out := &Outcome{State: st, Probed: true, CatchUps: o.Migration.Stats.CatchUps()}
+		out := &Outcome{State: st, Probed: true, CatchUps: o.Migration.Stats.CatchUps(), PointOfNoReturn: pointOfNoReturn(p)}
 		res, err := pr.Result(context.WithoutCancel(ctx), 10*time.Second)
 		if err != nil {
 			return out, fmt.Errorf("verify probe: %w", err)
@@ -167,5 +178,6 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		return out, runErr
 	}
 	st, runErr := runner.Run(ctx, p)
-	return &Outcome{State: st, Summary: rec.Summary(), CatchUps: o.Migration.Stats.CatchUps(), Wall: clk.Since(start)}, runErr
+	return &Outcome{State: st, Summary: rec.Summary(), CatchUps: o.Migration.Stats.CatchUps(), Wall: clk.Since(start),
+		PointOfNoReturn: pointOfNoReturn(p)}, runErr
 }
