@@ -70,6 +70,7 @@ $(CONTROLLER_GEN):
 generate: $(CONTROLLER_GEN) ## regenerate deepcopy, CRDs and RBAC (controller-gen, pinned)
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) object crd paths=./internal/canary/sample/... output:crd:artifacts:config=internal/canary/sample/crd
 	$(CONTROLLER_GEN) rbac:roleName=handover-manager paths=./internal/controller/... output:rbac:artifacts:config=config/rbac
 	cp config/crd/bases/handover.dev_certificateauthorities.yaml deploy/manifests/01-crd-certificateauthorities.yaml
 	cp config/crd/bases/handover.dev_certificateauthorities.yaml deploy/helm/handover/crds/certificateauthorities.yaml

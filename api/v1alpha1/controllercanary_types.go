@@ -112,11 +112,11 @@ type DeletionBudget struct {
 	// +kubebuilder:default=10
 	// +kubebuilder:validation:Minimum=0
 	// +optional
-	MaxDeletes int32 `json:"maxDeletes"`
+	MaxDeletes *int32 `json:"maxDeletes,omitempty"`
 	// Window is the length of the sliding window.
 	// +kubebuilder:default="1m"
 	// +optional
-	Window metav1.Duration `json:"window"`
+	Window *metav1.Duration `json:"window,omitempty"`
 }
 
 // ControllerCanarySpec is the desired canary of one controller.
@@ -150,9 +150,11 @@ type ControllerCanarySpec struct {
 	// +optional
 	Steps []CanaryStep `json:"steps,omitempty"`
 	// Analysis are the gates.
+	// +kubebuilder:default={}
 	// +optional
 	Analysis CanaryAnalysis `json:"analysis,omitempty"`
 	// DeletionBudget bounds deletes per version.
+	// +kubebuilder:default={}
 	// +optional
 	DeletionBudget DeletionBudget `json:"deletionBudget,omitempty"`
 	// Revert is the single switch: true hands every object back to the

@@ -3,6 +3,7 @@ package canary
 import (
 	"fmt"
 	"net/url"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -58,12 +59,12 @@ func Validate(cc *v1alpha1.ControllerCanary) field.ErrorList {
 			errs = append(errs, field.Invalid(spec.Child("steps").Index(i).Child("pause"), st.Pause.Duration.String(), "must not be negative"))
 		}
 	}
-	b := s.DeletionBudget
+	b := BudgetOf(cc)
 	if b.MaxDeletes < 0 {
 		errs = append(errs, field.Invalid(spec.Child("deletionBudget", "maxDeletes"), b.MaxDeletes, "must not be negative"))
 	}
-	if b.Window.Duration <= 0 {
-		errs = append(errs, field.Invalid(spec.Child("deletionBudget", "window"), b.Window.Duration.String(), "must be positive"))
+	if b.Window <= 0 {
+		errs = append(errs, field.Invalid(spec.Child("deletionBudget", "window"), b.Window.String(), "must be positive"))
 	}
 	if a := s.Analysis; a.MaxErrorPercent < 0 || a.MaxErrorPercent > 100 {
 		errs = append(errs, field.Invalid(spec.Child("analysis", "maxErrorPercent"), a.MaxErrorPercent, "must be between 0 and 100"))
@@ -105,6 +106,25 @@ func validateResource(p *field.Path, r v1alpha1.CanaryResource) field.ErrorList 
 		}
 	}
 	return errs
+}
+
+// Defaults of spec.deletionBudget (the CRD's defaults; BudgetOf applies them
+// to a spec that bypassed the apiserver).
+const (
+	DefaultMaxDeletes = 10
+	DefaultWindow     = time.Minute
+)
+
+// BudgetOf returns cc's deletion budget with the defaults filled in.
+func BudgetOf(cc *v1alpha1.ControllerCanary) Budget {
+	b := Budget{MaxDeletes: DefaultMaxDeletes, Window: DefaultWindow}
+	if m := cc.Spec.DeletionBudget.MaxDeletes; m != nil {
+		b.MaxDeletes = int(*m)
+	}
+	if w := cc.Spec.DeletionBudget.Window; w != nil {
+		b.Window = w.Duration
+	}
+	return b
 }
 
 // GVR returns r's GroupVersionResource.

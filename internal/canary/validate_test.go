@@ -6,6 +6,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
 )
@@ -22,7 +23,7 @@ func validCanary() *v1alpha1.ControllerCanary {
 			Steps:     []v1alpha1.CanaryStep{{Weight: 5}, {Weight: 25}, {Weight: 50}, {Weight: 100}},
 			Analysis:  v1alpha1.CanaryAnalysis{MaxErrorPercent: 5},
 			DeletionBudget: v1alpha1.DeletionBudget{
-				MaxDeletes: 10, Window: metav1.Duration{Duration: time.Minute},
+				MaxDeletes: ptr.To[int32](10), Window: &metav1.Duration{Duration: time.Minute},
 			},
 		},
 	}
@@ -48,7 +49,7 @@ func TestValidate(t *testing.T) {
 			[]string{"spec.steps[2].weight: Invalid value: 10: must not be below the previous step's weight 25"}},
 		{"no steps", func(c *v1alpha1.ControllerCanary) { c.Spec.Steps = nil }, []string{"spec.steps: Required value"}},
 		{"no resources", func(c *v1alpha1.ControllerCanary) { c.Spec.Resources = nil }, []string{"spec.resources: Required value"}},
-		{"zero window", func(c *v1alpha1.ControllerCanary) { c.Spec.DeletionBudget.Window.Duration = 0 },
+		{"zero window", func(c *v1alpha1.ControllerCanary) { c.Spec.DeletionBudget.Window = &metav1.Duration{} },
 			[]string{"spec.deletionBudget.window: Invalid value: \"0s\": must be positive"}},
 		{"bad metrics URL", func(c *v1alpha1.ControllerCanary) { c.Spec.Canary.MetricsEndpoint = "localhost:8080" },
 			[]string{"spec.canary.metricsEndpoint: Invalid value"}},

@@ -1,0 +1,196 @@
+package sample
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+)
+
+// Write is one successful write of the controller, reported to OnWrite.
+type Write struct {
+	Version string
+	Verb    string // create, update, delete, status
+	Route   string // namespace/name of the Route the object belongs to
+	At      time.Time
+}
+
+// Reconciler renders Routes into child ConfigMaps, as Version does. It is
+// an unmodified controller: it knows nothing of the canary (it reconciles
+// every Route it sees; enforcement keeps it off what it does not own).
+type Reconciler struct {
+	Client  client.Client
+	Version string
+	// OnWrite, when set, is called after every successful write.
+	OnWrite func(Write)
+	// Now stamps writes (nil = time.Now).
+	Now func() time.Time
+
+	mu      sync.Mutex
+	created map[types.NamespacedName]bool // v2's memory of the children it created
+}
+
+// Reconcile creates or updates route's child and writes status
+// (observedGeneration, renderer) when it changed something.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	var route Route
+	if err := r.Client.Get(ctx, req.NamespacedName, &route); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if !route.DeletionTimestamp.IsZero() {
+		return reconcile.Result{}, nil
+	}
+	want := Child(&route, r.Version)
+	var cm corev1.ConfigMap
+	err := r.Client.Get(ctx, client.ObjectKeyFromObject(want), &cm)
+	wrote := false
+	switch {
+	case apierrors.IsNotFound(err):
+		if err := r.Client.Create(ctx, want, client.FieldOwner("sample-"+r.Version)); err != nil {
+			return reconcile.Result{}, fmt.Errorf("create configmap %s/%s: %w", want.Namespace, want.Name, err)
+		}
+		r.remember(client.ObjectKeyFromObject(want))
+		r.wrote("create", req.NamespacedName)
+		wrote = true
+	case err != nil:
+		return reconcile.Result{}, err
+	case !sameData(cm.Data, want.Data):
+		cm.Data = want.Data
+		if err := r.Client.Update(ctx, &cm, client.FieldOwner("sample-"+r.Version)); err != nil {
+			return reconcile.Result{}, fmt.Errorf("update configmap %s/%s: %w", cm.Namespace, cm.Name, err)
+		}
+		r.wrote("update", req.NamespacedName)
+		wrote = true
+	}
+	if wrote || route.Status.ObservedGeneration != route.Generation {
+		route.Status.ObservedGeneration = route.Generation
+		route.Status.Renderer = r.Version
+		if err := r.Client.Status().Update(ctx, &route, client.FieldOwner("sample-"+r.Version)); err != nil {
+			return reconcile.Result{}, fmt.Errorf("update route status %s: %w", req.NamespacedName, err)
+		}
+		r.wrote("status", req.NamespacedName)
+	}
+	return reconcile.Result{}, nil
+}
+
+func (r *Reconciler) remember(k types.NamespacedName) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.created == nil {
+		r.created = map[types.NamespacedName]bool{}
+	}
+	r.created[k] = true
+}
+
+func (r *Reconciler) createdByMe(k types.NamespacedName) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.created[k]
+}
+
+func (r *Reconciler) wrote(verb string, route types.NamespacedName) {
+	if r.OnWrite == nil {
+		return
+	}
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	r.OnWrite(Write{Version: r.Version, Verb: verb, Route: route.String(), At: now()})
+}
+
+// CleanupOrphans deletes the child ConfigMaps (LabelRoute) in namespace that
+// are orphans. v1 and v3: a child whose Route is gone. v2 (the bug): every
+// child this process did not create itself. It returns the number deleted
+// and the first error; it goes on after a refused delete.
+func (r *Reconciler) CleanupOrphans(ctx context.Context, namespace string) (int, error) {
+	var cms corev1.ConfigMapList
+	if err := r.Client.List(ctx, &cms, client.InNamespace(namespace), client.HasLabels{LabelRoute}); err != nil {
+		return 0, err
+	}
+	n := 0
+	var first error
+	for i := range cms.Items {
+		cm := &cms.Items[i]
+		routeKey := types.NamespacedName{Namespace: cm.Namespace, Name: cm.Labels[LabelRoute]}
+		if r.Version == V2 {
+			if r.createdByMe(client.ObjectKeyFromObject(cm)) {
+				continue
+			}
+		} else {
+			var route Route
+			err := r.Client.Get(ctx, routeKey, &route)
+			if err == nil || !apierrors.IsNotFound(err) {
+				continue
+			}
+		}
+		if err := r.Client.Delete(ctx, cm); err != nil && !apierrors.IsNotFound(err) {
+			if first == nil {
+				first = fmt.Errorf("delete orphan configmap %s/%s: %w", cm.Namespace, cm.Name, err)
+			}
+			continue
+		}
+		n++
+		r.wrote("delete", routeKey)
+	}
+	return n, first
+}
+
+// Options configure Add.
+type Options struct {
+	// Namespace is the one namespace the controller watches and cleans.
+	Namespace string
+	// CleanupInterval is the period of orphan cleanup (first run right
+	// after the caches synced); 0 = 2 s.
+	CleanupInterval time.Duration
+}
+
+// Add registers the Route controller and the orphan-cleanup loop with mgr.
+// The controller is named "route-<version>" so two versions can share a
+// process.
+func (r *Reconciler) Add(mgr manager.Manager, o Options) error {
+	if r.Client == nil {
+		r.Client = mgr.GetClient()
+	}
+	err := ctrl.NewControllerManagedBy(mgr).
+		Named("route-" + r.Version).
+		For(&Route{}).
+		Owns(&corev1.ConfigMap{}).
+		WithOptions(controller.Options{SkipNameValidation: ptr.To(true)}).
+		Complete(r)
+	if err != nil {
+		return err
+	}
+	every := o.CleanupInterval
+	if every <= 0 {
+		every = 2 * time.Second
+	}
+	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		if !mgr.GetCache().WaitForCacheSync(ctx) {
+			return nil
+		}
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			if _, err := r.CleanupOrphans(ctx, o.Namespace); err != nil && ctx.Err() == nil {
+				log.FromContext(ctx).V(1).Info("orphan cleanup incomplete", "version", r.Version, "error", err.Error())
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
+		}
+	}))
+}
