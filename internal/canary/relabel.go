@@ -106,7 +106,7 @@ func patchLabel(ctx context.Context, c client.Client, o *metav1.PartialObjectMet
 		value = nil
 	}
 	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
-		"labels":          map[string]any{v1alpha1.LabelControllerRevision: value},
+		"labels": map[string]any{v1alpha1.LabelControllerRevision: value},
 	}})
 	if err != nil {
 		return err
