@@ -62,8 +62,10 @@ func Policy(cc *v1alpha1.ControllerCanary) (*admv1.ValidatingAdmissionPolicy, *a
 			FailurePolicy: ptr.To(admv1.Fail),
 			ParamKind:     &admv1.ParamKind{APIVersion: v1alpha1.GroupVersion.String(), Kind: "ControllerCanary"},
 			MatchConstraints: &admv1.MatchResources{
-				ResourceRules: rules,
-				MatchPolicy:   ptr.To(admv1.Equivalent),
+				ResourceRules:     rules,
+				MatchPolicy:       ptr.To(admv1.Equivalent),
+				NamespaceSelector: namespaceSelector(cc),
+				ObjectSelector:    objectSelector(cc),
 			},
 			Variables: []admv1.Variable{
 				{Name: "caller", Expression: celCaller},
@@ -99,6 +101,24 @@ func Policy(cc *v1alpha1.ControllerCanary) (*admv1.ValidatingAdmissionPolicy, *a
 		},
 	}
 	return pol, bind
+}
+
+// namespaceSelector is the main resources' common namespace selector
+// (Validate requires them to be equal), nil when none is set.
+func namespaceSelector(cc *v1alpha1.ControllerCanary) *metav1.LabelSelector {
+	if len(cc.Spec.Resources) == 0 || cc.Spec.Resources[0].NamespaceSelector == nil {
+		return nil
+	}
+	return cc.Spec.Resources[0].NamespaceSelector.DeepCopy()
+}
+
+// objectSelector is the main resources' common object selector, nil when
+// none is set.
+func objectSelector(cc *v1alpha1.ControllerCanary) *metav1.LabelSelector {
+	if len(cc.Spec.Resources) == 0 || cc.Spec.Resources[0].ObjectSelector == nil {
+		return nil
+	}
+	return cc.Spec.Resources[0].ObjectSelector.DeepCopy()
 }
 
 // describePolicy is a one-line summary for logs and plan descriptions.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -15,8 +16,10 @@ import (
 
 // Move is one ownership change Relabel made.
 type Move struct {
-	Key      string // group/kind/namespace/name
-	Revision string // new owner
+	Key      string    // group/kind/namespace/name
+	Revision string    // new owner
+	Sent     time.Time // when the label patch was sent
+	Done     time.Time // when the apiserver answered it
 }
 
 // Relabel sets the ownership label of every object of kind gvk in namespace
@@ -52,9 +55,10 @@ func Relabel(ctx context.Context, c client.Client, cc *v1alpha1.ControllerCanary
 	for range workers {
 		wg.Go(func() {
 			for j := range jobs {
+				sent := time.Now()
 				err := patchLabel(ctx, c, j.obj, j.want, stable)
 				if err == nil && onMove != nil {
-					onMove(Move{Key: Key(gvk.Group, gvk.Kind, j.obj.Namespace, j.obj.Name), Revision: j.want})
+					onMove(Move{Key: Key(gvk.Group, gvk.Kind, j.obj.Namespace, j.obj.Name), Revision: j.want, Sent: sent, Done: time.Now()})
 				}
 				if err != nil {
 					mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -36,6 +37,13 @@ func Validate(cc *v1alpha1.ControllerCanary) field.ErrorList {
 	}
 	for i, r := range s.Resources {
 		errs = append(errs, validateResource(spec.Child("resources").Index(i), r)...)
+		// One admission policy serves every main resource, so they share
+		// one namespace and one object selector.
+		if i > 0 && (!equality.Semantic.DeepEqual(r.NamespaceSelector, s.Resources[0].NamespaceSelector) ||
+			!equality.Semantic.DeepEqual(r.ObjectSelector, s.Resources[0].ObjectSelector)) {
+			errs = append(errs, field.Invalid(spec.Child("resources").Index(i), GVR(r).String(),
+				"namespaceSelector and objectSelector must equal those of spec.resources[0]"))
+		}
 	}
 	for i, r := range s.ControlledResources {
 		errs = append(errs, validateResource(spec.Child("controlledResources").Index(i), r)...)

@@ -50,6 +50,7 @@ func WebhookConfiguration(cc *v1alpha1.ControllerCanary, baseURL string, caBundl
 			SideEffects:             ptr.To(admv1.SideEffectClassNone),
 			AdmissionReviewVersions: []string{"v1"},
 			TimeoutSeconds:          ptr.To[int32](5),
+			NamespaceSelector:       namespaceSelector(cc),
 			MatchConditions: []admv1.MatchCondition{{
 				Name:       "is-" + role + "-identity",
 				Expression: "request.userInfo.username == " + strconv.Quote(v.Identity),

@@ -19,22 +19,27 @@ import (
 )
 
 // Write is one successful write of the controller, reported to OnWrite.
+//
+// +kubebuilder:object:generate=false
 type Write struct {
 	Version string
-	Verb    string // create, update, delete, status
-	Route   string // namespace/name of the Route the object belongs to
-	At      time.Time
+	Verb    string    // create, update, delete, status
+	Route   string    // namespace/name of the Route the object belongs to
+	At      time.Time // when the write was sent
 }
 
 // Reconciler renders Routes into child ConfigMaps, as Version does. It is
 // an unmodified controller: it knows nothing of the canary (it reconciles
 // every Route it sees; enforcement keeps it off what it does not own).
+//
+// +kubebuilder:object:generate=false
 type Reconciler struct {
 	Client  client.Client
 	Version string
-	// OnWrite, when set, is called after every successful write.
+	// OnWrite, when set, is called after every successful write (from the
+	// controller's workers: must be safe for concurrent use).
 	OnWrite func(Write)
-	// Now stamps writes (nil = time.Now).
+	// Now stamps the start of writes (nil = time.Now).
 	Now func() time.Time
 
 	mu      sync.Mutex
@@ -55,13 +60,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	var cm corev1.ConfigMap
 	err := r.Client.Get(ctx, client.ObjectKeyFromObject(want), &cm)
 	wrote := false
+	start := r.now()
 	switch {
 	case apierrors.IsNotFound(err):
 		if err := r.Client.Create(ctx, want, client.FieldOwner("sample-"+r.Version)); err != nil {
 			return reconcile.Result{}, fmt.Errorf("create configmap %s/%s: %w", want.Namespace, want.Name, err)
 		}
 		r.remember(client.ObjectKeyFromObject(want))
-		r.wrote("create", req.NamespacedName)
+		r.wrote("create", req.NamespacedName, start)
 		wrote = true
 	case err != nil:
 		return reconcile.Result{}, err
@@ -70,16 +76,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		if err := r.Client.Update(ctx, &cm, client.FieldOwner("sample-"+r.Version)); err != nil {
 			return reconcile.Result{}, fmt.Errorf("update configmap %s/%s: %w", cm.Namespace, cm.Name, err)
 		}
-		r.wrote("update", req.NamespacedName)
+		r.wrote("update", req.NamespacedName, start)
 		wrote = true
 	}
 	if wrote || route.Status.ObservedGeneration != route.Generation {
 		route.Status.ObservedGeneration = route.Generation
 		route.Status.Renderer = r.Version
+		start = r.now()
 		if err := r.Client.Status().Update(ctx, &route, client.FieldOwner("sample-"+r.Version)); err != nil {
 			return reconcile.Result{}, fmt.Errorf("update route status %s: %w", req.NamespacedName, err)
 		}
-		r.wrote("status", req.NamespacedName)
+		r.wrote("status", req.NamespacedName, start)
 	}
 	return reconcile.Result{}, nil
 }
@@ -99,15 +106,18 @@ func (r *Reconciler) createdByMe(k types.NamespacedName) bool {
 	return r.created[k]
 }
 
-func (r *Reconciler) wrote(verb string, route types.NamespacedName) {
-	if r.OnWrite == nil {
-		return
-	}
-	now := time.Now
+func (r *Reconciler) now() time.Time {
 	if r.Now != nil {
-		now = r.Now
+		return r.Now()
 	}
-	r.OnWrite(Write{Version: r.Version, Verb: verb, Route: route.String(), At: now()})
+	return time.Now()
+}
+
+// wrote reports a successful write that started at start.
+func (r *Reconciler) wrote(verb string, route types.NamespacedName, start time.Time) {
+	if r.OnWrite != nil {
+		r.OnWrite(Write{Version: r.Version, Verb: verb, Route: route.String(), At: start})
+	}
 }
 
 // CleanupOrphans deletes the child ConfigMaps (LabelRoute) in namespace that
@@ -135,6 +145,7 @@ func (r *Reconciler) CleanupOrphans(ctx context.Context, namespace string) (int,
 				continue
 			}
 		}
+		start := r.now()
 		if err := r.Client.Delete(ctx, cm); err != nil && !apierrors.IsNotFound(err) {
 			if first == nil {
 				first = fmt.Errorf("delete orphan configmap %s/%s: %w", cm.Namespace, cm.Name, err)
@@ -142,18 +153,22 @@ func (r *Reconciler) CleanupOrphans(ctx context.Context, namespace string) (int,
 			continue
 		}
 		n++
-		r.wrote("delete", routeKey)
+		r.wrote("delete", routeKey, start)
 	}
 	return n, first
 }
 
 // Options configure Add.
+//
+// +kubebuilder:object:generate=false
 type Options struct {
 	// Namespace is the one namespace the controller watches and cleans.
 	Namespace string
 	// CleanupInterval is the period of orphan cleanup (first run right
 	// after the caches synced); 0 = 2 s.
 	CleanupInterval time.Duration
+	// Workers is the number of concurrent reconciles; 0 = 4.
+	Workers int
 }
 
 // Add registers the Route controller and the orphan-cleanup loop with mgr.
@@ -163,11 +178,14 @@ func (r *Reconciler) Add(mgr manager.Manager, o Options) error {
 	if r.Client == nil {
 		r.Client = mgr.GetClient()
 	}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
 	err := ctrl.NewControllerManagedBy(mgr).
 		Named("route-" + r.Version).
 		For(&Route{}).
 		Owns(&corev1.ConfigMap{}).
-		WithOptions(controller.Options{SkipNameValidation: ptr.To(true)}).
+		WithOptions(controller.Options{SkipNameValidation: ptr.To(true), MaxConcurrentReconciles: o.Workers}).
 		Complete(r)
 	if err != nil {
 		return err
