@@ -86,7 +86,9 @@ demo: build ## the main job: run the demos on embedded defaults, reports in ./ou
 	@mkdir -p $(OUT)
 	$(BIN)/handover demo rotate --compare --json $(OUT)/rotate.json --svg $(OUT)/rotate.svg
 	$(BIN)/handover demo etcd --json $(OUT)/etcd.json --svg $(OUT)/etcd.svg
-	@echo "reports: $(OUT)/rotate.json $(OUT)/rotate.svg $(OUT)/etcd.json $(OUT)/etcd.svg"
+	@test -x $(K8S_BIN)/kube-apiserver -a -x $(K8S_BIN)/etcd || { echo "demo canary needs etcd and kube-apiserver in $(K8S_BIN): run 'make k8s-binaries' first" >&2; exit 1; }
+	$(BIN)/handover demo canary --bin-dir $(K8S_BIN) --json $(OUT)/canary.json --svg $(OUT)/canary.svg
+	@echo "reports: $(OUT)/rotate.json $(OUT)/rotate.svg $(OUT)/etcd.json $(OUT)/etcd.svg $(OUT)/canary.json $(OUT)/canary.svg"
 
 clean: ## remove build outputs
 	rm -rf $(BIN) $(OUT)

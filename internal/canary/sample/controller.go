@@ -26,6 +26,7 @@ type Write struct {
 	Verb    string    // create, update, delete, status
 	Route   string    // namespace/name of the Route the object belongs to
 	At      time.Time // when the write was sent
+	Done    time.Time // when the apiserver's answer arrived
 }
 
 // Reconciler renders Routes into child ConfigMaps, as Version does. It is
@@ -116,7 +117,7 @@ func (r *Reconciler) now() time.Time {
 // wrote reports a successful write that started at start.
 func (r *Reconciler) wrote(verb string, route types.NamespacedName, start time.Time) {
 	if r.OnWrite != nil {
-		r.OnWrite(Write{Version: r.Version, Verb: verb, Route: route.String(), At: start})
+		r.OnWrite(Write{Version: r.Version, Verb: verb, Route: route.String(), At: start, Done: r.now()})
 	}
 }
 

@@ -291,8 +291,12 @@ func (e *env) canaryGood(ctx context.Context) (report.Run, error) {
 		"children_total":   float64(e.o.Routes),
 		"handover_ms":      msSince(res.planStart, res.planEnd),
 	}
+	overlaps, examples := res.tr.overlapping(sample.V1, sample.V3)
+	for _, ex := range examples {
+		logf(e.o.Log, "%s: overlapping write: %s", RunCanaryGood, ex)
+	}
 	run.Checks = map[string]int64{
-		"overlapping_writes":  int64(res.tr.overlapping(sample.V1, sample.V3)),
+		"overlapping_writes":  int64(overlaps),
 		"deletes_over_budget": int64(res.budgetDenials),
 	}
 	logf(e.o.Log, "%s: outcome %s in %.0f ms, overlapping writes %d", RunCanaryGood, run.Outcome, run.Metrics["handover_ms"], run.Checks["overlapping_writes"])

@@ -69,15 +69,18 @@ func (p *ChildProbe) sweep(ctx context.Context) {
 	if err := p.Client.List(ctx, &cms, client.InNamespace(p.Namespace), client.HasLabels{sample.LabelRoute}); err != nil {
 		return
 	}
-	lat := time.Since(start)
+	// A sample is stamped with the moment the children were observed (the
+	// ConfigMap LIST returned), so it lands in the phase that caused it.
+	seen := time.Now()
+	lat := seen.Sub(start)
 	byName := make(map[string]*corev1.ConfigMap, len(cms.Items))
 	for i := range cms.Items {
 		byName[cms.Items[i].Name] = &cms.Items[i]
 	}
-	s := Sweep{At: start, Routes: len(routes.Items)}
+	s := Sweep{At: seen, Routes: len(routes.Items)}
 	for i := range routes.Items {
 		r := &routes.Items[i]
-		smp := probe.Sample{Probe: "child", Target: r.Name, Start: start, Latency: lat}
+		smp := probe.Sample{Probe: "child", Target: r.Name, Start: seen, Latency: lat}
 		switch cm, ok := byName[sample.ChildName(r.Name)]; {
 		case !ok:
 			smp.Err, smp.Class = errMissing, ClassMissing

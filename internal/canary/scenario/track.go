@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -64,27 +65,33 @@ func (t *tracker) deletes(version string) (int, time.Time) {
 	return n, last
 }
 
-// overlapping counts writes that landed on a Route (or its child) owned by
-// the other version: a write by stable sent after the label patch that
-// handed the Route to the canary was answered, or a write by the canary sent
-// before that patch was sent (or on a Route never handed over). Writes sent
-// while the patch was in flight are not counted: either side may win.
-func (t *tracker) overlapping(stable, canaryRev string) int {
+// overlapping counts writes that certainly landed on a Route (or its child)
+// owned by the other version: a write by stable sent after the label patch
+// that handed the Route to the canary was answered, or a write by the canary
+// answered before that patch was sent (or on a Route never handed over). A
+// write whose round trip overlaps the patch's is not counted: admission may
+// have seen either label.
+func (t *tracker) overlapping(stable, canaryRev string) (int, []string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	n := 0
+	var examples []string
 	for _, w := range t.writes {
 		m, moved := t.moved[w.Route]
+		bad := false
 		switch w.Version {
 		case stable:
-			if moved && w.At.After(m.Done) {
-				n++
-			}
+			bad = moved && w.At.After(m.Done)
 		case canaryRev:
-			if !moved || w.At.Before(m.Sent) {
-				n++
+			bad = !moved || w.Done.Before(m.Sent)
+		}
+		if bad {
+			n++
+			if len(examples) < 5 {
+				examples = append(examples, fmt.Sprintf("%s %s %s at %s (moved %v: sent %s, done %s)", w.Version, w.Verb, w.Route,
+					w.At.Format("15:04:05.000000"), moved, m.Sent.Format("15:04:05.000000"), m.Done.Format("15:04:05.000000")))
 			}
 		}
 	}
-	return n
+	return n, examples
 }

@@ -104,11 +104,11 @@ type Controller struct {
 // endpoints, with orphan cleanup every cleanup. onWrite receives its writes.
 func StartController(ctx context.Context, admin *rest.Config, scheme *runtime.Scheme, v, ns string, cleanup time.Duration, onWrite func(sample.Write)) (*Controller, error) {
 	mgr, err := manager.New(sample.Impersonate(admin, User(v)), manager.Options{
-		Scheme:                 scheme,
-		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		LeaderElection:         false,
+		Scheme:                  scheme,
+		Cache:                   cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
+		Metrics:                 metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress:  "0",
+		LeaderElection:          false,
 		GracefulShutdownTimeout: ptr.To(5 * time.Second),
 	})
 	if err != nil {
