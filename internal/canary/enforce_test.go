@@ -48,7 +48,9 @@ func newScheme(t testing.TB) *runtime.Scheme {
 	return s
 }
 
-func startWorld(t *testing.T) *world {
+func startWorld(t *testing.T) *world { return startWorldTB(t) }
+
+func startWorldTB(t testing.TB) *world {
 	t.Helper()
 	cfg := testenv.StartAPIServer(t)
 	crds, err := sample.CRDs()
@@ -105,6 +107,10 @@ func canaryAtDefaults(name string) *v1alpha1.ControllerCanary {
 // startEnforcement serves the webhook on 127.0.0.1, installs the policy,
 // binding and webhook configuration, and waits until the policy bites.
 func startEnforcement(t *testing.T, w *world, cc *v1alpha1.ControllerCanary) *canary.Ledger {
+	return startEnforcementTB(t, w, cc)
+}
+
+func startEnforcementTB(t testing.TB, w *world, cc *v1alpha1.ControllerCanary) *canary.Ledger {
 	t.Helper()
 	ctx := context.Background()
 	srv, err := canary.StartServer("127.0.0.1:0", nil)
