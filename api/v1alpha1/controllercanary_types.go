@@ -223,6 +223,20 @@ type ControllerCanaryStatus struct {
 	// +listType=atomic
 	// +optional
 	Steps []StepStatus `json:"steps,omitempty"`
+	// Outcome is how the plan ended: Succeeded (promoted), RolledBack or
+	// Failed; empty while it runs.
+	// +optional
+	Outcome string `json:"outcome,omitempty"`
+	// Reason explains the outcome or the running rollback.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// RollingBack is true once a failure before promotion started the
+	// reverse walk; a restarted controller continues it.
+	// +optional
+	RollingBack bool `json:"rollingBack,omitempty"`
+	// RollbackReason is the failure that started the rollback.
+	// +optional
+	RollbackReason string `json:"rollbackReason,omitempty"`
 	// Owned counts the main objects each version owns.
 	// +listType=atomic
 	// +optional

@@ -53,6 +53,10 @@ type Config struct {
 	// OnPromote is called by the promote step's Apply, before it returns:
 	// stop the stable version there.
 	OnPromote func(ctx context.Context) error
+	// Current, when set, reads the ControllerCanary as it is now; a weight
+	// step's gate fails (and the plan rolls back) once spec.revert is true,
+	// so a user's revert switch also ends the plan.
+	Current func(ctx context.Context) (*v1alpha1.ControllerCanary, error)
 	Clock     clock.Clock
 }
 
@@ -186,6 +190,15 @@ func (s *weightStep) guard() error {
 func (s *weightStep) Check(ctx context.Context) plan.Result {
 	if err := s.guard(); err != nil {
 		return plan.Failed(err.Error())
+	}
+	if s.cfg.Current != nil {
+		cur, err := s.cfg.Current(ctx)
+		if err != nil {
+			return plan.NotYet(fmt.Sprintf("read controllercanary %s: %v", s.cfg.Canary.Name, err))
+		}
+		if cur.Spec.Revert {
+			return plan.Failed(fmt.Sprintf("controllercanary %s: spec.revert is set", s.cfg.Canary.Name))
+		}
 	}
 	if s.cfg.Reconciled != nil {
 		if r := s.cfg.Reconciled(ctx, s.weight); r.State != plan.CheckDone {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"k8s.io/utils/clock"
@@ -19,7 +20,9 @@ import (
 // caBundle of the webhook configuration). Handlers are added with Handle
 // before or after Start.
 type Server struct {
-	mux *http.ServeMux
+	mu       sync.RWMutex
+	handlers map[string]http.Handler // by exact path
+
 	srv *http.Server
 	ln  net.Listener
 	ca  []byte
@@ -53,9 +56,9 @@ func StartServer(addr string, clk clock.PassiveClock) (*Server, error) {
 		_ = ln.Close()
 		return nil, fmt.Errorf("webhook serving certificate: %w", err)
 	}
-	s := &Server{mux: http.NewServeMux(), ln: ln, ca: ca.CertPEM}
+	s := &Server{handlers: map[string]http.Handler{}, ln: ln, ca: ca.CertPEM}
 	s.srv = &http.Server{
-		Handler:           s.mux,
+		Handler:           http.HandlerFunc(s.serve),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
 	}
@@ -67,8 +70,31 @@ func StartServer(addr string, clk clock.PassiveClock) (*Server, error) {
 	return s, nil
 }
 
-// Handle routes path to h.
-func (s *Server) Handle(path string, h http.Handler) { s.mux.Handle(path, h) }
+// Handle routes the exact path to h, replacing an earlier handler (a
+// restarted worker registers its canary's webhook again).
+func (s *Server) Handle(path string, h http.Handler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.handlers[path] = h
+}
+
+// Remove stops serving path (404 afterwards).
+func (s *Server) Remove(path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.handlers, path)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.RLock()
+	h, ok := s.handlers[r.URL.Path]
+	s.mu.RUnlock()
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	h.ServeHTTP(w, r)
+}
 
 // URL is the base URL, "https://127.0.0.1:<port>".
 func (s *Server) URL() string { return "https://" + s.ln.Addr().String() }
