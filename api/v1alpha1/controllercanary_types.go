@@ -11,6 +11,11 @@ import (
 // controller.
 const LabelControllerRevision = "handover.dev/controller-revision"
 
+// AnnotationPromote on a ControllerCanary, set to "true" (by `handover
+// canary promote`), ends the running and the remaining steps' pauses: the
+// plan goes on as soon as each step's gates pass, up to promotion.
+const AnnotationPromote = "handover.dev/promote"
+
 // Condition types of a ControllerCanary (besides ConditionDegraded).
 const (
 	// CanaryConditionValid is False when the spec cannot be acted on

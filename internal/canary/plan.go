@@ -57,7 +57,7 @@ type Config struct {
 	// step's gate fails (and the plan rolls back) once spec.revert is true,
 	// so a user's revert switch also ends the plan.
 	Current func(ctx context.Context) (*v1alpha1.ControllerCanary, error)
-	Clock     clock.Clock
+	Clock   clock.Clock
 }
 
 // NewPlan builds the canary plan: "enforce" (install the policy, binding and
@@ -188,6 +188,7 @@ func (s *weightStep) guard() error {
 }
 
 func (s *weightStep) Check(ctx context.Context) plan.Result {
+	promote := false
 	if err := s.guard(); err != nil {
 		return plan.Failed(err.Error())
 	}
@@ -198,6 +199,9 @@ func (s *weightStep) Check(ctx context.Context) plan.Result {
 		}
 		if cur.Spec.Revert {
 			return plan.Failed(fmt.Sprintf("controllercanary %s: spec.revert is set", s.cfg.Canary.Name))
+		}
+		if cur.Annotations[v1alpha1.AnnotationPromote] == "true" {
+			promote = true
 		}
 	}
 	if s.cfg.Reconciled != nil {
@@ -212,7 +216,7 @@ func (s *weightStep) Check(ctx context.Context) plan.Result {
 	}
 	left := s.passed.Add(s.pause).Sub(now)
 	s.mu.Unlock()
-	if left > 0 {
+	if left > 0 && !promote {
 		return plan.NotYet(fmt.Sprintf("gates hold; pause %s left", left.Round(time.Millisecond)))
 	}
 	return plan.Done()
