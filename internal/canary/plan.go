@@ -3,6 +3,7 @@ package canary
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -57,15 +58,19 @@ type Config struct {
 	// step's gate fails (and the plan rolls back) once spec.revert is true,
 	// so a user's revert switch also ends the plan.
 	Current func(ctx context.Context) (*v1alpha1.ControllerCanary, error)
-	Clock   clock.Clock
+	// HTTPClient scrapes spec.canary.metricsEndpoint for the error-ratio
+	// gate (nil = http.DefaultClient).
+	HTTPClient *http.Client
+	Clock      clock.Clock
 }
 
 // NewPlan builds the canary plan: "enforce" (install the policy, binding and
 // webhook configuration; gate: a dry-run write by the canary's identity on a
 // stable object is denied), one weight step per spec.steps (relabel to the
-// weight; gates: the breaker is closed, the relabel holds, Reconciled, the
-// step's pause elapsed), then "promote", the point of no return. Before it
-// any failure reverts: the weight steps' Revert writes spec.revert=true (one
+// weight; gates: the breaker is closed, spec.revert unset, the reconcile
+// error ratio from spec.canary.metricsEndpoint within
+// analysis.maxErrorPercent, Reconciled, the step's pause elapsed), then
+// "promote", the point of no return. Before it any failure reverts: the weight steps' Revert writes spec.revert=true (one
 // write: the switch) then relabels every object back to stable; enforcement
 // stays installed so the canary stays fenced.
 //
@@ -154,9 +159,10 @@ type weightStep struct {
 	pause    time.Duration
 	reverted *revertOnce
 
-	mu      sync.Mutex
-	passed  time.Time // first time every gate passed (pause runs from here)
-	applied bool
+	mu       sync.Mutex
+	passed   time.Time // first time every gate passed (pause runs from here)
+	applied  bool
+	baseline *Reconciles // canary's reconcile counters when the step began
 }
 
 func (s *weightStep) Name() string { return s.name }
@@ -204,6 +210,9 @@ func (s *weightStep) Check(ctx context.Context) plan.Result {
 			promote = true
 		}
 	}
+	if r := s.errorRatio(ctx); r.State == plan.CheckFailed {
+		return r
+	}
 	if s.cfg.Reconciled != nil {
 		if r := s.cfg.Reconciled(ctx, s.weight); r.State != plan.CheckDone {
 			return r
@@ -220,6 +229,28 @@ func (s *weightStep) Check(ctx context.Context) plan.Result {
 		return plan.NotYet(fmt.Sprintf("gates hold; pause %s left", left.Round(time.Millisecond)))
 	}
 	return plan.Done()
+}
+
+// errorRatio is the reconcile-error gate when the canary has a metrics
+// endpoint: the first call takes the baseline, later calls compare
+// (ErrorRatioGate). Only Failed matters to Check: a canary with nothing to
+// reconcile does not hold the step. A scrape error is NotYet.
+func (s *weightStep) errorRatio(ctx context.Context) plan.Result {
+	url := s.cfg.Canary.Spec.Canary.MetricsEndpoint
+	if url == "" {
+		return plan.Done()
+	}
+	now, err := ScrapeReconciles(ctx, s.cfg.HTTPClient, url)
+	if err != nil {
+		return plan.NotYet(err.Error())
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.baseline == nil {
+		s.baseline = &now
+		return plan.NotYet("error-ratio baseline taken")
+	}
+	return ErrorRatioGate(*s.baseline, now, s.cfg.Canary.Spec.Analysis.MaxErrorPercent)
 }
 
 // Revert throws the switch (once per plan) and relabels every object back.
