@@ -10,18 +10,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
 	"github.com/handover-dev/handover/internal/canary"
+	"github.com/handover-dev/handover/internal/canary/canarytest"
 	"github.com/handover-dev/handover/internal/canary/sample"
-	"github.com/handover-dev/handover/internal/testenv"
 )
 
 const (
@@ -37,38 +34,19 @@ type world struct {
 	cfg           *rest.Config
 }
 
-func newScheme(t testing.TB) *runtime.Scheme {
-	t.Helper()
-	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, sample.AddToScheme} {
-		if err := add(s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return s
-}
-
 func startWorld(t *testing.T) *world { return startWorldTB(t) }
 
 func startWorldTB(t testing.TB) *world {
 	t.Helper()
-	cfg := testenv.StartAPIServer(t)
-	crds, err := sample.CRDs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{CRDs: crds}); err != nil {
-		t.Fatalf("install CRDs: %v", err)
-	}
-	s := newScheme(t)
+	cfg, admin := canarytest.StartAPIServer(t)
 	mk := func(c *rest.Config) client.Client {
-		cl, err := client.New(c, client.Options{Scheme: s})
+		cl, err := client.New(c, client.Options{Scheme: admin.Scheme()})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return cl
 	}
-	w := &world{cfg: cfg, admin: mk(cfg), v1: mk(sample.Impersonate(cfg, userV1)), v2: mk(sample.Impersonate(cfg, userV2))}
+	w := &world{cfg: cfg, admin: admin, v1: mk(sample.Impersonate(cfg, userV1)), v2: mk(sample.Impersonate(cfg, userV2))}
 	ctx := context.Background()
 	if err := sample.Grant(ctx, w.admin, userV1, userV2); err != nil {
 		t.Fatal(err)

@@ -70,7 +70,7 @@ type env struct {
 // in its own namespace. It returns the runs done so far and the first error.
 func Run(ctx context.Context, o Options) ([]report.Run, error) {
 	o.defaults()
-	s, err := NewScheme()
+	s, err := sample.NewScheme()
 	if err != nil {
 		return nil, err
 	}

@@ -5,10 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-
-	"github.com/handover-dev/handover/internal/canary/sample"
-	"github.com/handover-dev/handover/internal/testenv"
+	"github.com/handover-dev/handover/internal/canary/canarytest"
 )
 
 // TestRunsOnRealAPIServer runs the three demo runs at a small scale on a
@@ -20,14 +17,7 @@ func TestRunsOnRealAPIServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow tier: three controller upgrades on a real kube-apiserver")
 	}
-	cfg := testenv.StartAPIServer(t)
-	crds, err := sample.CRDs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{CRDs: crds}); err != nil {
-		t.Fatal(err)
-	}
+	cfg, _ := canarytest.StartAPIServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	// 120 Routes: 5 % is ~6 of them, more than the budget of 2.

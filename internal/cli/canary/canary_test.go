@@ -12,12 +12,10 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
+	"github.com/handover-dev/handover/internal/canary/canarytest"
 	"github.com/handover-dev/handover/internal/canary/sample"
-	"github.com/handover-dev/handover/internal/cli/kubeflags"
-	"github.com/handover-dev/handover/internal/testenv"
 )
 
 func kubeconfig(t *testing.T, cfg *rest.Config) string {
@@ -49,23 +47,8 @@ func run(t *testing.T, args ...string) (string, error) {
 // defaults, revert/pause/promote each make their one write, status prints
 // them, and a missing object is named.
 func TestVerbsOnRealAPIServer(t *testing.T) {
-	cfg := testenv.StartAPIServer(t)
-	crds, err := sample.CRDs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{CRDs: crds}); err != nil {
-		t.Fatal(err)
-	}
+	cfg, c := canarytest.StartAPIServer(t)
 	kc := kubeconfig(t, cfg)
-	s, err := kubeflags.Scheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cfg, client.Options{Scheme: s})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cc := &v1alpha1.ControllerCanary{

@@ -12,42 +12,24 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
 	"github.com/handover-dev/handover/internal/canary"
+	"github.com/handover-dev/handover/internal/canary/canarytest"
 	"github.com/handover-dev/handover/internal/canary/sample"
 	"github.com/handover-dev/handover/internal/controller/controllercanary"
-	"github.com/handover-dev/handover/internal/testenv"
 )
 
 const ns = "routes"
 
 func setup(t *testing.T) (*rest.Config, client.Client, *runtime.Scheme) {
 	t.Helper()
-	cfg := testenv.StartAPIServer(t)
-	crds, err := sample.CRDs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{CRDs: crds}); err != nil {
-		t.Fatal(err)
-	}
-	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, sample.AddToScheme} {
-		if err := add(s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c, err := client.New(cfg, client.Options{Scheme: s})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, c := canarytest.StartAPIServer(t)
+	s := c.Scheme()
 	ctx := context.Background()
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		t.Fatal(err)
