@@ -132,7 +132,7 @@ func (e *env) runCanary(ctx context.Context, c canaryCase) (*canaryResult, repor
 	p, err := canary.NewPlan(canary.Config{
 		Client: e.admin, CanaryClient: canaryClient, Canary: cc, Kinds: kinds, Namespace: c.name,
 		WebhookURL: e.srv.URL(), CABundle: e.srv.CABundle(), Ledger: ledger,
-		Reconciled: func(ctx context.Context, weight int32) plan.Result { return e.reconciled(ctx, c) },
+		Reconciled: func(ctx context.Context, _ int32) plan.Result { return e.reconciled(ctx, c) },
 		OnMove:     res.tr.move(c.version),
 		OnRevert: func() {
 			mu.Lock()

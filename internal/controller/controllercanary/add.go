@@ -59,7 +59,7 @@ func Add(mgr manager.Manager, o Options) (*Reconciler, error) {
 	}
 	r := &Reconciler{
 		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Mapper: mgr.GetRESTMapper(), Config: cfg,
-		Server: o.Server, Recorder: mgr.GetEventRecorderFor(ControllerName), Clock: clk,
+		Server: o.Server, Recorder: mgr.GetEventRecorder(ControllerName), Clock: clk,
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).Named(ControllerName).For(&v1alpha1.ControllerCanary{}).
 		WithOptions(controller.Options{SkipNameValidation: ptr.To(o.SkipNameValidation)}).Complete(r); err != nil {

@@ -11,7 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -44,7 +44,7 @@ type Reconciler struct {
 	Mapper   meta.RESTMapper
 	Config   *rest.Config // handover's own; impersonated for the enforcement gate
 	Server   *canary.Server
-	Recorder record.EventRecorder
+	Recorder events.EventRecorder
 	Clock    clock.Clock
 
 	mu      sync.Mutex
@@ -74,7 +74,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	kinds, reason, msg := r.validate(ctx, cc)
 	if reason != "" {
 		// Nothing is changed: no worker starts, no policy is installed.
-		r.Recorder.Event(cc, corev1.EventTypeWarning, reason, msg)
+		r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, reason, reason, "%s", msg)
 		return reconcile.Result{}, r.setCondition(ctx, cc, v1alpha1.CanaryConditionValid, metav1.ConditionFalse, reason, msg)
 	}
 	if err := r.setCondition(ctx, cc, v1alpha1.CanaryConditionValid, metav1.ConditionTrue, ReasonValid, "spec is valid"); err != nil {
@@ -190,7 +190,7 @@ func (r *Reconciler) ledger(cc *v1alpha1.ControllerCanary) *canary.Ledger {
 		meta.SetStatusCondition(&cur.Status.Conditions, metav1.Condition{Type: v1alpha1.CanaryConditionBreakerOpen, Status: metav1.ConditionTrue,
 			Reason: "BudgetExceeded", Message: t.Reason, ObservedGeneration: cur.Generation})
 		_ = r.Client.Status().Patch(ctx, cur, client.MergeFrom(base))
-		r.Recorder.Event(cur, corev1.EventTypeWarning, "BreakerOpen", "revision "+rev+": "+t.Reason)
+		r.Recorder.Eventf(cur, nil, corev1.EventTypeWarning, "BreakerOpen", "BreakerOpen", "%s", "revision "+rev+": "+t.Reason)
 	})
 	r.ledgers[cc.Name] = l
 	return l
@@ -271,7 +271,7 @@ func (r *Reconciler) run(ctx context.Context, cc *v1alpha1.ControllerCanary, kin
 		WebhookURL: r.Server.URL(), CABundle: r.Server.CABundle(), Ledger: ledger, Current: current, Clock: r.Clock,
 	})
 	if err != nil {
-		r.Recorder.Event(cc, corev1.EventTypeWarning, "PlanFailed", err.Error())
+		r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, "PlanFailed", "PlanFailed", "%s", err.Error())
 		return
 	}
 	runner := &plan.Runner{
@@ -284,18 +284,18 @@ func (r *Reconciler) run(ctx context.Context, cc *v1alpha1.ControllerCanary, kin
 				if e.Reason != "" {
 					how = e.Reason // "resumed" from the status checkpoint
 				}
-				r.Recorder.Event(cc, corev1.EventTypeNormal, "PlanStarted", "plan "+how)
+				r.Recorder.Eventf(cc, nil, corev1.EventTypeNormal, "PlanStarted", "PlanStarted", "%s", "plan "+how)
 			case plan.EventStepFailed:
-				r.Recorder.Event(cc, corev1.EventTypeWarning, "StepFailed", e.Step+": "+e.Reason)
+				r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, "StepFailed", "StepFailed", "%s", e.Step+": "+e.Reason)
 			case plan.EventStepDone:
-				r.Recorder.Event(cc, corev1.EventTypeNormal, "StepDone", e.Step)
+				r.Recorder.Eventf(cc, nil, corev1.EventTypeNormal, "StepDone", "StepDone", "%s", e.Step)
 			case plan.EventPlanEnded:
-				r.Recorder.Event(cc, corev1.EventTypeNormal, "Plan"+string(e.Outcome), strings.TrimSpace(e.Reason))
+				r.Recorder.Eventf(cc, nil, corev1.EventTypeNormal, "Plan"+string(e.Outcome), "Plan"+string(e.Outcome), "%s", strings.TrimSpace(e.Reason))
 			}
 		})},
 	}
 	if _, err := runner.Run(ctx, p); err != nil && ctx.Err() == nil {
-		r.Recorder.Event(cc, corev1.EventTypeWarning, "PlanError", err.Error())
+		r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, "PlanError", "PlanError", "%s", err.Error())
 		logger.Error(err, "plan stopped")
 	}
 }
