@@ -46,15 +46,26 @@ func InWindow(deletes []time.Time, window time.Duration, now time.Time) int {
 // would exceed the budget — the caller then denies the delete and trips the
 // breaker. An invalid budget denies with the validation error as reason.
 func AllowDelete(b Budget, deletes []time.Time, tripped bool, now time.Time) (bool, string) {
+	return AllowDeletes(b, deletes, tripped, now, 1)
+}
+
+// AllowDeletes is AllowDelete for a request that deletes n objects at once:
+// an owner and the n-1 children the garbage collector will delete after it
+// (they count against whoever deleted the owner). n < 1 counts as 1.
+func AllowDeletes(b Budget, deletes []time.Time, tripped bool, now time.Time, n int) (bool, string) {
 	if err := b.Validate(); err != nil {
 		return false, err.Error()
 	}
 	if tripped {
 		return false, "deletion breaker is open: deletes are refused until the canary is reverted or reset"
 	}
-	n := InWindow(deletes, b.Window, now)
-	if n+1 > b.MaxDeletes {
-		return false, fmt.Sprintf("delete %d in the last %s exceeds deletionBudget.maxDeletes %d", n+1, b.Window, b.MaxDeletes)
+	n = max(n, 1)
+	had := InWindow(deletes, b.Window, now)
+	if had+n > b.MaxDeletes {
+		if n == 1 {
+			return false, fmt.Sprintf("delete %d in the last %s exceeds deletionBudget.maxDeletes %d", had+1, b.Window, b.MaxDeletes)
+		}
+		return false, fmt.Sprintf("deletes %d-%d in the last %s (an owner and %d children) exceed deletionBudget.maxDeletes %d", had+1, had+n, b.Window, n-1, b.MaxDeletes)
 	}
 	return true, ""
 }

@@ -103,9 +103,10 @@ func startEnforcementTB(t testing.TB, w *world, cc *v1alpha1.ControllerCanary) *
 			err := w.admin.Get(ctx, client.ObjectKey{Name: cc.Name}, &got)
 			return &got, err
 		},
-		Reader: w.admin,
-		Ledger: ledger,
-		Kinds:  map[schema.GroupKind]schema.GroupVersionKind{{Group: sample.GroupVersion.Group, Kind: "Route"}: sample.GroupVersion.WithKind("Route")},
+		Reader:   w.admin,
+		Ledger:   ledger,
+		Kinds:    map[schema.GroupKind]schema.GroupVersionKind{{Group: sample.GroupVersion.Group, Kind: "Route"}: sample.GroupVersion.WithKind("Route")},
+		Children: []schema.GroupVersionKind{corev1.SchemeGroupVersion.WithKind("ConfigMap")},
 	})
 	if err := canary.Install(ctx, w.admin, cc, srv.URL(), srv.CABundle()); err != nil {
 		t.Fatal(err)
@@ -272,6 +273,43 @@ func TestEnforcement(t *testing.T) {
 			t.Fatalf("v1 creating a child of a reverted route: %v", err)
 		}
 	})
+}
+
+// TestDeletingAnOwnerChargesItsChildren: the garbage collector's deletes of
+// children count against the version that deleted their owner, so a delete
+// of a Route with two children costs 3 of the budget.
+func TestDeletingAnOwnerChargesItsChildren(t *testing.T) {
+	w := startWorld(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cc := canaryAtDefaults("gc")
+	cc.Spec.DeletionBudget = v1alpha1.DeletionBudget{MaxDeletes: ptr.To[int32](2), Window: &metav1.Duration{Duration: time.Hour}}
+	if err := w.admin.Create(ctx, cc); err != nil {
+		t.Fatal(err)
+	}
+	owner, lone := route("owner", "v2"), route("lone", "v2")
+	for _, r := range []*sample.Route{owner, lone} {
+		if err := w.admin.Create(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"owner-a", "owner-b"} {
+		c := sample.Child(owner, sample.V2)
+		c.Name = name
+		if err := w.admin.Create(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ledger := startEnforcement(t, w, cc)
+	eventually(t, "webhook answers", func() error {
+		c := sample.Child(lone, sample.V2)
+		c.Name = "probe"
+		return w.v2.Create(ctx, c)
+	})
+	wantDenied(t, w.v2.Delete(ctx, route("owner", "")), "deletes 1-3 in the last 1h0m0s (an owner and 2 children) exceed deletionBudget.maxDeletes 2")
+	if _, open := ledger.Tripped("v2"); !open {
+		t.Fatal("breaker not open after the over-budget owner delete")
+	}
 }
 
 func TestControllerCanaryDefaultsAndRejects(t *testing.T) {

@@ -40,14 +40,22 @@ func NewLedger(budget Budget, clk clock.PassiveClock, onTrip func(revision strin
 // Delete decides one delete by revision now and records it when allowed.
 // When it denies a delete of a revision whose breaker was closed, it opens
 // the breaker (and calls onTrip).
-func (l *Ledger) Delete(revision string) (bool, string) {
+func (l *Ledger) Delete(revision string) (bool, string) { return l.DeleteN(revision, 1) }
+
+// DeleteN is Delete for a request that deletes n objects (AllowDeletes);
+// when allowed, all n are recorded.
+func (l *Ledger) DeleteN(revision string, n int) (bool, string) {
 	now := l.clk.Now()
 	l.mu.Lock()
 	_, tripped := l.trips[revision]
-	ok, reason := AllowDelete(l.budget, l.deletes[revision], tripped, now)
+	ok, reason := AllowDeletes(l.budget, l.deletes[revision], tripped, now, n)
 	var newTrip *Trip
 	if ok {
-		l.deletes[revision] = append(prune(l.deletes[revision], l.budget.Window, now), now)
+		ts := prune(l.deletes[revision], l.budget.Window, now)
+		for range max(n, 1) {
+			ts = append(ts, now)
+		}
+		l.deletes[revision] = ts
 	} else if !tripped {
 		t := Trip{At: now, Reason: reason}
 		l.trips[revision] = t

@@ -182,6 +182,37 @@ func TestAllowDelete(t *testing.T) {
 	}
 }
 
+func TestAllowDeletesChargesChildren(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	b := Budget{MaxDeletes: 5, Window: time.Minute}
+	cases := []struct {
+		name   string
+		had    int
+		n      int
+		wantOK bool
+		reason string
+	}{
+		{"owner with 4 children fits 5", 0, 5, true, ""},
+		{"owner with 5 children exceeds 5", 0, 6, false, "deletes 1-6 in the last 1m0s (an owner and 5 children) exceed deletionBudget.maxDeletes 5"},
+		{"after 3 deletes an owner with 2 children exceeds", 3, 3, false, "deletes 4-6"},
+		{"n below 1 counts as 1", 4, 0, true, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			var ds []time.Time
+			for range c.had {
+				ds = append(ds, now.Add(-time.Second))
+			}
+			ok, reason := AllowDeletes(b, ds, false, now, c.n)
+			if ok != c.wantOK || !strings.Contains(reason, c.reason) {
+				t.Fatalf("AllowDeletes = (%v, %q), want (%v, …%q…)", ok, reason, c.wantOK, c.reason)
+			}
+		})
+	}
+}
+
 func TestLedgerTripsOnceAndSlides(t *testing.T) {
 	t.Parallel()
 	clk := testclock.NewFakePassiveClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))

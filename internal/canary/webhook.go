@@ -44,6 +44,10 @@ type Webhook struct {
 	// (from CheckResources): a child's controller owner of one of these
 	// kinds decides the child's owner.
 	Kinds map[schema.GroupKind]schema.GroupVersionKind
+	// Children are the controlled resources' kinds (from CheckResources):
+	// deleting a main object is charged 1 + its controlled children, which
+	// the garbage collector deletes after it.
+	Children []schema.GroupVersionKind
 	// OnDecision, when set, is called for every decision (counting denied
 	// writes, recording the demo's timeline). Must be safe for concurrent use.
 	OnDecision func(Verdict)
@@ -107,7 +111,15 @@ func (w *Webhook) Handle(ctx context.Context, req admission.Request) admission.R
 		return w.decide(v)
 	}
 	if req.Operation == admissionv1.Delete {
-		if ok, reason := w.Ledger.Delete(caller); !ok {
+		n := 1
+		if metav1.GetControllerOf(&obj) == nil {
+			kids, err := w.children(ctx, &obj)
+			if err != nil {
+				return admission.Errored(http.StatusInternalServerError, err)
+			}
+			n += kids
+		}
+		if ok, reason := w.Ledger.DeleteN(caller, n); !ok {
 			v.Reason = fmt.Sprintf("controller canary %s: %s (revision %s) may not delete %s %s: %s", cc.Name, req.UserInfo.Username, caller, req.Resource.Resource, v.Key, reason)
 			v.Budget = true
 			return w.decide(v)
@@ -125,6 +137,25 @@ func (w *Webhook) decide(v Verdict) admission.Response {
 		return admission.Allowed("")
 	}
 	return admission.Denied(v.Reason)
+}
+
+// children counts the objects of w.Children in obj's namespace whose
+// controller owner is obj (by UID).
+func (w *Webhook) children(ctx context.Context, obj *metav1.PartialObjectMetadata) (int, error) {
+	n := 0
+	for _, gvk := range w.Children {
+		var list metav1.PartialObjectMetadataList
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := w.Reader.List(ctx, &list, client.InNamespace(obj.Namespace)); err != nil {
+			return 0, fmt.Errorf("count children of %s/%s: %w", obj.Namespace, obj.Name, err)
+		}
+		for i := range list.Items {
+			if ref := metav1.GetControllerOf(&list.Items[i]); ref != nil && ref.UID == obj.UID {
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 // owner returns the revision owning obj and what decided it ("its owner

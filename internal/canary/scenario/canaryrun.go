@@ -99,9 +99,10 @@ func (e *env) runCanary(ctx context.Context, c canaryCase) (*canaryResult, repor
 			var got v1alpha1.ControllerCanary
 			return &got, e.admin.Get(ctx, client.ObjectKey{Name: cc.Name}, &got)
 		},
-		Reader: e.admin,
-		Ledger: ledger,
-		Kinds:  map[schema.GroupKind]schema.GroupVersionKind{kinds[0].GroupKind(): kinds[0]},
+		Reader:   e.admin,
+		Ledger:   ledger,
+		Kinds:    map[schema.GroupKind]schema.GroupVersionKind{kinds[0].GroupKind(): kinds[0]},
+		Children: kinds[len(cc.Spec.Resources):],
 		OnDecision: func(v canary.Verdict) {
 			if !v.Budget {
 				return

@@ -258,7 +258,7 @@ func (r *Reconciler) run(ctx context.Context, cc *v1alpha1.ControllerCanary, kin
 		cur := &v1alpha1.ControllerCanary{}
 		return cur, r.Client.Get(ctx, client.ObjectKey{Name: cc.Name}, cur)
 	}
-	r.Server.Handle(canary.WebhookPath(cc.Name), &canary.Webhook{Canary: current, Reader: r.Client, Ledger: ledger, Kinds: kindMap})
+	r.Server.Handle(canary.WebhookPath(cc.Name), &canary.Webhook{Canary: current, Reader: r.Client, Ledger: ledger, Kinds: kindMap, Children: kinds[len(cc.Spec.Resources):]})
 	imp := rest.CopyConfig(r.Config)
 	imp.Impersonate = rest.ImpersonationConfig{UserName: cc.Spec.Canary.Identity}
 	canaryClient, err := client.New(imp, client.Options{Scheme: r.Client.Scheme(), Mapper: r.Mapper})
