@@ -242,6 +242,13 @@ type ControllerCanaryStatus struct {
 	// RollbackReason is the failure that started the rollback.
 	// +optional
 	RollbackReason string `json:"rollbackReason,omitempty"`
+	// PauseStep is the step whose pause began at PauseStartedAt (a restarted
+	// controller resumes the same wait).
+	// +optional
+	PauseStep string `json:"pauseStep,omitempty"`
+	// PauseStartedAt is when PauseStep's gates first passed.
+	// +optional
+	PauseStartedAt *metav1.Time `json:"pauseStartedAt,omitempty"`
 	// Owned counts the main objects each version owns.
 	// +listType=atomic
 	// +optional

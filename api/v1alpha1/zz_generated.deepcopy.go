@@ -529,6 +529,10 @@ func (in *ControllerCanaryStatus) DeepCopyInto(out *ControllerCanaryStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.PauseStartedAt != nil {
+		in, out := &in.PauseStartedAt, &out.PauseStartedAt
+		*out = (*in).DeepCopy()
+	}
 	if in.Owned != nil {
 		in, out := &in.Owned, &out.Owned
 		*out = make([]VersionCount, len(*in))

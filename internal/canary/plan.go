@@ -16,11 +16,23 @@ import (
 	"github.com/handover-dev/handover/internal/plan"
 )
 
+// PauseStore persists the start of a weight step's pause ("waits are gates,
+// not sleeps": the deadline is a persisted timestamp + the pause).
+type PauseStore interface {
+	// PauseStarted returns when step's pause began, if recorded.
+	PauseStarted(ctx context.Context, step string) (time.Time, bool, error)
+	// SetPauseStarted records it.
+	SetPauseStarted(ctx context.Context, step string, at time.Time) error
+}
+
 // Step names of a canary plan (the weight steps are named by StepName).
 const (
 	StepEnforce = "enforce"
 	StepPromote = "promote"
 )
+
+// PlanName is the name of the plan of the ControllerCanary named canary.
+func PlanName(canary string) string { return "controllercanary-" + canary }
 
 // StepName is the name of the weight step at index i (0-based) of
 // spec.steps: "step-<i+1>-weight-<weight>".
@@ -58,6 +70,9 @@ type Config struct {
 	// step's gate fails (and the plan rolls back) once spec.revert is true,
 	// so a user's revert switch also ends the plan.
 	Current func(ctx context.Context) (*v1alpha1.ControllerCanary, error)
+	// Pauses persists when each step's pause began, so a restarted
+	// controller resumes the same wait (nil = in memory only).
+	Pauses PauseStore
 	// HTTPClient scrapes spec.canary.metricsEndpoint for the error-ratio
 	// gate (nil = http.DefaultClient).
 	HTTPClient *http.Client
@@ -95,7 +110,7 @@ func NewPlan(cfg Config) (*plan.Plan, error) {
 	}
 	steps = append(steps, &promoteStep{cfg: &cfg})
 	return &plan.Plan{
-		Name:            "controllercanary-" + cc.Name,
+		Name:            PlanName(cc.Name),
 		Steps:           steps,
 		PointOfNoReturn: len(steps) - 1,
 		PollInterval:    100 * time.Millisecond,
@@ -220,11 +235,22 @@ func (s *weightStep) Check(ctx context.Context) plan.Result {
 	}
 	now := s.cfg.Clock.Now()
 	s.mu.Lock()
-	if s.passed.IsZero() {
+	if s.passed.IsZero() && s.cfg.Pauses != nil && s.pause > 0 {
+		if t, ok, err := s.cfg.Pauses.PauseStarted(ctx, s.name); err == nil && ok {
+			s.passed = t
+		}
+	}
+	fresh := s.passed.IsZero()
+	if fresh {
 		s.passed = now
 	}
 	left := s.passed.Add(s.pause).Sub(now)
 	s.mu.Unlock()
+	if fresh && s.cfg.Pauses != nil && s.pause > 0 {
+		if err := s.cfg.Pauses.SetPauseStarted(ctx, s.name, now); err != nil {
+			return plan.NotYet(fmt.Sprintf("persist the pause start: %v", err))
+		}
+	}
 	if left > 0 && !promote {
 		return plan.NotYet(fmt.Sprintf("gates hold; pause %s left", left.Round(time.Millisecond)))
 	}

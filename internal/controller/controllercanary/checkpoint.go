@@ -80,3 +80,30 @@ func (c *StatusCheckpoint) Save(ctx context.Context, s *plan.State) error {
 	}
 	return nil
 }
+
+// PauseStarted implements canary.PauseStore from status.pauseStep and
+// status.pauseStartedAt.
+func (c *StatusCheckpoint) PauseStarted(ctx context.Context, step string) (time.Time, bool, error) {
+	cc := &v1alpha1.ControllerCanary{}
+	if err := c.Reader.Get(ctx, client.ObjectKey{Name: c.Name}, cc); err != nil {
+		return time.Time{}, false, fmt.Errorf("read pause of controllercanary %s: %w", c.Name, err)
+	}
+	if cc.Status.PauseStep != step || cc.Status.PauseStartedAt == nil {
+		return time.Time{}, false, nil
+	}
+	return cc.Status.PauseStartedAt.Time, true, nil
+}
+
+// SetPauseStarted records step's pause start in status (a merge patch).
+func (c *StatusCheckpoint) SetPauseStarted(ctx context.Context, step string, at time.Time) error {
+	cc := &v1alpha1.ControllerCanary{}
+	if err := c.Reader.Get(ctx, client.ObjectKey{Name: c.Name}, cc); err != nil {
+		return fmt.Errorf("record pause of controllercanary %s: %w", c.Name, err)
+	}
+	base := cc.DeepCopy()
+	cc.Status.PauseStep, cc.Status.PauseStartedAt = step, &metav1.Time{Time: at}
+	if err := c.Client.Status().Patch(ctx, cc, client.MergeFrom(base)); err != nil {
+		return fmt.Errorf("record pause of controllercanary %s: %w", c.Name, err)
+	}
+	return nil
+}

@@ -266,16 +266,18 @@ func (r *Reconciler) run(ctx context.Context, cc *v1alpha1.ControllerCanary, kin
 		logger.Error(err, "canary client")
 		return
 	}
+	cp := &StatusCheckpoint{Client: r.Client, Reader: r.Reader, Name: cc.Name, Plan: canary.PlanName(cc.Name)}
 	p, err := canary.NewPlan(canary.Config{
 		Client: r.Client, CanaryClient: canaryClient, Canary: cc, Kinds: kinds,
 		WebhookURL: r.Server.URL(), CABundle: r.Server.CABundle(), Ledger: ledger, Current: current, Clock: r.Clock,
+		Pauses: cp,
 	})
 	if err != nil {
 		r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, "PlanFailed", "PlanFailed", "%s", err.Error())
 		return
 	}
 	runner := &plan.Runner{
-		Checkpoint: &StatusCheckpoint{Client: r.Client, Reader: r.Reader, Name: cc.Name, Plan: p.Name},
+		Checkpoint: cp,
 		Clock:      r.Clock,
 		Observers: []plan.Observer{plan.ObserverFunc(func(e plan.Event) {
 			switch e.Kind {

@@ -190,7 +190,8 @@ func TestPromoteResumeAndRevert(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := waitFor(t, c, "resume", "first weight step applied", func(cc *v1alpha1.ControllerCanary) bool {
-		return len(cc.Status.Steps) > 1 && cc.Status.Steps[0].Phase == "Done" && cc.Status.Steps[1].Phase == "Applying" && labelledNow(c, "v2") > 0
+		return len(cc.Status.Steps) > 1 && cc.Status.Steps[0].Phase == "Done" && cc.Status.Steps[1].Phase == "Applying" && labelledNow(c, "v2") > 0 &&
+			cc.Status.PauseStartedAt != nil
 	})
 	stop() // the kill
 	owned := labelled(t, c, "v2")
@@ -206,6 +207,13 @@ func TestPromoteResumeAndRevert(t *testing.T) {
 	})
 	if got.Status.Steps[0].Phase != "Done" || !got.Status.Steps[0].UpdatedAt.Time.Equal(enforcedAt) || labelled(t, c, "v2") != owned {
 		t.Fatalf("resume did not continue where it stopped: steps %+v, v2 owns %d (was %d)", got.Status.Steps, labelled(t, c, "v2"), owned)
+	}
+	// The resumed worker's gate runs again (poll 100 ms); it must keep the
+	// persisted pause start, not begin a new hour.
+	time.Sleep(time.Second)
+	got = waitFor(t, c, "resume", "pause kept", func(*v1alpha1.ControllerCanary) bool { return true })
+	if got.Status.PauseStep != before.Status.PauseStep || !got.Status.PauseStartedAt.Equal(before.Status.PauseStartedAt) {
+		t.Fatalf("pause restarted: %s at %v, was %s at %v", got.Status.PauseStep, got.Status.PauseStartedAt, before.Status.PauseStep, before.Status.PauseStartedAt)
 	}
 	if err := canary.SetRevert(ctx, c, "resume", true); err != nil {
 		t.Fatal(err)
