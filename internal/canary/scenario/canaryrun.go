@@ -133,7 +133,7 @@ func (e *env) runCanary(ctx context.Context, c canaryCase) (*canaryResult, repor
 	p, err := canary.NewPlan(canary.Config{
 		Client: e.admin, CanaryClient: canaryClient, Canary: cc, Kinds: kinds, Namespace: c.name,
 		WebhookURL: e.srv.URL(), CABundle: e.srv.CABundle(), Ledger: ledger,
-		Reconciled: func(ctx context.Context, _ int32) plan.Result { return e.reconciled(ctx, c) },
+		Reconciled: throttle(time.Second, func(ctx context.Context) plan.Result { return e.reconciled(ctx, c) }),
 		OnMove:     res.tr.move(c.version),
 		OnRevert: func() {
 			mu.Lock()
@@ -222,6 +222,27 @@ func (e *env) reconciled(ctx context.Context, c canaryCase) plan.Result {
 		return plan.NotYet(fmt.Sprintf("%d/%d routes of %s reconciled", done, len(routes.Items), c.version))
 	}
 	return plan.Done()
+}
+
+// throttle returns a gate that evaluates f at most once per every (the
+// breaker is polled every 100 ms, but the reconcile gate LISTs every Route
+// and child, which is load on the apiserver the demo measures) and repeats
+// a NotYet in between; a Done is final.
+func throttle(every time.Duration, f func(context.Context) plan.Result) func(context.Context, int32) plan.Result {
+	var (
+		mu   sync.Mutex
+		last time.Time
+		res  plan.Result
+	)
+	return func(ctx context.Context, _ int32) plan.Result {
+		mu.Lock()
+		defer mu.Unlock()
+		if !last.IsZero() && time.Since(last) < every && res.State == plan.CheckNotYet {
+			return res
+		}
+		last, res = time.Now(), f(ctx)
+		return res
+	}
 }
 
 // measureRevert probes, as the canary, a dry-run no-op patch of a Route the
