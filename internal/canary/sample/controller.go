@@ -123,40 +123,70 @@ func (r *Reconciler) wrote(verb string, route types.NamespacedName, start time.T
 
 // CleanupOrphans deletes the child ConfigMaps (LabelRoute) in namespace that
 // are orphans. v1 and v3: a child whose Route is gone. v2 (the bug): every
-// child this process did not create itself. It returns the number deleted
+// child this process did not create itself. Deletes run workers at a time
+// (≤ 0 = 1), as a controller's workers would. It returns the number deleted
 // and the first error; it goes on after a refused delete.
-func (r *Reconciler) CleanupOrphans(ctx context.Context, namespace string) (int, error) {
+func (r *Reconciler) CleanupOrphans(ctx context.Context, namespace string, workers int) (int, error) {
 	var cms corev1.ConfigMapList
 	if err := r.Client.List(ctx, &cms, client.InNamespace(namespace), client.HasLabels{LabelRoute}); err != nil {
 		return 0, err
 	}
-	n := 0
-	var first error
-	for i := range cms.Items {
-		cm := &cms.Items[i]
-		routeKey := types.NamespacedName{Namespace: cm.Namespace, Name: cm.Labels[LabelRoute]}
-		if r.Version == V2 {
-			if r.createdByMe(client.ObjectKeyFromObject(cm)) {
-				continue
+	var (
+		mu    sync.Mutex
+		n     int
+		first error
+		wg    sync.WaitGroup
+	)
+	next := make(chan *corev1.ConfigMap)
+	for range max(workers, 1) {
+		wg.Go(func() {
+			for cm := range next {
+				ok, err := r.cleanupOne(ctx, cm)
+				mu.Lock()
+				if ok {
+					n++
+				}
+				if err != nil && first == nil {
+					first = err
+				}
+				mu.Unlock()
 			}
-		} else {
-			var route Route
-			err := r.Client.Get(ctx, routeKey, &route)
-			if err == nil || !apierrors.IsNotFound(err) {
-				continue
-			}
-		}
-		start := r.now()
-		if err := r.Client.Delete(ctx, cm); err != nil && !apierrors.IsNotFound(err) {
-			if first == nil {
-				first = fmt.Errorf("delete orphan configmap %s/%s: %w", cm.Namespace, cm.Name, err)
-			}
-			continue
-		}
-		n++
-		r.wrote("delete", routeKey, start)
+		})
 	}
+	for i := range cms.Items {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- &cms.Items[i]
+	}
+	close(next)
+	wg.Wait()
 	return n, first
+}
+
+// cleanupOne deletes cm when it is an orphan (see CleanupOrphans).
+func (r *Reconciler) cleanupOne(ctx context.Context, cm *corev1.ConfigMap) (bool, error) {
+	routeKey := types.NamespacedName{Namespace: cm.Namespace, Name: cm.Labels[LabelRoute]}
+	if r.Version == V2 {
+		if r.createdByMe(client.ObjectKeyFromObject(cm)) {
+			return false, nil
+		}
+	} else {
+		var route Route
+		err := r.Client.Get(ctx, routeKey, &route)
+		if err == nil || !apierrors.IsNotFound(err) {
+			return false, nil
+		}
+	}
+	start := r.now()
+	if err := r.Client.Delete(ctx, cm); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil // already gone (a stale cache): not a delete of ours
+		}
+		return false, fmt.Errorf("delete orphan configmap %s/%s: %w", cm.Namespace, cm.Name, err)
+	}
+	r.wrote("delete", routeKey, start)
+	return true, nil
 }
 
 // Options configure Add.
@@ -168,7 +198,8 @@ type Options struct {
 	// CleanupInterval is the period of orphan cleanup (first run right
 	// after the caches synced); 0 = 2 s.
 	CleanupInterval time.Duration
-	// Workers is the number of concurrent reconciles; 0 = 4.
+	// Workers is the number of concurrent reconciles and of concurrent
+	// orphan-cleanup deletes; 0 = 4.
 	Workers int
 }
 
@@ -202,7 +233,7 @@ func (r *Reconciler) Add(mgr manager.Manager, o Options) error {
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
-			if _, err := r.CleanupOrphans(ctx, o.Namespace); err != nil && ctx.Err() == nil {
+			if _, err := r.CleanupOrphans(ctx, o.Namespace, o.Workers); err != nil && ctx.Err() == nil {
 				log.FromContext(ctx).V(1).Info("orphan cleanup incomplete", "version", r.Version, "error", err.Error())
 			}
 			select {

@@ -35,6 +35,7 @@ type canaryResult struct {
 	planEnd       time.Time
 	tripAt        time.Time // webhook: first over-budget delete (breaker opened)
 	failedAt      time.Time // plan: the step's gate failed (rollback begins)
+	failedStep    int       // index in steps of the step that failed (-1: none)
 	revertAt      time.Time // the switch was written
 	effectiveAt   time.Time // first denied canary write after the switch
 	deleted       int       // children deleted by the canary
@@ -91,7 +92,7 @@ func (e *env) runCanary(ctx context.Context, c canaryCase) (*canaryResult, repor
 	}
 	defer func() { _ = canary.Uninstall(context.WithoutCancel(ctx), e.admin, cc.Name) }()
 
-	res := &canaryResult{tr: newTracker()}
+	res := &canaryResult{tr: newTracker(), failedStep: -1}
 	var mu sync.Mutex
 	ledger := canary.NewLedger(canary.BudgetOf(cc), nil, func(string, canary.Trip) {})
 	e.srv.Handle(canary.WebhookPath(cc.Name), &canary.Webhook{
@@ -161,6 +162,7 @@ func (e *env) runCanary(ctx context.Context, c canaryCase) (*canaryResult, repor
 		case ev.Kind == plan.EventStepFailed:
 			mu.Lock()
 			res.failedAt = ev.Time
+			res.failedStep = ev.Index - 1 // index 0 is the enforce step
 			mu.Unlock()
 			logf(e.o.Log, "%s: step %s failed: %s", c.name, ev.Step, ev.Reason)
 		case ev.Kind == plan.EventPlanEnded:
@@ -269,9 +271,13 @@ func (e *env) measureRevert(ctx context.Context, canaryClient client.Client, c c
 
 // canaryBad: v2 as a canary, first step 5 %, budget MaxDeletes.
 func (e *env) canaryBad(ctx context.Context) (report.Run, error) {
+	// Each step holds its gates for a while, as a canary's analysis window
+	// would: the first 30 s, the others 10 s.
 	steps := []v1alpha1.CanaryStep{
-		{Weight: 5, Pause: &metav1.Duration{Duration: 15 * time.Second}},
-		{Weight: 25}, {Weight: 50}, {Weight: 100},
+		{Weight: 5, Pause: &metav1.Duration{Duration: 30 * time.Second}},
+		{Weight: 25, Pause: &metav1.Duration{Duration: 10 * time.Second}},
+		{Weight: 50, Pause: &metav1.Duration{Duration: 10 * time.Second}},
+		{Weight: 100, Pause: &metav1.Duration{Duration: 10 * time.Second}},
 	}
 	res, run, err := e.runCanary(ctx, canaryCase{name: RunCanaryBad, version: sample.V2, steps: steps})
 	if err != nil {
@@ -285,6 +291,9 @@ func (e *env) canaryBad(ctx context.Context) (report.Run, error) {
 	run.Checks = map[string]int64{"budget_denials": int64(res.budgetDenials)}
 	if !res.tripAt.IsZero() && !res.failedAt.IsZero() {
 		run.Metrics["detect_ms"] = msSince(res.tripAt, res.failedAt)
+	}
+	if res.failedStep >= 0 && res.failedStep < len(steps) {
+		run.Metrics["failed_at_weight"] = float64(steps[res.failedStep].Weight)
 	}
 	if !res.revertAt.IsZero() && !res.effectiveAt.IsZero() {
 		run.Metrics["revert_effective_ms"] = msSince(res.revertAt, res.effectiveAt)
