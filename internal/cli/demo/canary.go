@@ -10,6 +10,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"k8s.io/klog/v2"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/handover-dev/handover/internal/canary/sample"
@@ -90,7 +91,10 @@ func runCanary(ctx context.Context, o *canaryOptions, stdout, stderr io.Writer) 
 	if err := cluster.CheckBinaries(o.BinDir, cluster.BinEtcd, cluster.BinKubeAPIServer); err != nil {
 		return fmt.Errorf("demo canary needs a real kube-apiserver: %w", err)
 	}
+	// The demo prints its own progress; client-go's and controller-runtime's
+	// logs (e.g. a watch cut when a version is stopped) would only be noise.
 	ctrllog.SetLogger(logr.Discard())
+	klog.SetLogger(logr.Discard())
 	crds, err := sample.CRDs()
 	if err != nil {
 		return err
