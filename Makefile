@@ -70,6 +70,7 @@ $(CONTROLLER_GEN):
 generate: $(CONTROLLER_GEN) ## regenerate deepcopy, CRDs and RBAC (controller-gen, pinned)
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) object crd paths=./internal/canary/sample/... output:crd:artifacts:config=internal/canary/sample/crd
 	$(CONTROLLER_GEN) rbac:roleName=handover-manager paths=./internal/controller/... output:rbac:artifacts:config=config/rbac
 	cp config/crd/bases/handover.dev_certificateauthorities.yaml deploy/manifests/01-crd-certificateauthorities.yaml
 	cp config/crd/bases/handover.dev_certificateauthorities.yaml deploy/helm/handover/crds/certificateauthorities.yaml
@@ -87,7 +88,9 @@ demo: build ## the main job: run the demos on embedded defaults, reports in ./ou
 	@mkdir -p $(OUT)
 	$(BIN)/handover demo rotate --compare --json $(OUT)/rotate.json --svg $(OUT)/rotate.svg
 	$(BIN)/handover demo etcd --json $(OUT)/etcd.json --svg $(OUT)/etcd.svg
-	@echo "reports: $(OUT)/rotate.json $(OUT)/rotate.svg $(OUT)/etcd.json $(OUT)/etcd.svg"
+	@test -x $(K8S_BIN)/kube-apiserver -a -x $(K8S_BIN)/etcd || { echo "demo canary needs etcd and kube-apiserver in $(K8S_BIN): run 'make k8s-binaries' first" >&2; exit 1; }
+	$(BIN)/handover demo canary --bin-dir $(K8S_BIN) --json $(OUT)/canary.json --svg $(OUT)/canary.svg
+	@echo "reports: $(OUT)/rotate.json $(OUT)/rotate.svg $(OUT)/etcd.json $(OUT)/etcd.svg $(OUT)/canary.json $(OUT)/canary.svg"
 
 clean: ## remove build outputs
 	rm -rf $(BIN) $(OUT)

@@ -29,6 +29,7 @@ an SVG timeline (--svg).`,
 	cmd.AddCommand(
 		newRotateCommand(),
 		newEtcdCommand(),
+		newCanaryCommand(),
 	)
 	return cmd
 }

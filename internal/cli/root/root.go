@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/handover-dev/handover/internal/cli/ca"
+	"github.com/handover-dev/handover/internal/cli/canary"
 	"github.com/handover-dev/handover/internal/cli/controller"
 	"github.com/handover-dev/handover/internal/cli/demo"
 	"github.com/handover-dev/handover/internal/cli/etcd"
@@ -38,6 +39,7 @@ Also usable as a kubectl plugin (install the binary as kubectl-handover).`,
 	}
 	cmd.AddCommand(
 		ca.NewCommand(),
+		canary.NewCommand(),
 		controller.NewCommand(),
 		demo.NewCommand(),
 		etcd.NewCommand(),

@@ -1,0 +1,107 @@
+package canary_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/handover-dev/handover/internal/canary"
+	"github.com/handover-dev/handover/internal/canary/sample"
+)
+
+// BenchmarkHandoverAndRevert measures, on a real kube-apiserver with
+// HANDOVER_BENCH_ROUTES Routes (default 10,000): handing every Route to the
+// canary at weight 100 (Relabel, 16 workers), the revert switch until a
+// canary write is denied (one param write), and relabelling back in the
+// background. Run with -benchtime=1x; figures are reported, never asserted:
+//
+//	go test -run '^$' -bench BenchmarkHandoverAndRevert -benchtime=1x ./internal/canary/
+func BenchmarkHandoverAndRevert(b *testing.B) {
+	n := 10000
+	if v, err := strconv.Atoi(os.Getenv("HANDOVER_BENCH_ROUTES")); err == nil && v > 0 {
+		n = v
+	}
+	w := startWorldTB(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	cc := canaryAtDefaults("bench")
+	if err := w.admin.Create(ctx, cc); err != nil {
+		b.Fatal(err)
+	}
+	kinds, errs := canary.CheckResources(cc, w.admin.RESTMapper())
+	if len(errs) > 0 {
+		b.Fatal(errs)
+	}
+	if err := createRoutes(ctx, w.admin, n); err != nil {
+		b.Fatal(err)
+	}
+	startEnforcementTB(b, w, cc)
+	probeRoute := route("route-00000", "")
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		owned, err := canary.Relabel(ctx, w.admin, cc, kinds[0], testNS, 100, false, 16, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		handover := time.Since(start)
+		if owned["v2"] != n {
+			b.Fatalf("canary owns %d of %d after weight 100", owned["v2"], n)
+		}
+		// Wait until the canary can write (the label is visible to admission).
+		for relabelHost(ctx, w.v2, probeRoute.Name, "h.example") != nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+		switchAt := time.Now()
+		if err := canary.SetRevert(ctx, w.admin, cc.Name, true); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			err := w.v2.Patch(ctx, route(probeRoute.Name, ""), client.RawPatch("application/merge-patch+json", []byte(`{}`)), client.DryRunAll)
+			if apierrors.IsForbidden(err) || apierrors.IsInvalid(err) {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		effective := time.Since(switchAt)
+		start = time.Now()
+		if _, err := canary.Relabel(ctx, w.admin, cc, kinds[0], testNS, 0, true, 16, nil); err != nil {
+			b.Fatal(err)
+		}
+		back := time.Since(start)
+		if err := canary.SetRevert(ctx, w.admin, cc.Name, false); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(handover.Seconds(), "handover_s")
+		b.ReportMetric(float64(effective.Microseconds())/1000, "revert_effective_ms")
+		b.ReportMetric(back.Seconds(), "relabel_back_s")
+		b.ReportMetric(float64(n), "objects")
+	}
+}
+
+func createRoutes(ctx context.Context, c client.Client, n int) error {
+	sem := make(chan struct{}, 16)
+	errc := make(chan error, n)
+	for i := range n {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			r := &sample.Route{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: fmt.Sprintf("route-%05d", i)},
+				Spec: sample.RouteSpec{Host: "h.example", Backend: "10.0.0.1:80"}}
+			errc <- c.Create(ctx, r)
+		}()
+	}
+	for range n {
+		if err := <-errc; err != nil {
+			return err
+		}
+	}
+	return nil
+}

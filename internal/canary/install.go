@@ -1,0 +1,67 @@
+package canary
+
+import (
+	"context"
+	"fmt"
+
+	admv1 "k8s.io/api/admissionregistration/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/handover-dev/handover/api/v1alpha1"
+)
+
+// Install creates or updates cc's enforcement: the ValidatingAdmissionPolicy
+// and its binding (Policy), and the ValidatingWebhookConfiguration pointing
+// at webhookURL with caBundle (WebhookConfiguration). Idempotent. The
+// apiserver needs a moment to load a new policy; EnforcementActive observes
+// when it bites.
+func Install(ctx context.Context, c client.Client, cc *v1alpha1.ControllerCanary, webhookURL string, caBundle []byte) error {
+	pol, bind := Policy(cc)
+	hook := WebhookConfiguration(cc, webhookURL, caBundle)
+	if err := upsert(ctx, c, pol, func(o *admv1.ValidatingAdmissionPolicy) { o.Labels, o.Spec = pol.Labels, pol.Spec }); err != nil {
+		return err
+	}
+	if err := upsert(ctx, c, bind, func(o *admv1.ValidatingAdmissionPolicyBinding) { o.Labels, o.Spec = bind.Labels, bind.Spec }); err != nil {
+		return err
+	}
+	return upsert(ctx, c, hook, func(o *admv1.ValidatingWebhookConfiguration) { o.Labels, o.Webhooks = hook.Labels, hook.Webhooks })
+}
+
+func upsert[T client.Object](ctx context.Context, c client.Client, want T, set func(T)) error {
+	obj := want.DeepCopyObject().(T)
+	if _, err := controllerutil.CreateOrUpdate(ctx, c, obj, func() error { set(obj); return nil }); err != nil {
+		return fmt.Errorf("apply %T %s: %w", want, want.GetName(), err)
+	}
+	return nil
+}
+
+// Uninstall deletes cc's policy, binding and webhook configuration (absent
+// ones are fine): after it both versions may write everything again.
+func Uninstall(ctx context.Context, c client.Client, name string) error {
+	n := PolicyName(name)
+	for _, o := range []client.Object{
+		&admv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: n}},
+		&admv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: n}},
+		&admv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: n}},
+	} {
+		if err := c.Delete(ctx, o); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete %T %s: %w", o, n, err)
+		}
+	}
+	return nil
+}
+
+// SetRevert writes spec.revert of the ControllerCanary name: one merge
+// patch, the revert switch. The policy and the webhook read it, so every
+// object is stable's from the moment the apiserver's informers see it.
+func SetRevert(ctx context.Context, c client.Client, name string, revert bool) error {
+	cc := &v1alpha1.ControllerCanary{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	patch := fmt.Appendf(nil, `{"spec":{"revert":%t}}`, revert)
+	if err := c.Patch(ctx, cc, client.RawPatch("application/merge-patch+json", patch)); err != nil {
+		return fmt.Errorf("controllercanary %s: set spec.revert=%t: %w", name, revert, err)
+	}
+	return nil
+}

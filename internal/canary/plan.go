@@ -1,0 +1,339 @@
+package canary
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/handover-dev/handover/api/v1alpha1"
+	"github.com/handover-dev/handover/internal/plan"
+)
+
+// PauseStore persists the start of a weight step's pause ("waits are gates,
+// not sleeps": the deadline is a persisted timestamp + the pause).
+type PauseStore interface {
+	// PauseStarted returns when step's pause began, if recorded.
+	PauseStarted(ctx context.Context, step string) (time.Time, bool, error)
+	// SetPauseStarted records it.
+	SetPauseStarted(ctx context.Context, step string, at time.Time) error
+}
+
+// Step names of a canary plan (the weight steps are named by StepName).
+const (
+	StepEnforce = "enforce"
+	StepPromote = "promote"
+)
+
+// PlanName is the name of the plan of the ControllerCanary named canary.
+func PlanName(canary string) string { return "controllercanary-" + canary }
+
+// StepName is the name of the weight step at index i (0-based) of
+// spec.steps: "step-<i+1>-weight-<weight>".
+func StepName(i int, weight int32) string { return fmt.Sprintf("step-%d-weight-%d", i+1, weight) }
+
+// Config is what NewPlan needs. Canary must have passed Validate and
+// CheckResources (Kinds are the main resources' kinds, index-aligned with
+// spec.resources).
+type Config struct {
+	// Client is handover's own client (not a version's identity).
+	Client client.Client
+	// CanaryClient carries the canary's identity; the enforce gate makes a
+	// dry-run write with it to see the policy bite.
+	CanaryClient client.Client
+	Canary       *v1alpha1.ControllerCanary
+	Kinds        []schema.GroupVersionKind
+	// Namespace limits relabelling to one namespace ("" = all).
+	Namespace string
+	// WebhookURL and CABundle point the webhook configuration at handover.
+	WebhookURL string
+	CABundle   []byte
+	// Ledger is the webhook's; its breaker is the guard of every step.
+	Ledger *Ledger
+	// Reconciled is an extra gate of each weight step (nil = none): did the
+	// canary reconcile the objects it now owns?
+	Reconciled func(ctx context.Context, weight int32) plan.Result
+	// OnMove is called for every object relabelled (may be nil).
+	OnMove func(Move)
+	// OnRevert is called right after the revert switch was written.
+	OnRevert func()
+	// OnPromote is called by the promote step's Apply, before it returns:
+	// stop the stable version there.
+	OnPromote func(ctx context.Context) error
+	// Current, when set, reads the ControllerCanary as it is now; a weight
+	// step's gate fails (and the plan rolls back) once spec.revert is true,
+	// so a user's revert switch also ends the plan.
+	Current func(ctx context.Context) (*v1alpha1.ControllerCanary, error)
+	// Pauses persists when each step's pause began, so a restarted
+	// controller resumes the same wait (nil = in memory only).
+	Pauses PauseStore
+	// HTTPClient scrapes spec.canary.metricsEndpoint for the error-ratio
+	// gate (nil = http.DefaultClient).
+	HTTPClient *http.Client
+	Clock      clock.Clock
+}
+
+// NewPlan builds the canary plan: "enforce" (install the policy, binding and
+// webhook configuration; gate: a dry-run write by the canary's identity on a
+// stable object is denied), one weight step per spec.steps (relabel to the
+// weight; gates: the breaker is closed, spec.revert unset, the reconcile
+// error ratio from spec.canary.metricsEndpoint within
+// analysis.maxErrorPercent, Reconciled, the step's pause elapsed), then
+// "promote", the point of no return. Before it any failure reverts: the weight steps' Revert writes spec.revert=true (one
+// write: the switch) then relabels every object back to stable; enforcement
+// stays installed so the canary stays fenced.
+//
+// The breaker is checked in every weight step's Check, so a budget breach at
+// any time before promotion fails the running step and rolls back.
+func NewPlan(cfg Config) (*plan.Plan, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	cc := cfg.Canary
+	if len(cfg.Kinds) < len(cc.Spec.Resources) {
+		return nil, fmt.Errorf("controllercanary %s: %d kinds for %d spec.resources: run CheckResources first", cc.Name, len(cfg.Kinds), len(cc.Spec.Resources))
+	}
+	steps := []plan.Step{&enforceStep{cfg: &cfg}}
+	reverted := &revertOnce{}
+	for i, s := range cc.Spec.Steps {
+		var pause time.Duration
+		if s.Pause != nil {
+			pause = s.Pause.Duration
+		}
+		steps = append(steps, &weightStep{cfg: &cfg, name: StepName(i, s.Weight), weight: s.Weight, pause: pause, reverted: reverted})
+	}
+	steps = append(steps, &promoteStep{cfg: &cfg})
+	return &plan.Plan{
+		Name:            PlanName(cc.Name),
+		Steps:           steps,
+		PointOfNoReturn: len(steps) - 1,
+		PollInterval:    100 * time.Millisecond,
+	}, nil
+}
+
+type enforceStep struct{ cfg *Config }
+
+func (s *enforceStep) Name() string { return StepEnforce }
+
+func (s *enforceStep) Describe() string {
+	return "install " + describePolicy(s.cfg.Canary) + " and its webhook"
+}
+
+func (s *enforceStep) Apply(ctx context.Context) error {
+	return Install(ctx, s.cfg.Client, s.cfg.Canary, s.cfg.WebhookURL, s.cfg.CABundle)
+}
+
+// Check makes a dry-run no-op patch, as the canary, of one object the
+// stable version owns; Done when the policy denies it.
+func (s *enforceStep) Check(ctx context.Context) plan.Result {
+	return EnforcementActive(ctx, s.cfg.Client, s.cfg.CanaryClient, s.cfg.Canary, s.cfg.Kinds, s.cfg.Namespace)
+}
+
+// Revert leaves enforcement installed: the weight steps' Revert already
+// handed everything to stable with the switch, and the canary must stay
+// fenced until someone stops it (Uninstall removes it).
+func (s *enforceStep) Revert(context.Context) error { return nil }
+
+// EnforcementActive is Done when a dry-run no-op patch by canary (a client
+// with the canary's identity) of one stable-owned main object is denied
+// (the policy is loaded and bites), NotYet while it is allowed, and Done
+// when there is no stable-owned object to try (nothing to protect).
+func EnforcementActive(ctx context.Context, admin, canary client.Client, cc *v1alpha1.ControllerCanary, kinds []schema.GroupVersionKind, namespace string) plan.Result {
+	for _, gvk := range kinds[:len(cc.Spec.Resources)] {
+		var list metav1.PartialObjectMetadataList
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := admin.List(ctx, &list, client.InNamespace(namespace), client.Limit(50)); err != nil {
+			return plan.NotYet(fmt.Sprintf("list %s: %v", gvk.Kind, err))
+		}
+		for i := range list.Items {
+			o := &list.Items[i]
+			if RevisionOf(o.Labels, v1alpha1.LabelControllerRevision, cc.Spec.Stable.Revision, cc.Spec.Revert) != cc.Spec.Stable.Revision {
+				continue
+			}
+			o.SetGroupVersionKind(gvk)
+			err := canary.Patch(ctx, o, client.RawPatch("application/merge-patch+json", []byte(`{}`)), client.DryRunAll)
+			if err == nil {
+				return plan.NotYet(fmt.Sprintf("policy not loaded yet: %s %s/%s still writable by %s", gvk.Kind, o.Namespace, o.Name, cc.Spec.Canary.Identity))
+			}
+			return plan.Done()
+		}
+	}
+	return plan.Done()
+}
+
+type weightStep struct {
+	cfg      *Config
+	name     string
+	weight   int32
+	pause    time.Duration
+	reverted *revertOnce
+
+	mu       sync.Mutex
+	passed   time.Time // first time every gate passed (pause runs from here)
+	applied  bool
+	baseline *Reconciles // canary's reconcile counters when the step began
+}
+
+func (s *weightStep) Name() string { return s.name }
+
+func (s *weightStep) Describe() string {
+	return fmt.Sprintf("hand %d %% of the objects to revision %s; gates: breaker closed, reconciled, pause %s", s.weight, s.cfg.Canary.Spec.Canary.Revision, s.pause)
+}
+
+func (s *weightStep) Apply(ctx context.Context) error {
+	if err := s.guard(); err != nil {
+		return plan.Permanent(err)
+	}
+	for _, gvk := range s.cfg.Kinds[:len(s.cfg.Canary.Spec.Resources)] {
+		if _, err := Relabel(ctx, s.cfg.Client, s.cfg.Canary, gvk, s.cfg.Namespace, s.weight, false, 0, s.cfg.OnMove); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	s.applied = true
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *weightStep) guard() error {
+	if t, open := s.cfg.Ledger.Tripped(s.cfg.Canary.Spec.Canary.Revision); open {
+		return fmt.Errorf("%w at %s: %s", ErrBreakerTripped, t.At.UTC().Format(time.RFC3339Nano), t.Reason)
+	}
+	return nil
+}
+
+func (s *weightStep) Check(ctx context.Context) plan.Result {
+	promote := false
+	if err := s.guard(); err != nil {
+		return plan.Failed(err.Error())
+	}
+	if s.cfg.Current != nil {
+		cur, err := s.cfg.Current(ctx)
+		if err != nil {
+			return plan.NotYet(fmt.Sprintf("read controllercanary %s: %v", s.cfg.Canary.Name, err))
+		}
+		if cur.Spec.Revert {
+			return plan.Failed(fmt.Sprintf("controllercanary %s: spec.revert is set", s.cfg.Canary.Name))
+		}
+		if cur.Annotations[v1alpha1.AnnotationPromote] == "true" {
+			promote = true
+		}
+	}
+	if r := s.errorRatio(ctx); r.State == plan.CheckFailed {
+		return r
+	}
+	if s.cfg.Reconciled != nil {
+		if r := s.cfg.Reconciled(ctx, s.weight); r.State != plan.CheckDone {
+			return r
+		}
+	}
+	now := s.cfg.Clock.Now()
+	s.mu.Lock()
+	if s.passed.IsZero() && s.cfg.Pauses != nil && s.pause > 0 {
+		if t, ok, err := s.cfg.Pauses.PauseStarted(ctx, s.name); err == nil && ok {
+			s.passed = t
+		}
+	}
+	fresh := s.passed.IsZero()
+	if fresh {
+		s.passed = now
+	}
+	left := s.passed.Add(s.pause).Sub(now)
+	s.mu.Unlock()
+	if fresh && s.cfg.Pauses != nil && s.pause > 0 {
+		if err := s.cfg.Pauses.SetPauseStarted(ctx, s.name, now); err != nil {
+			return plan.NotYet(fmt.Sprintf("persist the pause start: %v", err))
+		}
+	}
+	if left > 0 && !promote {
+		return plan.NotYet(fmt.Sprintf("gates hold; pause %s left", left.Round(time.Millisecond)))
+	}
+	return plan.Done()
+}
+
+// errorRatio is the reconcile-error gate when the canary has a metrics
+// endpoint: the first call takes the baseline, later calls compare
+// (ErrorRatioGate). Only Failed matters to Check: a canary with nothing to
+// reconcile does not hold the step. A scrape error is NotYet.
+func (s *weightStep) errorRatio(ctx context.Context) plan.Result {
+	url := s.cfg.Canary.Spec.Canary.MetricsEndpoint
+	if url == "" {
+		return plan.Done()
+	}
+	now, err := ScrapeReconciles(ctx, s.cfg.HTTPClient, url)
+	if err != nil {
+		return plan.NotYet(err.Error())
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.baseline == nil {
+		s.baseline = &now
+		return plan.NotYet("error-ratio baseline taken")
+	}
+	return ErrorRatioGate(*s.baseline, now, s.cfg.Canary.Spec.Analysis.MaxErrorPercent)
+}
+
+// Revert throws the switch (once per plan) and relabels every object back.
+func (s *weightStep) Revert(ctx context.Context) error {
+	if err := s.reverted.do(func() error {
+		if err := SetRevert(ctx, s.cfg.Client, s.cfg.Canary.Name, true); err != nil {
+			return err
+		}
+		if s.cfg.OnRevert != nil {
+			s.cfg.OnRevert()
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, gvk := range s.cfg.Kinds[:len(s.cfg.Canary.Spec.Resources)] {
+		if _, err := Relabel(ctx, s.cfg.Client, s.cfg.Canary, gvk, s.cfg.Namespace, 0, true, 0, s.cfg.OnMove); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// revertOnce runs the revert switch once per plan run.
+type revertOnce struct {
+	mu   sync.Mutex
+	done bool
+}
+
+func (r *revertOnce) do(f func() error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done {
+		return nil
+	}
+	if err := f(); err != nil {
+		return err
+	}
+	r.done = true
+	return nil
+}
+
+type promoteStep struct{ cfg *Config }
+
+func (s *promoteStep) Name() string { return StepPromote }
+
+func (s *promoteStep) Describe() string {
+	return fmt.Sprintf("promote revision %s: the stable revision %s owns nothing any more (point of no return)", s.cfg.Canary.Spec.Canary.Revision, s.cfg.Canary.Spec.Stable.Revision)
+}
+
+func (s *promoteStep) Apply(ctx context.Context) error {
+	if s.cfg.OnPromote != nil {
+		return s.cfg.OnPromote(ctx)
+	}
+	return nil
+}
+
+func (s *promoteStep) Check(context.Context) plan.Result { return plan.Done() }
+
+func (s *promoteStep) Revert(context.Context) error { return nil }

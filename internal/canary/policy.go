@@ -1,0 +1,127 @@
+package canary
+
+import (
+	"fmt"
+
+	admv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/handover-dev/handover/api/v1alpha1"
+)
+
+// PolicyName is the name of the ValidatingAdmissionPolicy, its binding and
+// the ValidatingWebhookConfiguration generated for the ControllerCanary
+// named canary.
+func PolicyName(canary string) string { return "handover-canary-" + canary }
+
+// CEL building blocks of the policy. The param is the ControllerCanary
+// itself, so a write of spec.revert flips enforcement for every object in
+// one write, and a change of identities needs no regeneration.
+const (
+	celCaller = `request.userInfo.username == params.spec.canary.identity ? params.spec.canary.revision : ` +
+		`(request.userInfo.username == params.spec.stable.identity ? params.spec.stable.revision : '')`
+	// celLabel is the ownership label of oldObject ('' when absent).
+	celOldLabel = `has(oldObject.metadata.labels) && '` + v1alpha1.LabelControllerRevision + `' in oldObject.metadata.labels ? ` +
+		`oldObject.metadata.labels['` + v1alpha1.LabelControllerRevision + `'] : ''`
+	celNewLabel = `object == null ? variables.oldLabel : (has(object.metadata.labels) && '` + v1alpha1.LabelControllerRevision + `' in object.metadata.labels ? ` +
+		`object.metadata.labels['` + v1alpha1.LabelControllerRevision + `'] : '')`
+	celOwner = `has(params.spec.revert) && params.spec.revert ? params.spec.stable.revision : ` +
+		`(variables.oldLabel != '' ? variables.oldLabel : params.spec.stable.revision)`
+)
+
+// Policy returns the ValidatingAdmissionPolicy and its binding that enforce
+// ownership of cc's main resources for controllers that do not cooperate:
+// an UPDATE (PATCH is an UPDATE in admission) or DELETE of an object, and of
+// its status subresource, by one version's identity is denied when the
+// object (as it was before the request) is owned by the other version; an
+// UPDATE by a version may not change the ownership label. Requests of any
+// other identity (handover itself, users, the garbage collector) pass.
+//
+// Ownership is LabelControllerRevision on oldObject, no label = stable; with
+// spec.revert every object is stable's (RevisionOf). The policy's param is
+// cc itself (paramKind ControllerCanary, paramRef by name,
+// parameterNotFoundAction Deny: a deleted canary blocks both versions until
+// the policy is removed, never lets both write). failurePolicy Fail: CEL
+// runs in the apiserver, there is no outage to tolerate.
+func Policy(cc *v1alpha1.ControllerCanary) (*admv1.ValidatingAdmissionPolicy, *admv1.ValidatingAdmissionPolicyBinding) {
+	name := PolicyName(cc.Name)
+	var rules []admv1.NamedRuleWithOperations
+	for _, r := range cc.Spec.Resources {
+		rules = append(rules, admv1.NamedRuleWithOperations{RuleWithOperations: admv1.RuleWithOperations{
+			Operations: []admv1.OperationType{admv1.Update, admv1.Delete},
+			Rule: admv1.Rule{
+				APIGroups: []string{r.Group}, APIVersions: []string{"*"},
+				Resources: []string{r.Resource, r.Resource + "/status"}, Scope: ptr.To(admv1.AllScopes),
+			},
+		}})
+	}
+	pol := &admv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/managed-by": "handover"}},
+		Spec: admv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: ptr.To(admv1.Fail),
+			ParamKind:     &admv1.ParamKind{APIVersion: v1alpha1.GroupVersion.String(), Kind: "ControllerCanary"},
+			MatchConstraints: &admv1.MatchResources{
+				ResourceRules:     rules,
+				MatchPolicy:       ptr.To(admv1.Equivalent),
+				NamespaceSelector: namespaceSelector(cc),
+				ObjectSelector:    objectSelector(cc),
+			},
+			Variables: []admv1.Variable{
+				{Name: "caller", Expression: celCaller},
+				{Name: "oldLabel", Expression: celOldLabel},
+				{Name: "newLabel", Expression: celNewLabel},
+				{Name: "owner", Expression: celOwner},
+			},
+			Validations: []admv1.Validation{
+				{
+					Expression: `variables.caller == '' || variables.caller == variables.owner`,
+					MessageExpression: `'controller canary ' + params.metadata.name + ': ' + request.userInfo.username + ' (revision ' + variables.caller + ') may not ' + ` +
+						`request.operation + ' ' + request.resource.resource + ' ' + (request.namespace != '' ? request.namespace + '/' : '') + request.name + ': owned by revision ' + variables.owner`,
+					Reason: ptr.To(metav1.StatusReasonForbidden),
+				},
+				{
+					Expression: `variables.caller == '' || request.operation != 'UPDATE' || variables.newLabel == variables.oldLabel`,
+					MessageExpression: `'controller canary ' + params.metadata.name + ': ' + request.userInfo.username + ' may not change the label ` +
+						v1alpha1.LabelControllerRevision + ` of ' + request.resource.resource + ' ' + request.name + '; handover assigns owners'`,
+					Reason: ptr.To(metav1.StatusReasonForbidden),
+				},
+			},
+		},
+	}
+	bind := &admv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: pol.Labels},
+		Spec: admv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName: name,
+			ParamRef: &admv1.ParamRef{
+				Name:                    cc.Name,
+				ParameterNotFoundAction: ptr.To(admv1.DenyAction),
+			},
+			ValidationActions: []admv1.ValidationAction{admv1.Deny},
+		},
+	}
+	return pol, bind
+}
+
+// namespaceSelector is the main resources' common namespace selector
+// (Validate requires them to be equal), nil when none is set.
+func namespaceSelector(cc *v1alpha1.ControllerCanary) *metav1.LabelSelector {
+	if len(cc.Spec.Resources) == 0 || cc.Spec.Resources[0].NamespaceSelector == nil {
+		return nil
+	}
+	return cc.Spec.Resources[0].NamespaceSelector.DeepCopy()
+}
+
+// objectSelector is the main resources' common object selector, nil when
+// none is set.
+func objectSelector(cc *v1alpha1.ControllerCanary) *metav1.LabelSelector {
+	if len(cc.Spec.Resources) == 0 || cc.Spec.Resources[0].ObjectSelector == nil {
+		return nil
+	}
+	return cc.Spec.Resources[0].ObjectSelector.DeepCopy()
+}
+
+// describePolicy is a one-line summary for logs and plan descriptions.
+func describePolicy(cc *v1alpha1.ControllerCanary) string {
+	return fmt.Sprintf("ValidatingAdmissionPolicy %s over %d main resource(s), param ControllerCanary %s", PolicyName(cc.Name), len(cc.Spec.Resources), cc.Name)
+}

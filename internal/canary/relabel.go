@@ -1,0 +1,122 @@
+package canary
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/handover-dev/handover/api/v1alpha1"
+)
+
+// Move is one ownership change Relabel made.
+type Move struct {
+	Key      string    // group/kind/namespace/name
+	Revision string    // new owner
+	Sent     time.Time // when the label patch was sent
+	Done     time.Time // when the apiserver answered it
+}
+
+// Relabel sets the ownership label of every object of kind gvk in namespace
+// ("" = all) to what weight says (ToCanary on the object's Key: canary's
+// revision, else no label = stable). With revert every object goes back to
+// stable. It patches only objects whose owner changes (a merge patch of
+// metadata.labels with resourceVersion, so a concurrent relabel conflicts
+// instead of overwriting), workers at a time (≤ 0 = 16), and calls onMove
+// (may be nil; called from several goroutines) after each. It returns the
+// number of objects each revision owns afterwards (by the stable and canary
+// revision names) and the first error; it continues after errors.
+func Relabel(ctx context.Context, c client.Client, cc *v1alpha1.ControllerCanary, gvk schema.GroupVersionKind, namespace string, weight int32, revert bool, workers int, onMove func(Move)) (map[string]int, error) {
+	if workers <= 0 {
+		workers = 16
+	}
+	var list metav1.PartialObjectMetadataList
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err := c.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+		return nil, fmt.Errorf("list %s: %w", gvk.Kind, err)
+	}
+	stable, canaryRev := cc.Spec.Stable.Revision, cc.Spec.Canary.Revision
+	owned := map[string]int{stable: 0, canaryRev: 0}
+	type job struct {
+		obj  *metav1.PartialObjectMetadata
+		want string
+	}
+	jobs := make(chan job)
+	var (
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+	)
+	for range workers {
+		wg.Go(func() {
+			for j := range jobs {
+				sent := time.Now()
+				err := patchLabel(ctx, c, j.obj, j.want, stable)
+				if err == nil && onMove != nil {
+					onMove(Move{Key: Key(gvk.Group, gvk.Kind, j.obj.Namespace, j.obj.Name), Revision: j.want, Sent: sent, Done: time.Now()})
+				}
+				if err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for i := range list.Items {
+		o := &list.Items[i]
+		o.SetGroupVersionKind(gvk)
+		want := stable
+		if !revert {
+			in, err := ToCanary(Key(gvk.Group, gvk.Kind, o.Namespace, o.Name), weight)
+			if err != nil {
+				close(jobs)
+				wg.Wait()
+				return nil, err
+			}
+			if in {
+				want = canaryRev
+			}
+		}
+		owned[want]++
+		if RevisionOf(o.Labels, v1alpha1.LabelControllerRevision, stable, false) == want {
+			continue
+		}
+		select {
+		case jobs <- job{obj: o, want: want}:
+		case <-ctx.Done():
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return owned, first
+}
+
+// patchLabel sets (want != stable) or removes (want == stable) the
+// ownership label of o.
+func patchLabel(ctx context.Context, c client.Client, o *metav1.PartialObjectMetadata, want, stable string) error {
+	var value any = want
+	if want == stable {
+		value = nil
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"labels": map[string]any{v1alpha1.LabelControllerRevision: value},
+	}})
+	if err != nil {
+		return err
+	}
+	if err := c.Patch(ctx, o, client.RawPatch("application/merge-patch+json", patch)); err != nil {
+		return fmt.Errorf("label %s %s/%s %s=%s: %w", o.Kind, o.Namespace, o.Name, v1alpha1.LabelControllerRevision, want, err)
+	}
+	return nil
+}

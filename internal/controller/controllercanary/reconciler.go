@@ -1,0 +1,303 @@
+package controllercanary
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/handover-dev/handover/api/v1alpha1"
+	"github.com/handover-dev/handover/internal/canary"
+	"github.com/handover-dev/handover/internal/plan"
+)
+
+// Condition reasons of a ControllerCanary.
+const (
+	ReasonInvalidSpec     = "InvalidSpec"
+	ReasonUnknownResource = "UnknownResource"
+	ReasonNothingSelected = "NothingSelected"
+	ReasonValid           = "Valid"
+	ReasonRunning         = "Running"
+	ReasonPaused          = "Paused"
+	ReasonEnded           = "Ended"
+)
+
+// Reconciler validates each ControllerCanary and runs its plan in a worker
+// goroutine (one per canary), checkpointed in status so a restarted
+// controller resumes. spec.paused stops the worker without rollback (it
+// resumes when cleared); spec.revert makes the running weight step fail and
+// the plan roll back.
+type Reconciler struct {
+	Client   client.Client
+	Reader   client.Reader // uncached
+	Mapper   meta.RESTMapper
+	Config   *rest.Config // handover's own; impersonated for the enforcement gate
+	Server   *canary.Server
+	Recorder events.EventRecorder
+	Clock    clock.Clock
+
+	mu      sync.Mutex
+	workers map[string]*worker // by ControllerCanary name
+	ledgers map[string]*canary.Ledger
+}
+
+type worker struct {
+	cancel     context.CancelFunc
+	done       chan struct{}
+	generation int64
+}
+
+// Reconcile is the entry point; see the type's doc.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	cc := &v1alpha1.ControllerCanary{}
+	if err := r.Client.Get(ctx, req.NamespacedName, cc); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			r.stop(req.Name)
+		}
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if cc.Status.Outcome != "" {
+		r.stop(cc.Name)
+		return reconcile.Result{}, r.setCondition(ctx, cc, v1alpha1.CanaryConditionProgressing, metav1.ConditionFalse, ReasonEnded, "plan ended "+cc.Status.Outcome+": "+cc.Status.Reason)
+	}
+	kinds, reason, msg := r.validate(ctx, cc)
+	if reason != "" {
+		// Nothing is changed: no worker starts, no policy is installed.
+		r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, reason, reason, "%s", msg)
+		return reconcile.Result{}, r.setCondition(ctx, cc, v1alpha1.CanaryConditionValid, metav1.ConditionFalse, reason, msg)
+	}
+	if err := r.setCondition(ctx, cc, v1alpha1.CanaryConditionValid, metav1.ConditionTrue, ReasonValid, "spec is valid"); err != nil {
+		return reconcile.Result{}, err
+	}
+	if cc.Spec.Paused {
+		r.stop(cc.Name)
+		return reconcile.Result{}, r.setCondition(ctx, cc, v1alpha1.CanaryConditionProgressing, metav1.ConditionFalse, ReasonPaused, "spec.paused: the plan stopped where it was; clear it to resume")
+	}
+	r.start(ctx, cc, kinds)
+	return reconcile.Result{}, r.setCondition(ctx, cc, v1alpha1.CanaryConditionProgressing, metav1.ConditionTrue, ReasonRunning, "plan running")
+}
+
+// validate returns the main and controlled kinds, or a reason and message
+// naming the field: Validate, then CheckResources, then every main
+// resource's selectors must select at least one object.
+func (r *Reconciler) validate(ctx context.Context, cc *v1alpha1.ControllerCanary) ([]schema.GroupVersionKind, string, string) {
+	if errs := canary.Validate(cc); len(errs) > 0 {
+		return nil, ReasonInvalidSpec, fmt.Sprintf("controllercanary %s: %v", cc.Name, errs.ToAggregate())
+	}
+	kinds, errs := canary.CheckResources(cc, r.Mapper)
+	if len(errs) > 0 {
+		return nil, ReasonUnknownResource, fmt.Sprintf("controllercanary %s: %v", cc.Name, errs.ToAggregate())
+	}
+	for i, res := range cc.Spec.Resources {
+		n, err := countSelected(ctx, r.Client, kinds[i], res)
+		if err != nil {
+			return nil, ReasonNothingSelected, fmt.Sprintf("controllercanary %s: spec.resources[%d]: %v", cc.Name, i, err)
+		}
+		if n == 0 {
+			return nil, ReasonNothingSelected, fmt.Sprintf("controllercanary %s: spec.resources[%d] (%s) selects no object", cc.Name, i, canary.GVR(res).String())
+		}
+	}
+	return kinds, "", ""
+}
+
+// countSelected counts the objects of gvk matching res's selectors.
+func countSelected(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, res v1alpha1.CanaryResource) (int, error) {
+	var nsNames []string
+	if res.NamespaceSelector != nil {
+		sel, err := metav1.LabelSelectorAsSelector(res.NamespaceSelector)
+		if err != nil {
+			return 0, err
+		}
+		var nss corev1.NamespaceList
+		if err := c.List(ctx, &nss, client.MatchingLabelsSelector{Selector: sel}); err != nil {
+			return 0, err
+		}
+		for _, ns := range nss.Items {
+			nsNames = append(nsNames, ns.Name)
+		}
+		if len(nsNames) == 0 {
+			return 0, nil
+		}
+	} else {
+		nsNames = []string{""}
+	}
+	opts := []client.ListOption{}
+	if res.ObjectSelector != nil {
+		sel, err := metav1.LabelSelectorAsSelector(res.ObjectSelector)
+		if err != nil {
+			return 0, err
+		}
+		opts = append(opts, client.MatchingLabelsSelector{Selector: sel})
+	}
+	n := 0
+	for _, ns := range nsNames {
+		var list metav1.PartialObjectMetadataList
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := c.List(ctx, &list, append(opts, client.InNamespace(ns))...); err != nil {
+			return 0, err
+		}
+		n += len(list.Items)
+	}
+	return n, nil
+}
+
+func (r *Reconciler) setCondition(ctx context.Context, cc *v1alpha1.ControllerCanary, typ string, status metav1.ConditionStatus, reason, msg string) error {
+	base := cc.DeepCopy()
+	changed := meta.SetStatusCondition(&cc.Status.Conditions, metav1.Condition{
+		Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: cc.Generation,
+	})
+	if !changed && cc.Status.ObservedGeneration == cc.Generation {
+		return nil
+	}
+	cc.Status.ObservedGeneration = cc.Generation
+	if err := r.Client.Status().Patch(ctx, cc, client.MergeFrom(base)); err != nil {
+		return fmt.Errorf("controllercanary %s: write condition %s: %w", cc.Name, typ, err)
+	}
+	return nil
+}
+
+// ledger returns the deletion ledger of cc (one per name, kept across
+// worker restarts in this process), opening the breaker condition on trip.
+func (r *Reconciler) ledger(cc *v1alpha1.ControllerCanary) *canary.Ledger {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ledgers == nil {
+		r.ledgers = map[string]*canary.Ledger{}
+	}
+	if l, ok := r.ledgers[cc.Name]; ok {
+		return l
+	}
+	name := cc.Name
+	l := canary.NewLedger(canary.BudgetOf(cc), r.Clock, func(rev string, t canary.Trip) {
+		ctx := context.Background()
+		cur := &v1alpha1.ControllerCanary{}
+		if err := r.Reader.Get(ctx, client.ObjectKey{Name: name}, cur); err != nil {
+			return
+		}
+		base := cur.DeepCopy()
+		cur.Status.Breaker = v1alpha1.BreakerStatus{Open: true, Revision: rev, Reason: t.Reason, OpenedAt: &metav1.Time{Time: t.At}}
+		meta.SetStatusCondition(&cur.Status.Conditions, metav1.Condition{Type: v1alpha1.CanaryConditionBreakerOpen, Status: metav1.ConditionTrue,
+			Reason: "BudgetExceeded", Message: t.Reason, ObservedGeneration: cur.Generation})
+		_ = r.Client.Status().Patch(ctx, cur, client.MergeFrom(base))
+		r.Recorder.Eventf(cur, nil, corev1.EventTypeWarning, "BreakerOpen", "BreakerOpen", "%s", "revision "+rev+": "+t.Reason)
+	})
+	r.ledgers[cc.Name] = l
+	return l
+}
+
+// start runs cc's plan in a worker unless one runs for this generation.
+func (r *Reconciler) start(ctx context.Context, cc *v1alpha1.ControllerCanary, kinds []schema.GroupVersionKind) {
+	r.mu.Lock()
+	if r.workers == nil {
+		r.workers = map[string]*worker{}
+	}
+	if w, ok := r.workers[cc.Name]; ok {
+		r.mu.Unlock()
+		select {
+		case <-w.done:
+		default:
+			return // running
+		}
+		r.mu.Lock()
+	}
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	w := &worker{cancel: cancel, done: make(chan struct{}), generation: cc.Generation}
+	r.workers[cc.Name] = w
+	r.mu.Unlock()
+	go func() {
+		defer close(w.done)
+		r.run(wctx, cc.DeepCopy(), kinds)
+	}()
+}
+
+// stop cancels cc's worker and waits for it; a cancelled plan is not rolled
+// back (RollbackOnCancel false) and resumes from the checkpoint.
+func (r *Reconciler) stop(name string) {
+	r.mu.Lock()
+	w, ok := r.workers[name]
+	delete(r.workers, name)
+	r.mu.Unlock()
+	if ok {
+		w.cancel()
+		<-w.done
+	}
+}
+
+// Stop cancels every worker (the manager is stopping).
+func (r *Reconciler) Stop() {
+	r.mu.Lock()
+	names := make([]string, 0, len(r.workers))
+	for n := range r.workers {
+		names = append(names, n)
+	}
+	r.mu.Unlock()
+	for _, n := range names {
+		r.stop(n)
+	}
+}
+
+func (r *Reconciler) run(ctx context.Context, cc *v1alpha1.ControllerCanary, kinds []schema.GroupVersionKind) {
+	logger := log.FromContext(ctx).WithValues("controllercanary", cc.Name)
+	ledger := r.ledger(cc)
+	kindMap := map[schema.GroupKind]schema.GroupVersionKind{}
+	for _, k := range kinds[:len(cc.Spec.Resources)] {
+		kindMap[k.GroupKind()] = k
+	}
+	current := func(ctx context.Context) (*v1alpha1.ControllerCanary, error) {
+		cur := &v1alpha1.ControllerCanary{}
+		return cur, r.Client.Get(ctx, client.ObjectKey{Name: cc.Name}, cur)
+	}
+	r.Server.Handle(canary.WebhookPath(cc.Name), &canary.Webhook{Canary: current, Reader: r.Client, Ledger: ledger, Kinds: kindMap, Children: kinds[len(cc.Spec.Resources):]})
+	imp := rest.CopyConfig(r.Config)
+	imp.Impersonate = rest.ImpersonationConfig{UserName: cc.Spec.Canary.Identity}
+	canaryClient, err := client.New(imp, client.Options{Scheme: r.Client.Scheme(), Mapper: r.Mapper})
+	if err != nil {
+		logger.Error(err, "canary client")
+		return
+	}
+	cp := &StatusCheckpoint{Client: r.Client, Reader: r.Reader, Name: cc.Name, Plan: canary.PlanName(cc.Name)}
+	p, err := canary.NewPlan(canary.Config{
+		Client: r.Client, CanaryClient: canaryClient, Canary: cc, Kinds: kinds,
+		WebhookURL: r.Server.URL(), CABundle: r.Server.CABundle(), Ledger: ledger, Current: current, Clock: r.Clock,
+		Pauses: cp,
+	})
+	if err != nil {
+		r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, "PlanFailed", "PlanFailed", "%s", err.Error())
+		return
+	}
+	runner := &plan.Runner{
+		Checkpoint: cp,
+		Clock:      r.Clock,
+		Observers: []plan.Observer{plan.ObserverFunc(func(e plan.Event) {
+			switch e.Kind {
+			case plan.EventPlanStarted:
+				how := "started"
+				if e.Reason != "" {
+					how = e.Reason // "resumed" from the status checkpoint
+				}
+				r.Recorder.Eventf(cc, nil, corev1.EventTypeNormal, "PlanStarted", "PlanStarted", "%s", "plan "+how)
+			case plan.EventStepFailed:
+				r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, "StepFailed", "StepFailed", "%s", e.Step+": "+e.Reason)
+			case plan.EventStepDone:
+				r.Recorder.Eventf(cc, nil, corev1.EventTypeNormal, "StepDone", "StepDone", "%s", e.Step)
+			case plan.EventPlanEnded:
+				r.Recorder.Eventf(cc, nil, corev1.EventTypeNormal, "Plan"+string(e.Outcome), "Plan"+string(e.Outcome), "%s", strings.TrimSpace(e.Reason))
+			}
+		})},
+	}
+	if _, err := runner.Run(ctx, p); err != nil && ctx.Err() == nil {
+		r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, "PlanError", "PlanError", "%s", err.Error())
+		logger.Error(err, "plan stopped")
+	}
+}
