@@ -56,8 +56,9 @@ func (e Endpoint) At(addr netip.Addr) *rest.Config {
 		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			return d.DialContext(ctx, network, target)
 		},
-		Timeout: 10 * time.Second,
-		QPS:     -1,
+		Timeout:        10 * time.Second,
+		QPS:            -1,
+		WarningHandler: rest.NoWarnings{},
 	}
 }
 
