@@ -26,7 +26,7 @@ type Options struct {
 	// Baseline is probed before the transition, Aftermath after it
 	// (defaults 1 s and 1 s).
 	Baseline, Aftermath time.Duration
-	Clock clock.Clock // nil = real clock
+	Clock               clock.Clock // nil = real clock
 }
 
 // Transition runs the change; it reports phases to rec (as a plan.Observer

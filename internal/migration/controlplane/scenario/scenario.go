@@ -274,4 +274,6 @@ func (p prefixWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-func prefixed(w io.Writer, name string) io.Writer { return prefixWriter{w: w, prefix: "[" + name + "] "} }
+func prefixed(w io.Writer, name string) io.Writer {
+	return prefixWriter{w: w, prefix: "[" + name + "] "}
+}

@@ -83,5 +83,4 @@ func (w testWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-
 func addrs(a ...netip.Addr) []netip.Addr { return a }
