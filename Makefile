@@ -85,7 +85,11 @@ demo: build ## the main job: run the demos on embedded defaults, reports in ./ou
 	@mkdir -p $(OUT)
 	$(BIN)/handover demo rotate --compare --json $(OUT)/rotate.json --svg $(OUT)/rotate.svg
 	$(BIN)/handover demo etcd --json $(OUT)/etcd.json --svg $(OUT)/etcd.svg
-	@echo "reports: $(OUT)/rotate.json $(OUT)/rotate.svg $(OUT)/etcd.json $(OUT)/etcd.svg"
+	@if [[ ! -x "$(K8S_BIN)/kube-apiserver" || ! -x "$(K8S_BIN)/kubectl" ]]; then \
+	  echo "demo controlplane needs kube-apiserver and kubectl in $(K8S_BIN); building them now (make k8s-binaries: 6-23 min cold on 2 cores)"; \
+	  $(MAKE) --no-print-directory k8s-binaries; fi
+	$(BIN)/handover demo controlplane --bin-dir $(K8S_BIN) --json $(OUT)/controlplane.json --svg $(OUT)/controlplane.svg
+	@echo "reports: $(OUT)/rotate.json $(OUT)/rotate.svg $(OUT)/etcd.json $(OUT)/etcd.svg $(OUT)/controlplane.json $(OUT)/controlplane.svg"
 
 clean: ## remove build outputs
 	rm -rf $(BIN) $(OUT)

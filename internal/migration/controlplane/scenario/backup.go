@@ -33,6 +33,10 @@ func backupRestore(ctx context.Context, l *localcp.Local, cfg controlplane.Confi
 		return err
 	}
 	step("stop-source")
+	// SIGKILL: the data is in the snapshot, and a graceful stop would only
+	// add kube-apiserver's 60 s HTTP shutdown timeout while long-lived
+	// connections stay open.
+	l.APIServers.Kill(l.Source)
 	if err := l.APIServers.Stop(ctx, l.Source); err != nil {
 		return err
 	}

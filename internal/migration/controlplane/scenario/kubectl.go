@@ -18,9 +18,11 @@ import (
 
 func (k *kubectlLoop) run(ctx context.Context) {
 	for i := 0; i < k.max && ctx.Err() == nil; i++ {
-		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		cmd := exec.CommandContext(cctx, k.bin, "--kubeconfig", k.kubeconfig, "--request-timeout=10s", //nolint:gosec // G204: our binary and args
-			"get", "configmaps", "-n", k.ns, "--chunk-size=1", "-o", "name")
+		// get --raw skips discovery: one LIST per run, over a new
+		// connection from a new process, like a script's kubectl call.
+		cctx, cancel := context.WithTimeout(ctx, time.Minute)
+		cmd := exec.CommandContext(cctx, k.bin, "--kubeconfig", k.kubeconfig, "--request-timeout=30s", //nolint:gosec // G204: our binary and args
+			"get", "--raw", "/api/v1/namespaces/"+k.ns+"/configmaps?limit=1")
 		cmd.Env = append(os.Environ(), "HTTPS_PROXY="+k.proxy, "NO_PROXY=")
 		out, err := cmd.CombinedOutput()
 		cancel()
