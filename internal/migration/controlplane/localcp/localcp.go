@@ -92,7 +92,7 @@ func Start(ctx context.Context, o Options) (l *Local, err error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePortOnBoth()
+	port, err := FreePortOnBoth()
 	if err != nil {
 		return nil, err
 	}
@@ -215,8 +215,8 @@ func (l *Local) Close() {
 	l.SrcEtcd.Close()
 }
 
-// freePortOnBoth returns a port free on both site addresses a moment ago.
-func freePortOnBoth() (int, error) {
+// FreePortOnBoth returns a port free on both site addresses a moment ago.
+func FreePortOnBoth() (int, error) {
 	for range 50 {
 		a, err := net.Listen("tcp", net.JoinHostPort(SourceAddr.String(), "0"))
 		if err != nil {
