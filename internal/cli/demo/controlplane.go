@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/utils/clock"
 
+	"github.com/handover-dev/handover/internal/migration/controlplane"
 	"github.com/handover-dev/handover/internal/migration/controlplane/scenario"
 	"github.com/handover-dev/handover/internal/migration/etcd/session"
 	"github.com/handover-dev/handover/internal/report"
@@ -62,6 +63,7 @@ const controlplaneExample = `  # the three runs side by side, report and timelin
 type controlplaneOptions struct {
 	BinDir    string
 	TTL       time.Duration
+	Latency   time.Duration
 	Runs      []string
 	ProbeRate float64
 	JSON, SVG string
@@ -83,6 +85,7 @@ func newControlplaneCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.BinDir, "bin-dir", cluster.DefaultBinDir(os.Getenv), "directory with kube-apiserver and kubectl (make k8s-binaries)")
 	f.DurationVar(&o.TTL, "ttl", time.Second, "TTL of the endpoint's DNS record (whole seconds)")
+	f.DurationVar(&o.Latency, "site-latency", 0, "latency added between the sites' etcd members (in-process toxiproxy): 0, 50ms, 180ms; the preflight refuses above 180ms")
 	f.StringSliceVar(&o.Runs, "runs", []string{scenario.Handover, scenario.POC, scenario.BackupRestore}, "runs, in order: handover, poc, backup-restore")
 	f.Float64Var(&o.ProbeRate, "probe-rate", 10, "attempts per second of each probe kind")
 	f.StringVar(&o.JSON, "json", "", "write the report as JSON (handover.report/v1) to this file")
@@ -102,13 +105,25 @@ func runControlplane(ctx context.Context, o *controlplaneOptions, stdout, stderr
 			return fmt.Errorf("flag --runs: %q: want handover, poc or backup-restore", r)
 		}
 	}
+	if o.Latency < 0 {
+		return fmt.Errorf("flag --site-latency %s: must not be negative", o.Latency)
+	}
+	if o.Latency > 0 {
+		hb, el := controlplane.EtcdTimings(o.Latency)
+		_, _ = fmt.Fprintf(stderr, "site latency %s: advised etcd --heartbeat-interval=%d --election-timeout=%d (the demo's members keep etcd's defaults)\n",
+			o.Latency, hb.Milliseconds(), el.Milliseconds())
+	}
 	var runs []report.Run
 	var handover *report.Run
 	var verdicts []string
 	for _, name := range o.Runs {
-		out, err := scenario.Run(ctx, name, scenario.Options{BinDir: o.BinDir, TTL: o.TTL, ProbeRate: o.ProbeRate, Log: stderr, Clock: o.Clock})
+		out, err := scenario.Run(ctx, name, scenario.Options{BinDir: o.BinDir, TTL: o.TTL, SiteLatency: o.Latency,
+			ProbeRate: o.ProbeRate, Log: stderr, Clock: o.Clock})
 		if err != nil {
 			return fmt.Errorf("run %s: %w", name, err)
+		}
+		if out.Outcome != "Succeeded" {
+			_, _ = fmt.Fprintf(stderr, "[%s] %s: %s\n", name, out.Outcome, out.Reason)
 		}
 		r := scenario.ReportRun(out)
 		runs = append(runs, r)

@@ -50,7 +50,10 @@ type Options struct {
 	// 429 Retry-After, watch grace, GOAWAY chance); without, it runs with
 	// kube-apiserver's defaults (the baselines).
 	Graceful bool
-	Clock    clock.Clock
+	// SiteLatency is added to the round trip between the sites' etcd
+	// members (see siteLink); 0 = none.
+	SiteLatency time.Duration
+	Clock       clock.Clock
 }
 
 // Local is a running source site plus what the target site needs.
@@ -67,6 +70,9 @@ type Local struct {
 	APIServers *controlplane.Process
 	Source     controlplane.APIServerSpec
 	Target     controlplane.APIServerSpec
+	// SiteRTT is the latency added between the sites (Options.SiteLatency).
+	SiteRTT time.Duration
+	link    *siteLink
 }
 
 // Start builds the PKI, starts the source etcd members, the source
@@ -133,6 +139,12 @@ func Start(ctx context.Context, o Options) (l *Local, err error) {
 	for i := range o.Members {
 		l.Targets = append(l.Targets, etcdmig.Target{Name: fmt.Sprintf("t%d", i+1), PeerURL: urls[2*i], ClientURL: urls[2*i+1]})
 	}
+	if o.SiteLatency > 0 {
+		if l.link, err = newSiteLink(l.Targets, o.SiteLatency); err != nil {
+			return l, err
+		}
+		l.SiteRTT = o.SiteLatency
+	}
 	spec := func(name string, addr netip.Addr, etcd []string) controlplane.APIServerSpec {
 		return controlplane.APIServerSpec{Name: name, Addr: addr, Port: port, EtcdServers: etcd,
 			CertFile: files.APIServer.Cert, KeyFile: files.APIServer.Key, ClientCAFile: files.CA.Cert,
@@ -189,6 +201,7 @@ func (l *Local) Config() controlplane.Config {
 			Provisioner: l.DstEtcd, DrainDelay: 500 * time.Millisecond, PollInterval: 100 * time.Millisecond},
 		Endpoint: l.Endpoint, DNS: l.DNS, Source: l.Source, Target: l.Target,
 		SourceProvisioner: l.APIServers, TargetProvisioner: l.APIServers,
+		SiteRTT: l.SiteRTT,
 	}
 }
 
@@ -213,6 +226,9 @@ func (l *Local) Close() {
 	}
 	l.DstEtcd.Close()
 	l.SrcEtcd.Close()
+	if l.link != nil {
+		l.link.Close()
+	}
 }
 
 // FreePortOnBoth returns a port free on both site addresses a moment ago.

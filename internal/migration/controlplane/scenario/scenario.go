@@ -64,6 +64,8 @@ type Options struct {
 	// BreakTarget points the target apiserver at an etcd URL nothing serves,
 	// so it never gets Ready (the rollback test).
 	BreakTarget bool
+	// SiteLatency is added between the sites' etcd members (localcp).
+	SiteLatency time.Duration
 	Log         io.Writer   // phase log (nil = discard)
 	Clock       clock.Clock // nil = real clock
 }
@@ -115,7 +117,8 @@ func Run(ctx context.Context, name string, o Options) (*Outcome, error) {
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
 	_, _ = fmt.Fprintf(o.Log, "[%s] starting the source site: 3 etcd members, kube-apiserver, DNS (TTL %s)\n", name, o.TTL)
-	l, err := localcp.Start(ctx, localcp.Options{Dir: dir, BinDir: o.BinDir, TTL: o.TTL, Graceful: name == Handover, Clock: o.Clock})
+	l, err := localcp.Start(ctx, localcp.Options{Dir: dir, BinDir: o.BinDir, TTL: o.TTL, Graceful: name == Handover,
+		SiteLatency: o.SiteLatency, Clock: o.Clock})
 	if err != nil {
 		return nil, err
 	}
