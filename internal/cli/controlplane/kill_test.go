@@ -106,7 +106,7 @@ func TestKilledAtSteps(t *testing.T) {
 		"--dns-get", "cat " + record, "--dns-set", `printf '1 %s\n' "$HANDOVER_DNS_ADDRS" > ` + record,
 		"--etcd-provisioner", "process", "--etcd-binary", filepath.Join(bins, "etcd"),
 		"--apiserver-provisioner", "process", "--kube-apiserver", filepath.Join(bins, "kube-apiserver"),
-		"--data-dir", data, "--state-dir", state,
+		"--data-dir", data, "--state-dir", state, "--no-probe",
 		"--shutdown-delay", "2s", "--watch-grace", "2s", "--source-shutdown-delay", "0s", "--source-watch-grace", "0s"}
 	for i := range 3 {
 		args = append(args, "--to", fmt.Sprintf("t%d=%s,%s", i+1, urls[6+2*i], urls[7+2*i]))

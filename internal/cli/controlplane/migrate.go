@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -22,7 +23,11 @@ import (
 	etcdmig "github.com/handover-dev/handover/internal/migration/etcd"
 	"github.com/handover-dev/handover/internal/migration/etcd/session"
 	"github.com/handover-dev/handover/internal/plan"
+	"github.com/handover-dev/handover/internal/probe"
+	"github.com/handover-dev/handover/internal/probe/harness"
+	"github.com/handover-dev/handover/internal/probe/kubeprobe"
 	"github.com/handover-dev/handover/internal/proc"
+	"github.com/handover-dev/handover/internal/report"
 )
 
 const migrateLong = `Move a control plane — its etcd members and the kube-apiserver behind a stable
@@ -87,6 +92,8 @@ type Options struct {
 	MaxTTL, SiteRTT, MaxSiteRTT  time.Duration
 	StateDir                     string
 	Plan                         bool
+	NoProbe                      bool
+	ProbeRate                    float64
 	JSON, SVG                    string
 	Out, Err                     io.Writer
 	Clock                        clock.Clock
@@ -139,6 +146,8 @@ func newMigrateCommand(clk clock.Clock) *cobra.Command {
 	f.DurationVar(&o.SiteRTT, "site-rtt", 0, "measured RTT between the sites (preflight bound, etcd timing advice)")
 	f.DurationVar(&o.MaxSiteRTT, "max-site-rtt", cpmig.DefaultMaxSiteRTT, "refuse above this RTT between the sites")
 	f.StringVar(&o.StateDir, "state-dir", ".handover/controlplane-migrate", "checkpoint directory; rerun with the same dir to resume")
+	f.BoolVar(&o.NoProbe, "no-probe", false, "do not probe (the probe creates a namespace handover-probe-… and ConfigMaps in it)")
+	f.Float64Var(&o.ProbeRate, "probe-rate", 5, "attempts per second of each probe kind")
 	f.BoolVar(&o.Plan, "plan", false, "print the steps and gates, change nothing")
 	f.StringVar(&o.JSON, "json", "", "write the report as JSON (handover.report/v1) to this file")
 	f.StringVar(&o.SVG, "svg", "", "write the report's timeline as SVG to this file")
@@ -277,7 +286,7 @@ func run(ctx context.Context, o *Options) error {
 	}
 	runner := plan.Runner{Checkpoint: plan.NewFileCheckpoint(filepath.Join(o.StateDir, "checkpoint.json")),
 		Clock: o.Clock, RollbackOnCancel: true, Observers: []plan.Observer{session.NewPhaseLog(o.Err, o.Clock)}}
-	st, err := runner.Run(ctx, cp.Plan)
+	st, err := o.runProbed(ctx, &runner, cp)
 	if err != nil {
 		return err
 	}
@@ -352,4 +361,51 @@ func printPlan(o *Options, cp *cpmig.Plan, sources []etcdmig.Member, targets []e
 		return errors.New("preflight: " + refusal)
 	}
 	return nil
+}
+
+// runProbed runs the plan with the kube-apiserver probes beside it (unless
+// --no-probe), resolving --name through this machine's resolver like any
+// client, then prints the report and writes --json / --svg.
+func (o *Options) runProbed(ctx context.Context, runner *plan.Runner, cp *cpmig.Plan) (*plan.State, error) {
+	if o.NoProbe {
+		return runner.Run(ctx, cp.Plan)
+	}
+	var d net.Dialer
+	ep := cp.Config.Endpoint
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	pr, err := kubeprobe.New(pctx, kubeprobe.Config{Host: ep.Name, Port: ep.Port, CAFile: ep.CAFile,
+		CertFile: ep.CertFile, KeyFile: ep.KeyFile, Dial: d.DialContext, Clock: o.Clock})
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("probe (use --no-probe to run without): %w", err)
+	}
+	var st *plan.State
+	var runners []*probe.Runner
+	for _, p := range []probe.Probe{pr.Fresh(), pr.Long(), pr.Writer()} {
+		runners = append(runners, &probe.Runner{Probe: p, Rate: o.ProbeRate, Concurrency: 2, Timeout: 10 * time.Second})
+	}
+	hr, stop := harness.Run(ctx, harness.Options{Probes: runners, Background: []func(context.Context){pr.Watch}, Clock: o.Clock},
+		func(ctx context.Context, rec *probe.Recorder) error {
+			runner.Observers = append(runner.Observers, rec)
+			var err error
+			st, err = runner.Run(ctx, cp.Plan)
+			return err
+		})
+	defer stop()
+	if hr.Err != nil {
+		return st, hr.Err
+	}
+	res, err := pr.Result(context.WithoutCancel(ctx), 15*time.Second)
+	if err != nil {
+		return st, err
+	}
+	run := report.NewRun("controlplane-migration", "controlplane-migration", hr.Summary)
+	run.Checks = res.Checks()
+	run.Metrics = map[string]float64{"dns_ttl_s": cp.Stats.DNSTTL.Seconds(), "drain_s": cp.Stats.Drain.Seconds(),
+		"wall_ms": float64(hr.Wall) / float64(time.Millisecond)}
+	rep := report.New(run)
+	if err := rep.WriteText(o.Out); err != nil {
+		return st, err
+	}
+	return st, session.WriteReportFiles(rep, o.JSON, o.SVG)
 }
