@@ -127,7 +127,7 @@ func (s *Server) handle(w dns.ResponseWriter, q *dns.Msg) {
 	m.Authoritative = true
 	s.mu.Lock()
 	s.queries++
-	addrs, ttl := s.addrs, uint32(s.ttl/time.Second)
+	addrs, ttl := s.addrs, uint32(s.ttl/time.Second) //nolint:gosec // G115: Serve and SetTTL bound the TTL to whole seconds ≥ 1 set by the caller
 	s.mu.Unlock()
 	for _, qq := range q.Question {
 		if dns.CanonicalName(qq.Name) != s.name {

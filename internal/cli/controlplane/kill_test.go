@@ -116,7 +116,7 @@ func TestKilledAtSteps(t *testing.T) {
 	// growth, at start-target, right after the DNS switch, in the drain, in
 	// the source stop, after the first removal.
 	for _, at := range []int{4, 14, 15, 16, 17, 21} {
-		cmd := exec.Command(handover, args...) //nolint:gosec // G204: the binary this test built
+		cmd := exec.Command(handover, args...)
 		log, err := os.Create(filepath.Join(dir, fmt.Sprintf("run-%d.log", at)))
 		if err != nil {
 			t.Fatal(err)
@@ -148,7 +148,7 @@ func TestKilledAtSteps(t *testing.T) {
 		}
 		t.Logf("killed with %d steps done", at)
 	}
-	out, err := exec.Command(handover, args...).CombinedOutput() //nolint:gosec // G204: the binary this test built
+	out, err := exec.Command(handover, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("final run: %v\n%s", err, out)
 	}

@@ -141,11 +141,10 @@ func (s *switchDNSStep) switchedAt() time.Time {
 // --- drain ---
 
 type drainStep struct {
-	c      *Config
-	sw     *switchDNSStep
-	mu     sync.Mutex
-	since  time.Time
-	length time.Duration
+	c     *Config
+	sw    *switchDNSStep
+	mu    sync.Mutex
+	since time.Time
 }
 
 func (s *drainStep) Name() string { return "apiserver/drain" }

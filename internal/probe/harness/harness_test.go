@@ -28,7 +28,7 @@ func TestRun(t *testing.T) {
 		Probes:     []*probe.Runner{{Probe: p, Rate: 200}},
 		Background: []func(context.Context){func(ctx context.Context) { bgRunning.Store(true); <-ctx.Done(); bgRunning.Store(false) }},
 		Baseline:   100 * time.Millisecond, Aftermath: 100 * time.Millisecond,
-	}, func(ctx context.Context, rec *probe.Recorder) error {
+	}, func(_ context.Context, rec *probe.Recorder) error {
 		rec.Mark("broken")
 		fail.Store(true)
 		time.Sleep(100 * time.Millisecond)
