@@ -11,8 +11,8 @@ import (
 
 	"github.com/handover-dev/handover/internal/cli/ca"
 	"github.com/handover-dev/handover/internal/cli/controller"
-	"github.com/handover-dev/handover/internal/cli/demo"
 	"github.com/handover-dev/handover/internal/cli/controlplane"
+	"github.com/handover-dev/handover/internal/cli/demo"
 	"github.com/handover-dev/handover/internal/cli/etcd"
 	"github.com/handover-dev/handover/internal/cli/sandbox"
 	"github.com/handover-dev/handover/internal/cli/version"
