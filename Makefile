@@ -88,9 +88,12 @@ demo: build ## the main job: run the demos on embedded defaults, reports in ./ou
 	@mkdir -p $(OUT)
 	$(BIN)/handover demo rotate --compare --json $(OUT)/rotate.json --svg $(OUT)/rotate.svg
 	$(BIN)/handover demo etcd --json $(OUT)/etcd.json --svg $(OUT)/etcd.svg
-	@test -x $(K8S_BIN)/kube-apiserver -a -x $(K8S_BIN)/etcd || { echo "demo canary needs etcd and kube-apiserver in $(K8S_BIN): run 'make k8s-binaries' first" >&2; exit 1; }
+	@if [[ ! -x "$(K8S_BIN)/kube-apiserver" || ! -x "$(K8S_BIN)/etcd" || ! -x "$(K8S_BIN)/kubectl" ]]; then \
+	  echo "demo canary and demo controlplane need etcd, kube-apiserver and kubectl in $(K8S_BIN); building them now (make k8s-binaries: 6-23 min cold on 2 cores)"; \
+	  $(MAKE) --no-print-directory k8s-binaries; fi
 	$(BIN)/handover demo canary --bin-dir $(K8S_BIN) --json $(OUT)/canary.json --svg $(OUT)/canary.svg
-	@echo "reports: $(OUT)/rotate.json $(OUT)/rotate.svg $(OUT)/etcd.json $(OUT)/etcd.svg $(OUT)/canary.json $(OUT)/canary.svg"
+	$(BIN)/handover demo controlplane --bin-dir $(K8S_BIN) --json $(OUT)/controlplane.json --svg $(OUT)/controlplane.svg
+	@echo "reports: $(OUT)/rotate.json $(OUT)/rotate.svg $(OUT)/etcd.json $(OUT)/etcd.svg $(OUT)/canary.json $(OUT)/canary.svg $(OUT)/controlplane.json $(OUT)/controlplane.svg"
 
 clean: ## remove build outputs
 	rm -rf $(BIN) $(OUT)

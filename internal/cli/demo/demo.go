@@ -20,7 +20,10 @@ an SVG timeline (--svg).`,
   handover demo rotate --compare --json out/rotate.json --svg out/rotate.svg
 
   # move a loaded 3-member etcd cluster onto 3 new members under live traffic
-  handover demo etcd --json out/etcd.json --svg out/etcd.svg`,
+  handover demo etcd --json out/etcd.json --svg out/etcd.svg
+
+  # move etcd and a kube-apiserver behind a DNS name; compare handover, poc, backup-restore
+  handover demo controlplane --json out/controlplane.json --svg out/controlplane.svg`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return cmd.Help()
@@ -30,6 +33,7 @@ an SVG timeline (--svg).`,
 		newRotateCommand(),
 		newEtcdCommand(),
 		newCanaryCommand(),
+		newControlplaneCommand(),
 	)
 	return cmd
 }

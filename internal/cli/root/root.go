@@ -12,6 +12,7 @@ import (
 	"github.com/handover-dev/handover/internal/cli/ca"
 	"github.com/handover-dev/handover/internal/cli/canary"
 	"github.com/handover-dev/handover/internal/cli/controller"
+	"github.com/handover-dev/handover/internal/cli/controlplane"
 	"github.com/handover-dev/handover/internal/cli/demo"
 	"github.com/handover-dev/handover/internal/cli/etcd"
 	"github.com/handover-dev/handover/internal/cli/sandbox"
@@ -43,6 +44,7 @@ Also usable as a kubectl plugin (install the binary as kubectl-handover).`,
 		controller.NewCommand(),
 		demo.NewCommand(),
 		etcd.NewCommand(),
+		controlplane.NewCommand(),
 		sandbox.NewCommand(),
 		version.NewCommand(),
 	)

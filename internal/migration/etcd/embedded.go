@@ -106,6 +106,11 @@ func (p *Embedded) config(spec MemberSpec) (*embed.Config, error) {
 		return nil, fmt.Errorf("member %q client URL: %w", spec.Name, err)
 	}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = peer, peer
+	if spec.ListenPeerURL != "" {
+		if cfg.ListenPeerUrls, err = parseURLs(spec.ListenPeerURL); err != nil {
+			return nil, fmt.Errorf("member %q listen peer URL: %w", spec.Name, err)
+		}
+	}
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = client, client
 	cfg.InitialCluster = spec.InitialCluster
 	cfg.ClusterState = spec.ClusterState

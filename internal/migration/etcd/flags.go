@@ -13,10 +13,14 @@ func EtcdFlags(spec MemberSpec, dataDir string) []string {
 	if state == "" {
 		state = "existing"
 	}
+	listenPeer := spec.PeerURL
+	if spec.ListenPeerURL != "" {
+		listenPeer = spec.ListenPeerURL
+	}
 	f := []string{
 		"--name=" + spec.Name,
 		"--data-dir=" + filepath.Clean(dataDir),
-		"--listen-peer-urls=" + spec.PeerURL,
+		"--listen-peer-urls=" + listenPeer,
 		"--initial-advertise-peer-urls=" + spec.PeerURL,
 		"--listen-client-urls=" + spec.ClientURL,
 		"--advertise-client-urls=" + spec.ClientURL,

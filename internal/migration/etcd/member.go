@@ -31,6 +31,10 @@ type Target struct {
 	Name      string `json:"name"`
 	PeerURL   string `json:"peerURL"`
 	ClientURL string `json:"clientURL"`
+	// ListenPeerURL, when set, is where the member listens for peers while
+	// PeerURL is what it advertises (a proxy in front of it, e.g. one that
+	// adds the latency between sites); "" = PeerURL.
+	ListenPeerURL string `json:"listenPeerURL,omitempty"`
 }
 
 // ParseTarget parses "name=peerURL,clientURL" (the --to flag), e.g.

@@ -102,6 +102,10 @@ func TestEtcdFlags(t *testing.T) {
 	if got := strings.Join(plain[7:], " "); got != "--initial-cluster-state=new --initial-cluster-token=tok" {
 		t.Fatalf("bootstrap flags: %s", got)
 	}
+	behind := EtcdFlags(MemberSpec{Name: "t1", PeerURL: "http://proxy:1", ListenPeerURL: "http://real:1", ClientURL: "http://a:2"}, "d")
+	if got := strings.Join(behind[2:4], " "); got != "--listen-peer-urls=http://real:1 --initial-advertise-peer-urls=http://proxy:1" {
+		t.Fatalf("member behind a proxy: %s", got)
+	}
 }
 
 // TestExecProvisioner runs a real shell script as the exec provisioner and

@@ -21,6 +21,44 @@ import (
 // returns an error wrapping ErrInvalidConfig or ErrInvalidTarget on bad
 // input; nothing is contacted.
 func NewPlan(cfg Config) (*plan.Plan, error) {
+	ph, err := NewPhases(cfg)
+	if err != nil {
+		return nil, err
+	}
+	steps := append([]plan.Step{ph.Preflight}, ph.Grow...)
+	steps = append(steps, ph.Handover...)
+	pnr := len(steps)
+	steps = append(steps, ph.Remove...)
+	steps = append(steps, ph.Final)
+	p := &plan.Plan{Name: ph.Config.Name, Steps: steps, PointOfNoReturn: pnr,
+		StepTimeout: ph.Config.StepTimeout, PollInterval: ph.Config.PollInterval}
+	if err := plan.Validate(p); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return p, nil
+}
+
+// Phases are the steps of the migration plan in groups, for plans that
+// interleave other work with the membership change (a control-plane
+// migration starts an apiserver on the targets between Grow and Handover
+// and stops the source apiserver before Remove). NewPlan runs them in
+// order: Preflight, Grow, Handover, (point of no return) Remove, Final.
+type Phases struct {
+	// Config is the configuration with its defaults applied.
+	Config    Config
+	Preflight plan.Step   // "preflight"
+	Grow      []plan.Step // add-learner/T, provision/T, catch-up/T, promote/T per target
+	Handover  []plan.Step // move-leader, verify/before-removal
+	// Remove starts at the point of no return: remove/S1,
+	// verify/after-first-removal, remove/S2 … remove/Sn.
+	Remove []plan.Step
+	Final  plan.Step // verify/final
+}
+
+// NewPhases builds the steps of NewPlan, grouped (see Phases). It returns
+// an error wrapping ErrInvalidConfig or ErrInvalidTarget on bad input;
+// nothing is contacted.
+func NewPhases(cfg Config) (*Phases, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
@@ -37,27 +75,22 @@ func NewPlan(cfg Config) (*plan.Plan, error) {
 	if _, err := Sequence(srcNames, tgtNames); err != nil {
 		return nil, err
 	}
-	w := &world{cfg: &cfg}
-	steps := []plan.Step{&preflightStep{w: w}}
+	ph := &Phases{Config: cfg}
+	w := &world{cfg: &ph.Config}
+	ph.Preflight = &preflightStep{w: w}
 	for _, t := range cfg.Targets {
-		steps = append(steps, &addLearnerStep{w: w, t: t}, &provisionStep{w: w, t: t},
+		ph.Grow = append(ph.Grow, &addLearnerStep{w: w, t: t}, &provisionStep{w: w, t: t},
 			&catchUpStep{w: w, t: t}, &promoteStep{w: w, t: t})
 	}
-	steps = append(steps, &moveLeaderStep{w: w}, &verifyStep{w: w, label: "before-removal"})
-	pnr := len(steps)
+	ph.Handover = []plan.Step{&moveLeaderStep{w: w}, &verifyStep{w: w, label: "before-removal"}}
 	for i, s := range cfg.Sources {
-		steps = append(steps, &removeStep{w: w, src: s})
+		ph.Remove = append(ph.Remove, &removeStep{w: w, src: s})
 		if i == 0 {
-			steps = append(steps, &verifyStep{w: w, label: "after-first-removal"})
+			ph.Remove = append(ph.Remove, &verifyStep{w: w, label: "after-first-removal"})
 		}
 	}
-	steps = append(steps, &verifyStep{w: w, label: "final"})
-	p := &plan.Plan{Name: cfg.Name, Steps: steps, PointOfNoReturn: pnr,
-		StepTimeout: cfg.StepTimeout, PollInterval: cfg.PollInterval}
-	if err := plan.Validate(p); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-	}
-	return p, nil
+	ph.Final = &verifyStep{w: w, label: "final"}
+	return ph, nil
 }
 
 // DescribeSequence renders the membership sequence for --plan output, one

@@ -1,7 +1,6 @@
 package etcd
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,10 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
-	"syscall"
-	"time"
+
+	"github.com/handover-dev/handover/internal/proc"
 )
 
 // Process runs each member as an etcd binary in its own process group, so
@@ -50,80 +48,59 @@ func (p *Process) Version(ctx context.Context) (string, error) {
 	return string(m[1]), nil
 }
 
+// dir is the supervisor of the members' processes.
+func (p *Process) dir() proc.Dir { return proc.Dir{Base: p.BaseDir} }
+
+// identity is what a member's command line carries (as EtcdFlags writes
+// it): --name and --data-dir of this BaseDir; it guards the pid file against
+// PID reuse and finds an orphan to adopt.
+func (p *Process) identity(name string) []string {
+	return []string{"--name=" + name, "--data-dir=" + filepath.Clean(filepath.Join(p.BaseDir, name))}
+}
+
 // Start launches the member unless its pid file names a live process of
-// this member. It waits up to 1 s for an early exit (bad flags, port in
-// use) and returns the log tail in the error then.
+// this member (or an orphan of it is found and adopted: see proc.Dir). It
+// waits up to 1 s for an early exit (bad flags, port in use) and returns the
+// log tail in the error then.
 func (p *Process) Start(ctx context.Context, spec MemberSpec) error {
 	if p.BaseDir == "" {
 		return fmt.Errorf("%w: Process.BaseDir is empty", ErrInvalidConfig)
 	}
-	if pid, ok := p.alive(spec.Name); ok && pid > 0 {
+	if _, ok := p.alive(spec.Name); ok {
 		return nil
 	}
 	if err := os.MkdirAll(p.BaseDir, 0o700); err != nil {
 		return err
 	}
-	logPath := filepath.Join(p.BaseDir, spec.Name+".log")
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = logf.Close() }()
 	metrics, err := metricsURL()
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(p.metricsPath(spec.Name), []byte(metrics+"\n")); err != nil {
+	if err := proc.WriteFileAtomic(p.metricsPath(spec.Name), []byte(metrics+"\n")); err != nil {
 		return err
 	}
 	args := append(EtcdFlags(spec, filepath.Join(p.BaseDir, spec.Name)), "--listen-metrics-urls="+metrics)
 	args = append(args, p.ExtraArgs...)
-	cmd := exec.Command(p.binary(), args...) //nolint:gosec // the operator chose the binary
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if _, _, err := p.dir().Start(ctx, spec.Name, p.binary(), args, p.identity(spec.Name)...); err != nil {
+		if errors.Is(err, proc.ErrExited) {
+			return fmt.Errorf("member %q exited at start (%w)", spec.Name, err)
+		}
 		return fmt.Errorf("start %s for member %q: %w", p.binary(), spec.Name, err)
 	}
-	if err := writeFileAtomic(p.pidPath(spec.Name), []byte(strconv.Itoa(cmd.Process.Pid)+"\n")); err != nil {
-		_ = cmd.Process.Kill()
-		return err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }() // reap; the member outlives us otherwise
-	select {
-	case err := <-exited:
-		return fmt.Errorf("member %q exited at start (%w); log %s:\n%s", spec.Name, err, logPath, tail(logPath, 10))
-	case <-time.After(time.Second):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return nil
 }
 
 // Stop sends SIGTERM to the member's process (SIGKILL after 10 s), then
 // deletes its data directory and pid file.
 func (p *Process) Stop(ctx context.Context, name string) error {
-	if pid, ok := p.alive(name); ok {
-		_ = syscall.Kill(pid, syscall.SIGTERM)
-		deadline := time.Now().Add(10 * time.Second)
-		for processAlive(pid) && time.Now().Before(deadline) {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-		if processAlive(pid) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
+	if err := p.dir().Stop(ctx, name, 0, p.identity(name)...); err != nil {
+		return err
 	}
 	if err := os.RemoveAll(filepath.Join(p.BaseDir, name)); err != nil {
 		return err
 	}
-	for _, f := range []string{p.pidPath(name), p.metricsPath(name)} {
-		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
+	if err := os.Remove(p.metricsPath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
 	}
 	return nil
 }
@@ -155,93 +132,11 @@ func (p *Process) Progress(ctx context.Context, name string) (uint64, int64, err
 	return scrapeProgress(ctx, strings.TrimSpace(string(b))+"/metrics")
 }
 
-func (p *Process) pidPath(name string) string { return filepath.Join(p.BaseDir, name+".pid") }
-
-// alive returns the pid of this member's live process: the one its pid file
-// names (checked against pid reuse by the --name flag in its command line),
-// else an orphan found by command line (--name and --data-dir of this
-// BaseDir), which it adopts by writing the pid file. An orphan is what a
-// SIGKILL between starting the process and writing its pid file leaves: it
-// holds the member's ports, so starting another would fail to bind.
+// alive returns the pid of this member's live process (proc.Dir.Alive:
+// the pid file checked against the member's flags, else an adopted orphan).
 func (p *Process) alive(name string) (int, bool) {
-	if b, err := os.ReadFile(p.pidPath(name)); err == nil {
-		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err == nil && pid > 0 && processAlive(pid) {
-			if cl, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil ||
-				bytes.Contains(cl, []byte("--name="+name+"\x00")) {
-				return pid, true
-			}
-		}
-	}
-	pid, ok := findMember(name, filepath.Join(p.BaseDir, name))
-	if !ok {
-		return 0, false
-	}
-	if err := writeFileAtomic(p.pidPath(name), []byte(strconv.Itoa(pid)+"\n")); err != nil {
-		return 0, false
-	}
-	return pid, true
-}
-
-// findMember scans /proc for a live process whose command line carries
-// --name=<name> and --data-dir=<dataDir> (as EtcdFlags writes them). It
-// returns false when there is none or /proc cannot be read.
-func findMember(name, dataDir string) (int, bool) {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0, false
-	}
-	wantName := []byte("--name=" + name + "\x00")
-	wantDir := []byte("--data-dir=" + filepath.Clean(dataDir) + "\x00")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		cl, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil || !bytes.Contains(cl, wantName) || !bytes.Contains(cl, wantDir) {
-			continue
-		}
-		if processAlive(pid) {
-			return pid, true
-		}
-	}
-	return 0, false
-}
-
-// processAlive: signal 0 succeeds and the process is not a zombie.
-func processAlive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	if i := bytes.LastIndexByte(st, ')'); i >= 0 && i+2 < len(st) {
-		return st[i+2] != 'Z'
-	}
-	return true
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	h, ok := p.dir().Alive(name, p.identity(name)...)
+	return h.PID, ok
 }
 
 func firstLine(b []byte) string {

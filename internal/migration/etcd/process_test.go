@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/handover-dev/handover/internal/proc"
 )
 
 // TestProcessProvisioner starts a real etcd binary (built from go.mod's
@@ -38,6 +40,11 @@ func TestProcessProvisioner(t *testing.T) {
 	if !ok {
 		t.Fatal("not running after Start")
 	}
+	h, err := proc.Identify(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startTime := h.StartTime
 	if err := p.Start(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +52,6 @@ func TestProcessProvisioner(t *testing.T) {
 		t.Fatalf("second Start started another process (%d → %d)", pid, pid2)
 	}
 	var c *Cluster
-	var err error
 	for range 50 {
 		if c, err = Connect(ctx, []string{client}, nil, nil); err == nil {
 			break
@@ -61,7 +67,7 @@ func TestProcessProvisioner(t *testing.T) {
 	if err := p.Stop(ctx, "p1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := p.Running("p1"); ok || processAlive(pid) {
+	if _, ok := p.Running("p1"); ok || proc.Running(proc.Handle{PID: pid, StartTime: startTime}) {
 		t.Fatal("still running after Stop")
 	}
 	if _, err := os.Stat(filepath.Join(p.BaseDir, "p1")); !os.IsNotExist(err) {

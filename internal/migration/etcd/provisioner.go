@@ -17,6 +17,9 @@ type MemberSpec struct {
 	Name      string
 	PeerURL   string
 	ClientURL string
+	// ListenPeerURL is --listen-peer-urls when it differs from PeerURL
+	// (the advertised one); "" = PeerURL.
+	ListenPeerURL string
 	// InitialCluster is the --initial-cluster value: every current member
 	// (including this one) as name=peerURL, comma-separated.
 	InitialCluster string

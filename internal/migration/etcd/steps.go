@@ -205,7 +205,7 @@ func (s *provisionStep) Apply(ctx context.Context) error {
 	}
 	s.w.cfg.Stats.provisionStarted(s.t.Name, s.w.cfg.Clock.Now())
 	return s.w.cfg.Provisioner.Start(ctx, MemberSpec{
-		Name: s.t.Name, PeerURL: s.t.PeerURL, ClientURL: s.t.ClientURL,
+		Name: s.t.Name, PeerURL: s.t.PeerURL, ClientURL: s.t.ClientURL, ListenPeerURL: s.t.ListenPeerURL,
 		InitialCluster: ic, ClusterState: "existing", TLS: s.w.cfg.TargetTLS,
 	})
 }

@@ -1,6 +1,10 @@
 package cluster
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/handover-dev/handover/internal/proc"
+)
 
 var (
 	// ErrBinariesMissing means a required binary is absent from the binaries
@@ -9,8 +13,8 @@ var (
 	// ErrProcessExited means a component exited before it became ready.
 	ErrProcessExited = errors.New("component exited")
 	// ErrStillRunning means a process survived SIGTERM and SIGKILL to its
-	// process group.
-	ErrStillRunning = errors.New("process still running")
+	// process group (the supervisor's proc.ErrStillRunning).
+	ErrStillRunning = proc.ErrStillRunning
 	// ErrBadOptions means Options failed validation; nothing was started.
 	ErrBadOptions = errors.New("invalid cluster options")
 

@@ -82,6 +82,21 @@ const (
 // naming the file or certificate that could not be made; on error some files
 // may already exist in dir.
 func Generate(dir string, now time.Time) (Files, error) {
+	return GenerateWith(dir, now, Options{})
+}
+
+// Options add to what Generate issues.
+type Options struct {
+	// APIServerNames and APIServerIPs are added to the SANs of the
+	// apiserver serving certificate: a control plane's stable endpoint name
+	// (kubeadm's controlPlaneEndpoint) and the addresses it may resolve to.
+	APIServerNames []string
+	APIServerIPs   []net.IP
+}
+
+// GenerateWith is Generate with extra SANs on the apiserver serving
+// certificate (Options).
+func GenerateWith(dir string, now time.Time, opts Options) (Files, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Files{}, fmt.Errorf("create pki dir: %w", err)
 	}
@@ -109,8 +124,8 @@ func Generate(dir string, now time.Time) (Files, error) {
 		{"etcd-server", etcdCA, pkix.Name{CommonName: "etcd"}, x509.ExtKeyUsageServerAuth, []string{"localhost"}, loopback, &f.EtcdServer},
 		{"etcd-client", etcdCA, pkix.Name{CommonName: "kube-apiserver-etcd-client"}, x509.ExtKeyUsageClientAuth, nil, nil, &f.EtcdClient},
 		{"apiserver", ca, pkix.Name{CommonName: "kube-apiserver"}, x509.ExtKeyUsageServerAuth,
-			[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
-			append([]net.IP{net.IPv4(10, 0, 0, 1)}, loopback...), &f.APIServer},
+			append([]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}, opts.APIServerNames...),
+			append(append([]net.IP{net.IPv4(10, 0, 0, 1)}, loopback...), opts.APIServerIPs...), &f.APIServer},
 		{"admin", ca, pkix.Name{CommonName: "kubernetes-admin", Organization: []string{"system:masters"}}, x509.ExtKeyUsageClientAuth, nil, nil, &f.Admin},
 		{"kube-controller-manager", ca, pkix.Name{CommonName: "system:kube-controller-manager", Organization: []string{"system:masters"}}, x509.ExtKeyUsageClientAuth, nil, nil, &f.ControllerManager},
 		{"kube-scheduler", ca, pkix.Name{CommonName: "system:kube-scheduler"}, x509.ExtKeyUsageClientAuth, nil, nil, &f.Scheduler},

@@ -172,3 +172,33 @@ func pool(t *testing.T, path string) *x509.CertPool {
 	}
 	return p
 }
+
+// GenerateWith adds the endpoint name to the apiserver serving certificate
+// only (kubeadm's controlPlaneEndpoint); Generate does not.
+func TestGenerateWithEndpointName(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	for _, tc := range []struct {
+		opts pki.Options
+		ok   bool
+	}{
+		{pki.Options{APIServerNames: []string{"api.handover.test"}}, true},
+		{pki.Options{}, false},
+	} {
+		f, err := pki.GenerateWith(t.TempDir(), now, tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pair, err := tls.LoadX509KeyPair(f.APIServer.Cert, f.APIServer.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, err := x509.ParseCertificate(pair.Certificate[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cert.VerifyHostname("api.handover.test"); (err == nil) != tc.ok {
+			t.Errorf("opts %+v: VerifyHostname = %v, want ok=%v", tc.opts, err, tc.ok)
+		}
+	}
+}

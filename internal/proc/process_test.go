@@ -1,4 +1,4 @@
-package cluster
+package proc
 
 import (
 	"context"
@@ -15,25 +15,25 @@ import (
 
 // A process group that ignores SIGTERM is killed with SIGKILL, its child
 // included, and a second stop is a no-op.
-func TestStopProcessesKillsGroup(t *testing.T) {
+func TestStopKillsGroup(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("waits the 10 s SIGTERM grace period")
 	}
 	dir := t.TempDir()
 	childFile := filepath.Join(dir, "child.pid")
-	p, err := startProcess("stubborn", "/bin/sh",
-		[]string{"-c", `trap "" TERM; sleep 300 & echo $! > ` + childFile + `; wait`},
-		filepath.Join(dir, "stubborn.log"), false)
+	p, err := Start(Spec{Name: "stubborn", Path: "/bin/sh",
+		Args: []string{"-c", `trap "" TERM; sleep 300 & echo $! > ` + childFile + `; wait`},
+		Log:  filepath.Join(dir, "stubborn.log")})
 	if err != nil {
-		t.Fatalf("startProcess: %v", err)
+		t.Fatalf("Start: %v", err)
 	}
 	child := waitChild(t, childFile)
 	if !Running(p) || !Running(child) {
 		t.Fatalf("processes not running after start: parent %v child %v", Running(p), Running(child))
 	}
-	if err := StopProcesses(context.Background(), clock.RealClock{}, []Process{p}); err != nil {
-		t.Fatalf("StopProcesses: %v", err)
+	if err := StopAll(context.Background(), clock.RealClock{}, []Handle{p}); err != nil {
+		t.Fatalf("StopAll: %v", err)
 	}
 	if Running(p) {
 		t.Errorf("parent pid %d still running", p.PID)
@@ -46,16 +46,16 @@ func TestStopProcessesKillsGroup(t *testing.T) {
 	if Running(child) {
 		t.Errorf("child pid %d of the process group still running 5 s after the group's SIGKILL", child.PID)
 	}
-	if err := StopProcesses(context.Background(), clock.RealClock{}, []Process{p}); err != nil {
-		t.Errorf("second StopProcesses: %v", err)
+	if err := StopAll(context.Background(), clock.RealClock{}, []Handle{p}); err != nil {
+		t.Errorf("second StopAll: %v", err)
 	}
 }
 
 // A recorded PID whose start time differs (a reused PID) is not ours: it is
-// not Running and StopProcesses leaves it alone.
-func TestStopProcessesIgnoresReusedPID(t *testing.T) {
+// not Running and StopAll leaves it alone.
+func TestStopIgnoresReusedPID(t *testing.T) {
 	t.Parallel()
-	self := Process{Name: "self", PID: os.Getpid()}
+	self := Handle{Name: "self", PID: os.Getpid()}
 	st, err := readStat(self.PID)
 	if err != nil {
 		t.Fatal(err)
@@ -69,24 +69,24 @@ func TestStopProcessesIgnoresReusedPID(t *testing.T) {
 	if Running(stranger) {
 		t.Fatal("process with another start time reported Running")
 	}
-	if err := StopProcesses(context.Background(), clock.RealClock{}, []Process{stranger}); err != nil {
-		t.Fatalf("StopProcesses: %v", err)
+	if err := StopAll(context.Background(), clock.RealClock{}, []Handle{stranger}); err != nil {
+		t.Fatalf("StopAll: %v", err)
 	}
 	if !Running(self) {
-		t.Fatal("StopProcesses signalled a process whose start time did not match")
+		t.Fatal("StopAll signalled a process whose start time did not match")
 	}
 }
 
-func TestStartProcessMissingBinary(t *testing.T) {
+func TestStartMissingBinary(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	_, err := startProcess("ghost", filepath.Join(dir, "nope"), nil, filepath.Join(dir, "ghost.log"), false)
+	_, err := Start(Spec{Name: "ghost", Path: filepath.Join(dir, "nope"), Log: filepath.Join(dir, "ghost.log")})
 	if err == nil || !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("startProcess of a missing binary = %v, want ErrNotExist", err)
+		t.Fatalf("Start of a missing binary = %v, want ErrNotExist", err)
 	}
 }
 
-func waitChild(t *testing.T, path string) Process {
+func waitChild(t *testing.T, path string) Handle {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -100,10 +100,10 @@ func waitChild(t *testing.T, path string) Process {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return Process{Name: "child", PID: pid, StartTime: st.startTime}
+			return Handle{Name: "child", PID: pid, StartTime: st.startTime}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatal("child pid never written")
-	return Process{}
+	return Handle{}
 }
