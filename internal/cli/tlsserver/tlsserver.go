@@ -8,9 +8,10 @@
 // For measuring propagation inside the pod it polls ..data every --watch and
 // prints one JSON line per generation it sees on stdout (the container log):
 //
-//	{"time":"2026-11-29T15:04:05.123456789Z","generation":"..2026_11_29_15_04_05.1","leafSHA256":"ab12…","caCount":2}
+//	{"time":"2026-11-29T15:04:05.123456789Z","generation":"..2026_11_29_15_04_05.1","leafSHA256":"ab12…","contentSHA256":"cd34…"}
 //
-// Only public data is printed (the leaf's SHA-256 fingerprint), never keys.
+// Only public data is printed (digests of the leaf and of ca.crt+tls.crt,
+// see ContentDigest), never keys.
 package tlsserver
 
 import (
@@ -71,6 +72,10 @@ func run(ctx context.Context, out io.Writer, o *Options, clk clock.WithTicker) e
 	if err != nil {
 		return fmt.Errorf("flag --dir %s: %w", o.Dir, err)
 	}
+	first, err := vol.Read()
+	if err != nil {
+		return fmt.Errorf("flag --dir %s: %w", o.Dir, err)
+	}
 	srvCfg := ld.ReloadingServerConfig()
 	switch o.Reload {
 	case "hot":
@@ -87,7 +92,7 @@ func run(ctx context.Context, out io.Writer, o *Options, clk clock.WithTicker) e
 	defer srv.Stop(0, 0)
 	enc := json.NewEncoder(out)
 	last := m.Generation
-	if err := enc.Encode(event(clk.Now(), m)); err != nil {
+	if err := enc.Encode(event(clk.Now(), m, first)); err != nil {
 		return err
 	}
 	t := clk.NewTicker(o.Watch)
@@ -112,21 +117,35 @@ func run(ctx context.Context, out io.Writer, o *Options, clk clock.WithTicker) e
 			continue
 		}
 		last = m.Generation
-		if err := enc.Encode(event(at, m)); err != nil {
+		if err := enc.Encode(event(at, m, snap)); err != nil {
 			return err
 		}
 	}
 }
 
-// Event is one line of the generation log.
+// Event is one line of the generation log: when the server first saw a
+// generation of its volume, the SHA-256 of its leaf (DER) and ContentDigest
+// of the generation's files.
 type Event struct {
-	Time       time.Time `json:"time"`
-	Generation string    `json:"generation"`
-	LeafSHA256 string    `json:"leafSHA256"`
+	Time          time.Time `json:"time"`
+	Generation    string    `json:"generation"`
+	LeafSHA256    string    `json:"leafSHA256"`
+	ContentSHA256 string    `json:"contentSHA256"`
 }
 
-func event(at time.Time, m *tlsloop.Material) Event {
-	e := Event{Time: at.UTC(), Generation: m.Generation}
+// ContentDigest is the hex SHA-256 of ca.crt, a zero byte and tls.crt of a
+// kubernetes.io/tls Secret's data or volume (public parts only): a test
+// matches the Secret version it wrote with the generation a pod saw.
+func ContentDigest(files map[string][]byte) string {
+	h := sha256.New()
+	h.Write(files[tlsloop.FileCA])
+	h.Write([]byte{0})
+	h.Write(files[tlsloop.FileCert])
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func event(at time.Time, m *tlsloop.Material, snap tlsloop.Snapshot) Event {
+	e := Event{Time: at.UTC(), Generation: m.Generation, ContentSHA256: ContentDigest(snap.Files)}
 	if len(m.Cert.Certificate) > 0 {
 		sum := sha256.Sum256(m.Cert.Certificate[0])
 		e.LeafSHA256 = hex.EncodeToString(sum[:])
