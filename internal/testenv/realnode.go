@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -98,4 +99,22 @@ func downRealNode(t testing.TB, n *realnode.Node) {
 		return
 	}
 	_ = os.RemoveAll(filepath.Clean(n.Dir()))
+}
+
+// RequireHelm returns $HELM, else helm on PATH; without one it skips under
+// -short and fails otherwise (`make test` installs the pinned helm into
+// ./bin and sets $HELM).
+func RequireHelm(t testing.TB) string {
+	t.Helper()
+	if h := os.Getenv("HELM"); h != "" {
+		return h
+	}
+	h, err := exec.LookPath("helm")
+	if err != nil {
+		if testing.Short() {
+			t.Skip("skipping in -short: helm not found (set $HELM or put helm on PATH)")
+		}
+		t.Fatal("helm not found: set $HELM or put helm on PATH (`make test` installs the pinned helm into ./bin)")
+	}
+	return h
 }
