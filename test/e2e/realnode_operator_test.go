@@ -49,7 +49,7 @@ func TestRealNodeOperatorHelmE2E(t *testing.T) {
 		"--kubeconfig", cl.Kubeconfig, "--namespace", ns, "--create-namespace",
 		"--set", "image.pullPolicy=Never",
 		"--set", "replicaCount=1",
-		"--set", `nodeSelector.handover\.dev/real-node=true`,
+		"--set-string", `nodeSelector.handover\.dev/real-node=true`,
 		"--set", "controller.pollInterval=1s",
 		"--set", fmt.Sprintf("metrics.port=%d", ports[0]),
 		"--set", fmt.Sprintf("healthProbe.port=%d", ports[1]),
@@ -147,4 +147,3 @@ func lastN(s string, n int) string {
 	}
 	return s
 }
-

@@ -151,12 +151,12 @@ func rotationDeployment(name string, replicas int32, reload kubeletsim.Reload) *
 
 // setupRotationFleet creates the namespace, the Deployments and the
 // gateway's PodDisruptionBudget (minAvailable 2), starts the simulator
-// (propagation up to 1s) with a Service per Deployment, then the
+// (propagation up to maxDelay) with a Service per Deployment, then the
 // CertificateAuthority (generate source, leaves for both consumers and the
 // probe client, consumers gateway Evict and ratelimit RolloutRestart with
 // probes at the Services) and waits for its first publish and every pod's
 // server.
-func setupRotationFleet(t *testing.T, cfg *rest.Config, c client.Client, ns string, mode v1alpha1.Mode, seed uint64) *rotationFleet {
+func setupRotationFleet(t *testing.T, cfg *rest.Config, c client.Client, ns string, mode v1alpha1.Mode, seed uint64, maxDelay time.Duration) *rotationFleet {
 	t.Helper()
 	ctx := t.Context()
 	cs, err := kubernetes.NewForConfig(cfg)
@@ -178,7 +178,7 @@ func setupRotationFleet(t *testing.T, cfg *rest.Config, c client.Client, ns stri
 	var mu sync.Mutex
 	stopped := false
 	sim, err := kubeletsim.Start(simCtx, kubeletsim.Options{
-		Config: cfg, Namespace: ns, Dir: t.TempDir(), MaxDelay: time.Second, Seed: seed,
+		Config: cfg, Namespace: ns, Dir: t.TempDir(), MaxDelay: maxDelay, Seed: seed,
 		Logf: func(format string, args ...any) {
 			mu.Lock()
 			defer mu.Unlock()

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
 	"github.com/handover-dev/handover/internal/controller/certificateauthority"
@@ -38,76 +40,11 @@ func TestCertificateAuthorityRotationE2E(t *testing.T) {
 	c := rotationController(t, cl.RESTConfig)
 
 	t.Run("managed rotation and revert: 0 failed handshakes, budget kept", func(t *testing.T) {
-		f := setupRotationFleet(t, cl.RESTConfig, c, "rotation", v1alpha1.ModeManaged, 1)
-		gw, rl, edge := f.watchPods(t, gatewayName), f.watchPods(t, ratelimitName), f.watchPods(t, edgeName)
-		gw.arm()
-		rl.arm()
-		edge.arm()
-		rec := probe.NewRecorder(nil)
-		stop := f.probeClients(rec)
-		defer stop()
-		rec.Mark("steady")
-		time.Sleep(2 * time.Second)
-
-		caBefore := f.waitCA(t, "Ready before the rotation", func(ca *v1alpha1.CertificateAuthority) (bool, error) { return ready(ca), nil })
-		original := caBefore.Status.Active.Fingerprint
-		oldPods := f.livePods(t)
-		rec.Mark("rotate")
-		start := time.Now()
-		f.annotate(t, certificateauthority.AnnotationRotate, "e2e-1")
-		rotated := f.waitRotated(t, certificateauthority.TriggerManual, original)
-		t.Logf("rotation %s → %s took %s (measured, not asserted)", short(original), short(rotated.Status.Active.Fingerprint), time.Since(start).Round(time.Second))
-		f.assertReplaced(t, oldPods)
-		f.assertServersPresent(t, rotated.Status.Active.Fingerprint)
-
-		oldPods = f.livePods(t)
-		rec.Mark("revert")
-		start = time.Now()
-		f.annotate(t, certificateauthority.AnnotationRevert, "e2e-1")
-		reverted := f.waitRotated(t, certificateauthority.TriggerRevert, rotated.Status.Active.Fingerprint)
-		t.Logf("revert took %s (measured, not asserted)", time.Since(start).Round(time.Second))
-		if reverted.Status.Active.Fingerprint != original {
-			t.Errorf("after the revert the active CA is %s, want the original %s", short(reverted.Status.Active.Fingerprint), short(original))
-		}
-		f.assertReplaced(t, oldPods)
-		f.assertServersPresent(t, original)
-
-		rec.Mark("after")
-		time.Sleep(2 * time.Second)
-		stop()
-		sum := rec.Summary()
-		logSummary(t, sum)
-		if sum.Failures != 0 {
-			t.Errorf("%d of %d handshakes failed (classes %v, examples %v); want 0", sum.Failures, sum.Requests, sum.FailureClasses, sum.ClassExamples)
-		}
-		if sum.Requests < 500 {
-			t.Errorf("only %d handshakes probed: too few to show anything", sum.Requests)
-		}
-		_, gwMin, gwSeen := gw.snapshot()
-		_, rlMin, rlSeen := rl.snapshot()
-		_, edgeMin, edgeSeen := edge.snapshot()
-		t.Logf("pods over the run: gateway %d (fewest Ready %d, budget minAvailable 2), ratelimit %d (fewest Ready %d), edge %d (fewest Ready %d)",
-			gwSeen, gwMin, rlSeen, rlMin, edgeSeen, edgeMin)
-		if gwMin < 2 {
-			t.Errorf("gateway had %d Ready pods at some point: the PodDisruptionBudget (minAvailable 2) was violated", gwMin)
-		}
-		// The staged plan restarts load-once consumers three times per
-		// rotation (trust the new CA, present the new leaf, drop the
-		// previous CA); two rotations, each restart replacing every pod,
-		// give replicas × (1 + 2×3) pods. Hot consumers are never restarted.
-		if want := 3 * 7; gwSeen < want {
-			t.Errorf("gateway: %d pods over the run, want >= %d: a restart did not replace every pod", gwSeen, want)
-		}
-		if want := 2 * 7; rlSeen < want {
-			t.Errorf("ratelimit: %d pods over the run, want >= %d: a restart did not replace every pod", rlSeen, want)
-		}
-		if edgeSeen != 2 {
-			t.Errorf("edge (hot reload): %d pods over the run, want its 2 original ones (never restarted)", edgeSeen)
-		}
+		managedEmulatedRotation(t, cl.RESTConfig, c, "rotation", time.Second)
 	})
 
 	t.Run("legacy atomic rotation: the probes see failures", func(t *testing.T) {
-		f := setupRotationFleet(t, cl.RESTConfig, c, "rotation-legacy", v1alpha1.ModeLegacy, 2)
+		f := setupRotationFleet(t, cl.RESTConfig, c, "rotation-legacy", v1alpha1.ModeLegacy, 2, time.Second)
 		rec := probe.NewRecorder(nil)
 		stop := f.probeClients(rec)
 		defer stop()
@@ -130,6 +67,78 @@ func TestCertificateAuthorityRotationE2E(t *testing.T) {
 			t.Fatal("the atomic swap recorded no failed handshake: the probes cannot see failures")
 		}
 	})
+}
+
+// managedEmulatedRotation is the managed rotation and revert of the emulated
+// fleet in namespace ns, volumes updated up to maxDelay after each change.
+func managedEmulatedRotation(t *testing.T, cfg *rest.Config, c client.Client, ns string, maxDelay time.Duration) {
+	t.Helper()
+	f := setupRotationFleet(t, cfg, c, ns, v1alpha1.ModeManaged, 1, maxDelay)
+	gw, rl, edge := f.watchPods(t, gatewayName), f.watchPods(t, ratelimitName), f.watchPods(t, edgeName)
+	gw.arm()
+	rl.arm()
+	edge.arm()
+	rec := probe.NewRecorder(nil)
+	stop := f.probeClients(rec)
+	defer stop()
+	rec.Mark("steady")
+	time.Sleep(2 * time.Second)
+
+	caBefore := f.waitCA(t, "Ready before the rotation", func(ca *v1alpha1.CertificateAuthority) (bool, error) { return ready(ca), nil })
+	original := caBefore.Status.Active.Fingerprint
+	oldPods := f.livePods(t)
+	rec.Mark("rotate")
+	start := time.Now()
+	f.annotate(t, certificateauthority.AnnotationRotate, "e2e-1")
+	rotated := f.waitRotated(t, certificateauthority.TriggerManual, original)
+	t.Logf("rotation %s → %s took %s (measured, not asserted)", short(original), short(rotated.Status.Active.Fingerprint), time.Since(start).Round(time.Second))
+	f.assertReplaced(t, oldPods)
+	f.assertServersPresent(t, rotated.Status.Active.Fingerprint)
+
+	oldPods = f.livePods(t)
+	rec.Mark("revert")
+	start = time.Now()
+	f.annotate(t, certificateauthority.AnnotationRevert, "e2e-1")
+	reverted := f.waitRotated(t, certificateauthority.TriggerRevert, rotated.Status.Active.Fingerprint)
+	t.Logf("revert took %s (measured, not asserted)", time.Since(start).Round(time.Second))
+	if reverted.Status.Active.Fingerprint != original {
+		t.Errorf("after the revert the active CA is %s, want the original %s", short(reverted.Status.Active.Fingerprint), short(original))
+	}
+	f.assertReplaced(t, oldPods)
+	f.assertServersPresent(t, original)
+
+	rec.Mark("after")
+	time.Sleep(2 * time.Second)
+	stop()
+	sum := rec.Summary()
+	logSummary(t, sum)
+	if sum.Failures != 0 {
+		t.Errorf("%d of %d handshakes failed (classes %v, examples %v); want 0", sum.Failures, sum.Requests, sum.FailureClasses, sum.ClassExamples)
+	}
+	if sum.Requests < 500 {
+		t.Errorf("only %d handshakes probed: too few to show anything", sum.Requests)
+	}
+	_, gwMin, gwSeen := gw.snapshot()
+	_, rlMin, rlSeen := rl.snapshot()
+	_, edgeMin, edgeSeen := edge.snapshot()
+	t.Logf("pods over the run: gateway %d (fewest Ready %d, budget minAvailable 2), ratelimit %d (fewest Ready %d), edge %d (fewest Ready %d)",
+		gwSeen, gwMin, rlSeen, rlMin, edgeSeen, edgeMin)
+	if gwMin < 2 {
+		t.Errorf("gateway had %d Ready pods at some point: the PodDisruptionBudget (minAvailable 2) was violated", gwMin)
+	}
+	// The staged plan restarts load-once consumers three times per
+	// rotation (trust the new CA, present the new leaf, drop the
+	// previous CA); two rotations, each restart replacing every pod,
+	// give replicas × (1 + 2×3) pods. Hot consumers are never restarted.
+	if want := 3 * 7; gwSeen < want {
+		t.Errorf("gateway: %d pods over the run, want >= %d: a restart did not replace every pod", gwSeen, want)
+	}
+	if want := 2 * 7; rlSeen < want {
+		t.Errorf("ratelimit: %d pods over the run, want >= %d: a restart did not replace every pod", rlSeen, want)
+	}
+	if edgeSeen != 2 {
+		t.Errorf("edge (hot reload): %d pods over the run, want its 2 original ones (never restarted)", edgeSeen)
+	}
 }
 
 func short(fp string) string {
