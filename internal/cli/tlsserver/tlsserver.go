@@ -48,7 +48,11 @@ func NewCommand() *cobra.Command {
 		Args:   cobra.NoArgs,
 		Hidden: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return run(cmd.Context(), cmd.OutOrStdout(), o, clock.RealClock{})
+			ln, err := net.Listen("tcp", o.Listen)
+			if err != nil {
+				return fmt.Errorf("flag --listen: %w", err)
+			}
+			return serve(cmd.Context(), cmd.OutOrStdout(), o, ln, clock.RealClock{})
 		},
 	}
 	f := cmd.Flags()
@@ -59,21 +63,27 @@ func NewCommand() *cobra.Command {
 	return cmd
 }
 
-func run(ctx context.Context, out io.Writer, o *Options, clk clock.WithTicker) error {
+// serve runs the server on ln (closed on return) until ctx ends; the first
+// error is a flag's (the volume unreadable, a bad --reload or --watch).
+func serve(ctx context.Context, out io.Writer, o *Options, ln net.Listener, clk clock.WithTicker) error {
 	if o.Watch <= 0 {
+		_ = ln.Close()
 		return fmt.Errorf("flag --watch: %s, want > 0", o.Watch)
 	}
 	vol, err := fleet.NewVolume(o.Dir, clk)
 	if err != nil {
+		_ = ln.Close()
 		return fmt.Errorf("flag --dir: %w", err)
 	}
 	ld := &tlsloop.Loader{Source: vol}
 	m, err := ld.Load()
 	if err != nil {
+		_ = ln.Close()
 		return fmt.Errorf("flag --dir %s: %w", o.Dir, err)
 	}
 	first, err := vol.Read()
 	if err != nil {
+		_ = ln.Close()
 		return fmt.Errorf("flag --dir %s: %w", o.Dir, err)
 	}
 	srvCfg := ld.ReloadingServerConfig()
@@ -82,11 +92,8 @@ func run(ctx context.Context, out io.Writer, o *Options, clk clock.WithTicker) e
 	case "load-once":
 		srvCfg = m.Server
 	default:
+		_ = ln.Close()
 		return fmt.Errorf("flag --reload: %q, want hot or load-once", o.Reload)
-	}
-	ln, err := net.Listen("tcp", o.Listen)
-	if err != nil {
-		return fmt.Errorf("flag --listen: %w", err)
 	}
 	srv := tlsloop.Serve(ln, srvCfg)
 	defer srv.Stop(0, 0)
