@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"io"
 	"sort"
 	"sync"
 	"testing"
@@ -32,7 +31,6 @@ import (
 	"github.com/handover-dev/handover/internal/testenv"
 	"github.com/handover-dev/handover/internal/testenv/realnode"
 	"github.com/handover-dev/handover/internal/tlsloop"
-	"github.com/handover-dev/handover/internal/trust"
 )
 
 // The real-pod fleet: the same three consumers as the emulated rotation
@@ -160,7 +158,7 @@ func setupRealFleet(t *testing.T, cfg *rest.Config, c client.Client, ns string, 
 			b.Close()
 		}
 	})
-	f.secrets = watchSecret(t, wctx, cs, ns, tlsSecretOf(edgeName))
+	f.secrets = watchSecret(wctx, t, cs, ns, tlsSecretOf(edgeName))
 	var certs []v1alpha1.CertificateSpec
 	var consumers []v1alpha1.Consumer
 	for _, a := range rotationApps {
@@ -180,7 +178,7 @@ func setupRealFleet(t *testing.T, cfg *rest.Config, c client.Client, ns string, 
 		}
 		f.balancers[a.name] = b
 		f.services[a.name] = b.Addr()
-		followEndpoints(t, wctx, cs, ns, a.name, b)
+		followEndpoints(wctx, t, cs, ns, a.name, b)
 		name := serverNameOf(a.name, ns)
 		certs = append(certs, v1alpha1.CertificateSpec{SecretName: tlsSecretOf(a.name), CommonName: name, DNSNames: []string{name}})
 		consumer := v1alpha1.Consumer{Name: a.name, Kind: v1alpha1.WorkloadKind("Deployment"), WorkloadName: a.name, Reload: a.policy}
@@ -199,27 +197,8 @@ func setupRealFleet(t *testing.T, cfg *rest.Config, c client.Client, ns string, 
 	if _, err := cs.PolicyV1().PodDisruptionBudgets(ns).Create(ctx, testenv.MinAvailableBudget("", gatewayName, 2), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	certs = append(certs, v1alpha1.CertificateSpec{SecretName: clientSecret, CommonName: "probe-client." + ns, DNSNames: []string{"probe-client." + ns}})
-	f.clientMat = &tlsloop.Loader{Source: newSecretSource(t, wctx, cs, ns, clientSecret)}
-	short := &metav1.Duration{Duration: 2 * time.Second}
-	ca := &v1alpha1.CertificateAuthority{
-		ObjectMeta: metav1.ObjectMeta{Name: caName, Namespace: ns},
-		Spec: v1alpha1.CertificateAuthoritySpec{
-			Mode:               mode,
-			Source:             v1alpha1.CASource{Generate: &v1alpha1.GenerateSource{CommonName: "mesh-" + ns}},
-			Certificates:       certs,
-			Consumers:          consumers,
-			PropagationTimeout: short,
-			GracePeriod:        short,
-		},
-	}
-	if err := c.Create(ctx, ca); err != nil {
-		t.Fatalf("create CertificateAuthority: %v", err)
-	}
-	first := f.waitCA(t, "first publish", func(ca *v1alpha1.CertificateAuthority) (bool, error) {
-		return ca.Status.Active != nil && ready(ca), nil
-	})
-	t.Logf("%s: first publish done, active CA %s", ns, first.Status.Active.Fingerprint)
+	f.clientMat = &tlsloop.Loader{Source: newSecretSource(wctx, t, cs, ns, clientSecret)}
+	f.createCA(t, mode, certs, consumers)
 	for _, a := range rotationApps {
 		poll(ctx, t, fmt.Sprintf("%s/%s: %d ready endpoints", ns, a.name, a.replicas), func() (bool, error) {
 			n := len(readyEndpoints(t, cs, ns, a.name))
@@ -261,7 +240,7 @@ func endpointsOf(slices []discoveryv1.EndpointSlice) []string {
 
 // followEndpoints keeps b's backends equal to the ready endpoints of
 // Service app (EndpointSlices, as kube-proxy reads them) until ctx ends.
-func followEndpoints(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns, app string, b *tlsloop.Balancer) {
+func followEndpoints(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns, app string, b *tlsloop.Balancer) {
 	t.Helper()
 	fac := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = discoveryv1.LabelServiceName + "=" + app }))
@@ -289,7 +268,7 @@ type secretSource struct {
 	key   string
 }
 
-func newSecretSource(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns, name string) *secretSource {
+func newSecretSource(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns, name string) *secretSource {
 	t.Helper()
 	fac := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "metadata.name=" + name }))
@@ -301,8 +280,11 @@ func newSecretSource(t *testing.T, ctx context.Context, cs kubernetes.Interface,
 
 func (s *secretSource) get() (*corev1.Secret, error) {
 	o, ok, err := s.store.GetByKey(s.key)
-	if err != nil || !ok {
-		return nil, fmt.Errorf("secret %s not in the cache yet (%v)", s.key, err)
+	if err != nil {
+		return nil, fmt.Errorf("secret %s: %w", s.key, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("secret %s not in the cache yet", s.key)
 	}
 	return o.(*corev1.Secret), nil
 }
@@ -362,9 +344,11 @@ func (f *realFleet) probeClients(rec *probe.Recorder) (stop func()) {
 	return func() { cancel(); wg.Wait() }
 }
 
-// assertPodsPresent handshakes with every ready pod directly (its pod
-// address) and fails unless each presents a leaf of the CA fingerprint fp.
-func (f *realFleet) assertPodsPresent(t *testing.T, fp string) {
+func (f *realFleet) fleet() *rotationFleet { return f.rotationFleet }
+
+// assertPresent handshakes with every ready pod directly (its pod address)
+// and fails unless each presents a leaf of the CA fingerprint fp.
+func (f *realFleet) assertPresent(t *testing.T, fp string) {
 	t.Helper()
 	n := 0
 	for _, a := range rotationApps {
@@ -374,7 +358,7 @@ func (f *realFleet) assertPodsPresent(t *testing.T, fp string) {
 		}
 		for _, addr := range readyEndpoints(t, f.cs, f.ns, a.name) {
 			n++
-			issuer, err := f.issuer(t.Context(), addr, serverNameOf(a.name, f.ns), req)
+			issuer, err := issuerOf(t.Context(), addr, serverNameOf(a.name, f.ns), f.clientCert, f.clientRoots, req)
 			if err != nil {
 				t.Errorf("%s pod %s: %v", a.name, addr, err)
 				continue
@@ -389,37 +373,6 @@ func (f *realFleet) assertPodsPresent(t *testing.T, fp string) {
 	}
 }
 
-func (f *realFleet) issuer(ctx context.Context, addr, serverName string, req []byte) (string, error) {
-	cert, err := f.clientCert()
-	if err != nil {
-		return "", err
-	}
-	roots, err := f.clientRoots()
-	if err != nil {
-		return "", err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	d := tls.Dialer{Config: &tls.Config{ServerName: serverName, RootCAs: roots, Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}}
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = conn.Close() }()
-	tc := conn.(*tls.Conn)
-	if _, err := tc.Write(req); err != nil {
-		return "", err
-	}
-	if _, err := io.ReadFull(tc, make([]byte, 1)); err != nil {
-		return "", fmt.Errorf("read response: %w", err)
-	}
-	chains := tc.ConnectionState().VerifiedChains
-	if len(chains) == 0 || len(chains[0]) < 2 {
-		return "", fmt.Errorf("no verified chain to a CA")
-	}
-	return trust.Fingerprint(chains[0][len(chains[0])-1]), nil
-}
-
 // secretLog records when each content (tlsserver.ContentDigest) of one
 // Secret first appeared in the API, as seen by a watch.
 type secretLog struct {
@@ -427,7 +380,7 @@ type secretLog struct {
 	first map[string]time.Time
 }
 
-func watchSecret(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns, name string) *secretLog {
+func watchSecret(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns, name string) *secretLog {
 	t.Helper()
 	l := &secretLog{first: map[string]time.Time{}}
 	fac := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns),

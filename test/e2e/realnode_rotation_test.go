@@ -77,81 +77,22 @@ func (f *realFleet) deleteNamespace(t *testing.T) {
 	}
 }
 
-// managedRealRotation is the managed rotation and revert of the real-pod
-// fleet in namespace ns, with whatever controller reconciles c's objects
-// (in-process or in-cluster).
+// managedRealRotation is runManagedRotation on the real-pod fleet in
+// namespace ns, with whatever controller reconciles c's objects
+// (in-process or in-cluster), then the propagation delays measured inside
+// the edge pods.
 func managedRealRotation(t *testing.T, cfg *rest.Config, c client.Client, ns string) {
 	t.Helper()
 	f := setupRealFleet(t, cfg, c, ns, v1alpha1.ModeManaged)
 	defer f.deleteNamespace(t)
-	gw, rl, edge := f.watchPods(t, gatewayName), f.watchPods(t, ratelimitName), f.watchPods(t, edgeName)
-	gw.arm()
-	rl.arm()
-	edge.arm()
-	rec := probe.NewRecorder(nil)
-	stop := f.probeClients(rec)
-	defer stop()
-	rec.Mark("steady")
-	time.Sleep(2 * time.Second)
-
-	caBefore := f.waitCA(t, "Ready before the rotation", func(ca *v1alpha1.CertificateAuthority) (bool, error) { return ready(ca), nil })
-	original := caBefore.Status.Active.Fingerprint
-	oldPods := f.livePods(t)
-	rec.Mark("rotate")
-	start := time.Now()
-	f.annotate(t, certificateauthority.AnnotationRotate, "real-1")
-	rotated := f.waitRotated(t, certificateauthority.TriggerManual, original)
-	t.Logf("rotation %s → %s took %s on real pods (measured, not asserted)", short(original), short(rotated.Status.Active.Fingerprint), time.Since(start).Round(time.Second))
-	f.assertReplaced(t, oldPods)
-	f.assertPodsPresent(t, rotated.Status.Active.Fingerprint)
-
-	oldPods = f.livePods(t)
-	rec.Mark("revert")
-	start = time.Now()
-	f.annotate(t, certificateauthority.AnnotationRevert, "real-1")
-	reverted := f.waitRotated(t, certificateauthority.TriggerRevert, rotated.Status.Active.Fingerprint)
-	t.Logf("revert took %s on real pods (measured, not asserted)", time.Since(start).Round(time.Second))
-	if reverted.Status.Active.Fingerprint != original {
-		t.Errorf("after the revert the active CA is %s, want the original %s", short(reverted.Status.Active.Fingerprint), short(original))
-	}
-	f.assertReplaced(t, oldPods)
-	f.assertPodsPresent(t, original)
-
-	rec.Mark("after")
-	time.Sleep(2 * time.Second)
-	stop()
-	sum := rec.Summary()
-	logSummary(t, sum)
-	if sum.Failures != 0 {
-		t.Errorf("%d of %d handshakes failed (classes %v, examples %v); want 0", sum.Failures, sum.Requests, sum.FailureClasses, sum.ClassExamples)
-	}
-	if sum.Requests < 500 {
-		t.Errorf("only %d handshakes probed: too few to show anything", sum.Requests)
-	}
-	_, gwMin, gwSeen := gw.snapshot()
-	_, rlMin, rlSeen := rl.snapshot()
-	_, edgeMin, edgeSeen := edge.snapshot()
-	t.Logf("pods over the run: gateway %d (fewest Ready %d, budget minAvailable 2), ratelimit %d (fewest Ready %d), edge %d (fewest Ready %d)",
-		gwSeen, gwMin, rlSeen, rlMin, edgeSeen, edgeMin)
-	if gwMin < 2 {
-		t.Errorf("gateway had %d Ready pods at some point: the PodDisruptionBudget (minAvailable 2) was violated", gwMin)
-	}
-	if want := 3 * 7; gwSeen < want {
-		t.Errorf("gateway: %d pods over the run, want >= %d: a restart did not replace every pod", gwSeen, want)
-	}
-	if want := 2 * 7; rlSeen < want {
-		t.Errorf("ratelimit: %d pods over the run, want >= %d: a restart did not replace every pod", rlSeen, want)
-	}
-	if edgeSeen != 2 {
-		t.Errorf("edge (hot reload): %d pods over the run, want its 2 original ones (never restarted)", edgeSeen)
-	}
+	runManagedRotation(t, f)
 	delays := f.propagation(t)
 	if len(delays) == 0 {
 		t.Errorf("the edge pods logged no Secret change: propagation into the pods was not measured")
-	} else {
-		t.Logf("Secret change → visible inside an edge pod (kubelet syncFrequency %s): n=%d min=%s median=%s max=%s (measured, not asserted)",
-			realnode.SyncFrequency, len(delays), delays[0].Round(10*time.Millisecond), delays[len(delays)/2].Round(10*time.Millisecond), delays[len(delays)-1].Round(10*time.Millisecond))
+		return
 	}
+	t.Logf("Secret change → visible inside an edge pod (kubelet syncFrequency %s): n=%d min=%s median=%s max=%s (measured, not asserted)",
+		realnode.SyncFrequency, len(delays), delays[0].Round(10*time.Millisecond), delays[len(delays)/2].Round(10*time.Millisecond), delays[len(delays)-1].Round(10*time.Millisecond))
 }
 
 // TestEmulatedRotationAtRealKubeletTiming is the comparison run for

@@ -219,10 +219,27 @@ func setupRotationFleet(t *testing.T, cfg *rest.Config, c client.Client, ns stri
 			Probe: &v1alpha1.ConsumerProbe{Address: addr, ServerName: name},
 		})
 	}
-	certs = append(certs, v1alpha1.CertificateSpec{SecretName: clientSecret, CommonName: "probe-client." + ns, DNSNames: []string{"probe-client." + ns}})
 	if f.clientLeaf, err = sim.MountSecret(ns, clientSecret); err != nil {
 		t.Fatal(err)
 	}
+	f.createCA(t, mode, certs, consumers)
+	for _, a := range rotationApps {
+		f.waitEndpoints(t, a.name, int(a.replicas))
+	}
+	poll(ctx, t, "the probe client's mount", func() (bool, error) {
+		_, err := f.clientLeaf.Certificate()
+		return err == nil, err
+	})
+	return f
+}
+
+// createCA creates the fleet's CertificateAuthority (generated CA, the
+// consumers' leaves plus the probe client's, propagation timeout and grace
+// 2 s) and waits for its first publish.
+func (f *rotationFleet) createCA(t *testing.T, mode v1alpha1.Mode, certs []v1alpha1.CertificateSpec, consumers []v1alpha1.Consumer) {
+	t.Helper()
+	ns := f.ns
+	certs = append(certs, v1alpha1.CertificateSpec{SecretName: clientSecret, CommonName: "probe-client." + ns, DNSNames: []string{"probe-client." + ns}})
 	short := &metav1.Duration{Duration: 2 * time.Second}
 	ca := &v1alpha1.CertificateAuthority{
 		ObjectMeta: metav1.ObjectMeta{Name: caName, Namespace: ns},
@@ -235,21 +252,13 @@ func setupRotationFleet(t *testing.T, cfg *rest.Config, c client.Client, ns stri
 			GracePeriod:        short,
 		},
 	}
-	if err := c.Create(ctx, ca); err != nil {
+	if err := f.c.Create(t.Context(), ca); err != nil {
 		t.Fatalf("create CertificateAuthority: %v", err)
 	}
 	first := f.waitCA(t, "first publish", func(ca *v1alpha1.CertificateAuthority) (bool, error) {
 		return ca.Status.Active != nil && ready(ca), nil
 	})
 	t.Logf("%s: first publish done, active CA %s", ns, first.Status.Active.Fingerprint)
-	for _, a := range rotationApps {
-		f.waitEndpoints(t, a.name, int(a.replicas))
-	}
-	poll(ctx, t, "the probe client's mount", func() (bool, error) {
-		_, err := f.clientLeaf.Certificate()
-		return err == nil, err
-	})
-	return f
 }
 
 func ready(ca *v1alpha1.CertificateAuthority) bool {

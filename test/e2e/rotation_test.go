@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"sort"
@@ -73,13 +74,31 @@ func TestCertificateAuthorityRotationE2E(t *testing.T) {
 // fleet in namespace ns, volumes updated up to maxDelay after each change.
 func managedEmulatedRotation(t *testing.T, cfg *rest.Config, c client.Client, ns string, maxDelay time.Duration) {
 	t.Helper()
-	f := setupRotationFleet(t, cfg, c, ns, v1alpha1.ModeManaged, 1, maxDelay)
+	runManagedRotation(t, setupRotationFleet(t, cfg, c, ns, v1alpha1.ModeManaged, 1, maxDelay))
+}
+
+// rotationUnderTest is what runManagedRotation needs of a fleet: the
+// emulated one (*rotationFleet) or the real-pod one (*realFleet).
+type rotationUnderTest interface {
+	fleet() *rotationFleet
+	probeClients(rec *probe.Recorder) (stop func())
+	// assertPresent fails unless every serving pod presents a leaf of the
+	// CA with fingerprint fp.
+	assertPresent(t *testing.T, fp string)
+}
+
+// runManagedRotation rotates and reverts u's CertificateAuthority (managed
+// mode) under continuous probe clients and asserts 0 failed handshakes, the
+// gateway's budget kept and every load-once pod replaced per restart.
+func runManagedRotation(t *testing.T, u rotationUnderTest) {
+	t.Helper()
+	f := u.fleet()
 	gw, rl, edge := f.watchPods(t, gatewayName), f.watchPods(t, ratelimitName), f.watchPods(t, edgeName)
 	gw.arm()
 	rl.arm()
 	edge.arm()
 	rec := probe.NewRecorder(nil)
-	stop := f.probeClients(rec)
+	stop := u.probeClients(rec)
 	defer stop()
 	rec.Mark("steady")
 	time.Sleep(2 * time.Second)
@@ -93,7 +112,7 @@ func managedEmulatedRotation(t *testing.T, cfg *rest.Config, c client.Client, ns
 	rotated := f.waitRotated(t, certificateauthority.TriggerManual, original)
 	t.Logf("rotation %s → %s took %s (measured, not asserted)", short(original), short(rotated.Status.Active.Fingerprint), time.Since(start).Round(time.Second))
 	f.assertReplaced(t, oldPods)
-	f.assertServersPresent(t, rotated.Status.Active.Fingerprint)
+	u.assertPresent(t, rotated.Status.Active.Fingerprint)
 
 	oldPods = f.livePods(t)
 	rec.Mark("revert")
@@ -105,7 +124,7 @@ func managedEmulatedRotation(t *testing.T, cfg *rest.Config, c client.Client, ns
 		t.Errorf("after the revert the active CA is %s, want the original %s", short(reverted.Status.Active.Fingerprint), short(original))
 	}
 	f.assertReplaced(t, oldPods)
-	f.assertServersPresent(t, original)
+	u.assertPresent(t, original)
 
 	rec.Mark("after")
 	time.Sleep(2 * time.Second)
@@ -188,9 +207,11 @@ func (f *rotationFleet) assertReplaced(t *testing.T, old map[string]map[types.UI
 	}
 }
 
-// assertServersPresent handshakes with every running pod server directly and
+func (f *rotationFleet) fleet() *rotationFleet { return f }
+
+// assertPresent handshakes with every running pod server directly and
 // fails unless each presents a leaf issued by the CA with fingerprint fp.
-func (f *rotationFleet) assertServersPresent(t *testing.T, fp string) {
+func (f *rotationFleet) assertPresent(t *testing.T, fp string) {
 	t.Helper()
 	pods := f.sim.Pods(f.ns)
 	if len(pods) < 7 {
@@ -201,7 +222,7 @@ func (f *rotationFleet) assertServersPresent(t *testing.T, fp string) {
 			continue
 		}
 		app, _, _ := strings.Cut(p.Name, "-")
-		issuer, err := f.issuerOf(t.Context(), p.Addr, serverNameOf(app, f.ns))
+		issuer, err := issuerOf(t.Context(), p.Addr, serverNameOf(app, f.ns), f.clientLeaf.Certificate, f.clientLeaf.RootCAs, kubeletsim.Request)
 		if err != nil {
 			t.Errorf("pod %s: %v", p.Name, err)
 			continue
@@ -212,30 +233,31 @@ func (f *rotationFleet) assertServersPresent(t *testing.T, fp string) {
 	}
 }
 
-// issuerOf handshakes with addr as the probe client and returns the
-// fingerprint of the CA certificate in the server's chain.
-func (f *rotationFleet) issuerOf(ctx context.Context, addr, serverName string) (string, error) {
-	cert, err := f.clientLeaf.Certificate()
+// issuerOf handshakes with addr presenting cert and trusting roots, writes
+// req, waits for a response byte, and returns the fingerprint of the CA
+// certificate in the server's verified chain.
+func issuerOf(ctx context.Context, addr, serverName string, cert func() (*tls.Certificate, error), roots func() (*x509.CertPool, error), req []byte) (string, error) {
+	c, err := cert()
 	if err != nil {
 		return "", err
 	}
-	roots, err := f.clientLeaf.RootCAs()
+	pool, err := roots()
 	if err != nil {
 		return "", err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	d := tls.Dialer{Config: &tls.Config{ServerName: serverName, RootCAs: roots, Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}}
+	d := tls.Dialer{Config: &tls.Config{ServerName: serverName, RootCAs: pool, Certificates: []tls.Certificate{*c}, MinVersion: tls.VersionTLS12}}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return "", err
 	}
 	defer func() { _ = conn.Close() }()
 	tc := conn.(*tls.Conn)
-	if _, err := tc.Write(kubeletsim.Request); err != nil {
+	if _, err := tc.Write(req); err != nil {
 		return "", err
 	}
-	if _, err := io.ReadFull(tc, make([]byte, len(kubeletsim.Response))); err != nil {
+	if _, err := io.ReadFull(tc, make([]byte, 1)); err != nil {
 		return "", fmt.Errorf("read response: %w", err)
 	}
 	chains := tc.ConnectionState().VerifiedChains
