@@ -35,7 +35,7 @@ set -euo pipefail
 
 K8S_VERSION=v1.35.4
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/handover
-NODE_BIN=${NODE_BIN:-$CACHE/node/$K8S_VERSION}
+NODE_BIN=${NODE_BIN:-${HANDOVER_NODE_BIN:-$CACHE/node/$K8S_VERSION}}
 K8S_BIN=${K8S_BIN:-${HANDOVER_K8S_BIN:-$CACHE/k8s/$K8S_VERSION}}
 NODE_NAME=${NODE_NAME:-handover-node}
 SYNC_FREQUENCY=${SYNC_FREQUENCY:-10s}
@@ -297,6 +297,9 @@ cmd_up() {
 	local images=${IMAGES:-$dir/images}
 	[[ -f $images/pause.tar ]] || die "no $images/pause.tar: run hack/realnode.sh images $images"
 	[[ -f $dir/host-before ]] && die "$dir already holds a node (run down first)"
+	# One real node per host: the bridge and the node name are fixed.
+	ip link show "$BRIDGE" >/dev/null 2>&1 &&
+		die "the bridge $BRIDGE exists: a real node is up (or a killed run left one); take it down with: hack/realnode.sh down ITS_DIR"
 	mkdir -p "$dir/pids" "$dir/logs" "$dir/kubelet"
 	snapshot >"$dir/host-before"
 	local t0
