@@ -355,6 +355,9 @@ cmd_down() {
 	local dir=${1:?usage: down DIR}
 	[[ -d $dir ]] || { log "no $dir: nothing to do"; return 0; }
 	dir=$(cd "$dir" && pwd)
+	# Without a recorded host state up never started anything here (and the
+	# host may run another node): touch nothing.
+	[[ -f $dir/host-before ]] || { log "$dir holds no node: nothing to do"; return 0; }
 	local sock=$dir/containerd/containerd.sock pid c m
 	# 1. the kubelet first, so that it restarts nothing.
 	[[ -f $dir/pids/kubelet.pid ]] && stop_pid "$(cat "$dir/pids/kubelet.pid")"
