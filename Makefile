@@ -18,7 +18,7 @@ OUT ?= $(CURDIR)/out
 FUZZTIME ?= 10s
 
 .PHONY: all build test test-unit fuzz lint generate verify demo clean help
-.PHONY: k8s-binaries sandbox-up sandbox-down node-binaries node-deps node-images image
+.PHONY: k8s-binaries sandbox-up sandbox-down node-binaries node-deps node-images image test-realnode-default-timing
 
 # Kubernetes test binaries (etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, kubectl, kwok), built from the Go module proxy by
@@ -55,6 +55,9 @@ node-binaries: ## build kubelet and pause for the real node into NODE_BIN (about
 
 node-deps: ## install the real node's Debian packages (root: containerd, runc, CNI plugins, iptables, conntrack, gcc)
 	hack/realnode.sh deps
+
+test-realnode-default-timing: k8s-binaries node-binaries node-images ## optional long run (root): the real-pod rotation with the kubelet's default syncFrequency, 1m
+	$(K8S_TEST_ENV) HANDOVER_REALNODE_SYNC_FREQUENCY=1m $(GO) test -count=1 -timeout 60m -v -run '^TestRealNodeRotationE2E$$' ./test/e2e/
 
 node-images: node-binaries ## the real node's OCI archives (handover, pause, nginx) into $(OUT)/node-images, imported by the real-node tests
 	HANDOVER_NODE_BIN=$(NODE_BIN) hack/realnode.sh images $(NODE_IMAGES)

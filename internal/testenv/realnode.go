@@ -18,6 +18,25 @@ import (
 // (about 1-5 min by load).
 const RealNodeImagesEnv = "HANDOVER_REALNODE_IMAGES"
 
+// RealNodeSyncEnv overrides the real kubelet's syncFrequency for a whole
+// test run (e.g. "1m", the Kubernetes default, in `make
+// test-realnode-default-timing`); ClusterOptions.SyncFrequency wins over it.
+const RealNodeSyncEnv = "HANDOVER_REALNODE_SYNC_FREQUENCY"
+
+// RealNodeSyncFrequency is the syncFrequency a real node of this test run
+// gets: $HANDOVER_REALNODE_SYNC_FREQUENCY, else realnode.SyncFrequency.
+func RealNodeSyncFrequency() time.Duration {
+	s := os.Getenv(RealNodeSyncEnv)
+	if s == "" {
+		s = realnode.SyncFrequency
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
 // RequireRealNode returns the repository root when a real node can start:
 // root, hack/realnode.sh above the working directory, the kubelet and pause
 // binaries. Otherwise it skips under -short and fails the test, saying what
@@ -69,8 +88,12 @@ func startRealNode(t testing.TB, c *cluster.Cluster, opts ClusterOptions) *realn
 		t.Fatal(err)
 	}
 	start := time.Now()
+	sync := opts.SyncFrequency
+	if sync == "" {
+		sync = os.Getenv(RealNodeSyncEnv)
+	}
 	n, err := realnode.Up(ctx, repo, realnode.Options{
-		Dir: dir, ClusterDir: c.Dir, Images: images, SyncFrequency: opts.SyncFrequency,
+		Dir: dir, ClusterDir: c.Dir, Images: images, SyncFrequency: sync,
 		Env: []string{"K8S_BIN=" + BinDir()},
 	}, logf)
 	if err != nil {

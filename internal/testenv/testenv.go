@@ -84,7 +84,7 @@ type ClusterOptions struct {
 	// and fails the test if the host is not left as found.
 	RealNode bool
 	// SyncFrequency is the real kubelet's syncFrequency ("" =
-	// realnode.SyncFrequency, 10s).
+	// $HANDOVER_REALNODE_SYNC_FREQUENCY, else realnode.SyncFrequency, 10s).
 	SyncFrequency string
 }
 

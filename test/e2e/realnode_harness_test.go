@@ -148,7 +148,8 @@ func setupRealFleet(t *testing.T, cfg *rest.Config, c client.Client, ns string, 
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	f := &realFleet{
-		rotationFleet: &rotationFleet{ns: ns, cs: cs, c: c, services: map[string]string{}},
+		// Each of the staged plan's four steps may wait for a kubelet sync.
+		rotationFleet: &rotationFleet{ns: ns, cs: cs, c: c, services: map[string]string{}, wait: rotationWait + 8*testenv.RealNodeSyncFrequency()},
 		balancers:     map[string]*tlsloop.Balancer{},
 		stop:          cancel,
 	}

@@ -12,11 +12,10 @@ import (
 	"github.com/handover-dev/handover/internal/controller/certificateauthority"
 	"github.com/handover-dev/handover/internal/probe"
 	"github.com/handover-dev/handover/internal/testenv"
-	"github.com/handover-dev/handover/internal/testenv/realnode"
 )
 
 // TestRealNodeRotationE2E is TestCertificateAuthorityRotationE2E on real
-// pods: a real kubelet (syncFrequency realnode.SyncFrequency, 10 s) runs the
+// pods: a real kubelet (syncFrequency testenv.RealNodeSyncFrequency, 10 s by default) runs the
 // consumers in containerd/runc containers with the Secret volumes it
 // writes: gateway (nginx from Debian, load-once, reload Evict under a
 // PodDisruptionBudget of minAvailable 2), ratelimit (nginx, RolloutRestart),
@@ -33,7 +32,7 @@ func TestRealNodeRotationE2E(t *testing.T) {
 	testenv.RequireRealNode(t)
 	cl := testenv.StartCluster(t, testenv.ClusterOptions{RealNode: true})
 	c := rotationController(t, cl.RESTConfig)
-	t.Logf("kubelet syncFrequency %s", realnode.SyncFrequency)
+	t.Logf("kubelet syncFrequency %s", testenv.RealNodeSyncFrequency())
 
 	t.Run("managed rotation and revert on real pods: 0 failed handshakes, budget kept", func(t *testing.T) {
 		managedRealRotation(t, cl.RESTConfig, c, "real-rotation")
@@ -92,7 +91,7 @@ func managedRealRotation(t *testing.T, cfg *rest.Config, c client.Client, ns str
 		return
 	}
 	t.Logf("Secret change → visible inside an edge pod (kubelet syncFrequency %s): n=%d min=%s median=%s max=%s (measured, not asserted)",
-		realnode.SyncFrequency, len(delays), delays[0].Round(10*time.Millisecond), delays[len(delays)/2].Round(10*time.Millisecond), delays[len(delays)-1].Round(10*time.Millisecond))
+		testenv.RealNodeSyncFrequency(), len(delays), delays[0].Round(10*time.Millisecond), delays[len(delays)/2].Round(10*time.Millisecond), delays[len(delays)-1].Round(10*time.Millisecond))
 }
 
 // TestEmulatedRotationAtRealKubeletTiming is the comparison run for

@@ -113,6 +113,8 @@ type rotationFleet struct {
 	sim        *kubeletsim.Sim
 	services   map[string]string // app → Service address
 	clientLeaf *kubeletsim.Mount
+	// wait bounds one rotation or revert (0 = rotationWait).
+	wait time.Duration
 }
 
 const (
@@ -291,11 +293,15 @@ func (f *rotationFleet) waitEndpoints(t *testing.T, app string, n int) {
 // errRotationEnded stops a wait when the rotation ended other than wanted.
 var errRotationEnded = errors.New("rotation ended")
 
-// waitCA polls the CertificateAuthority until cond holds (rotationWait).
+// waitCA polls the CertificateAuthority until cond holds (f.wait).
 func (f *rotationFleet) waitCA(t *testing.T, what string, cond func(*v1alpha1.CertificateAuthority) (bool, error)) *v1alpha1.CertificateAuthority {
 	t.Helper()
 	var ca v1alpha1.CertificateAuthority
-	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, rotationWait, true, func(ctx context.Context) (bool, error) {
+	limit := f.wait
+	if limit == 0 {
+		limit = rotationWait
+	}
+	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, limit, true, func(ctx context.Context) (bool, error) {
 		if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: caName}, &ca); err != nil {
 			return false, nil
 		}
