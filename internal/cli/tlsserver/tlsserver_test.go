@@ -107,6 +107,19 @@ func handshake(addr string, m material, roots ...*trust.CA) (string, error) {
 	return conn.ConnectionState().PeerCertificates[0].Issuer.CommonName, nil
 }
 
+// volumeWith is a kubelet-style volume holding payload.
+func volumeWith(t *testing.T, payload map[string][]byte) *fleet.Volume {
+	t.Helper()
+	vol, err := fleet.NewVolume(t.TempDir(), clock.RealClock{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vol.Write(payload); err != nil {
+		t.Fatal(err)
+	}
+	return vol
+}
+
 func start(t *testing.T, o *Options) (addr string, out *syncBuffer) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -132,13 +145,7 @@ func start(t *testing.T, o *Options) (addr string, out *syncBuffer) {
 func TestHotServerFollowsTheVolumeAndLogsGenerations(t *testing.T) {
 	t.Parallel()
 	a, b := newMaterial(t, "ca-a"), newMaterial(t, "ca-b")
-	vol, err := fleet.NewVolume(t.TempDir(), clock.RealClock{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := vol.Write(a.payload(a.ca)); err != nil {
-		t.Fatal(err)
-	}
+	vol := volumeWith(t, a.payload(a.ca))
 	addr, out := start(t, &Options{Dir: vol.Dir(), Reload: "hot", Watch: 10 * time.Millisecond})
 	if issuer, err := handshake(addr, a, a.ca); err != nil || issuer != "ca-a" {
 		t.Fatalf("before the swap: issuer %q, err %v; want ca-a", issuer, err)
@@ -154,7 +161,7 @@ func TestHotServerFollowsTheVolumeAndLogsGenerations(t *testing.T) {
 		t.Fatalf("after the swap: issuer %q, err %v; want ca-b", issuer, err)
 	}
 	want := ContentDigest(next)
-	err = wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
 		ev := out.events(t)
 		return len(ev) == 2 && ev[1].ContentSHA256 == want, nil
 	})
@@ -174,13 +181,7 @@ func TestHotServerFollowsTheVolumeAndLogsGenerations(t *testing.T) {
 func TestLoadOnceServerKeepsItsStartingLeaf(t *testing.T) {
 	t.Parallel()
 	a, b := newMaterial(t, "ca-a"), newMaterial(t, "ca-b")
-	vol, err := fleet.NewVolume(t.TempDir(), clock.RealClock{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := vol.Write(a.payload(a.ca)); err != nil {
-		t.Fatal(err)
-	}
+	vol := volumeWith(t, a.payload(a.ca))
 	addr, out := start(t, &Options{Dir: vol.Dir(), Reload: "load-once", Watch: 10 * time.Millisecond})
 	if _, err := handshake(addr, a, a.ca); err != nil { // the server has loaded
 		t.Fatal(err)
@@ -188,7 +189,7 @@ func TestLoadOnceServerKeepsItsStartingLeaf(t *testing.T) {
 	if err := vol.Write(b.payload(a.ca, b.ca)); err != nil {
 		t.Fatal(err)
 	}
-	err = wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(t.Context(), 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
 		return len(out.events(t)) == 2, nil
 	})
 	if err != nil {
@@ -202,13 +203,7 @@ func TestLoadOnceServerKeepsItsStartingLeaf(t *testing.T) {
 func TestBadFlagsFailBeforeServing(t *testing.T) {
 	t.Parallel()
 	a := newMaterial(t, "ca-a")
-	vol, err := fleet.NewVolume(t.TempDir(), clock.RealClock{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := vol.Write(a.payload(a.ca)); err != nil {
-		t.Fatal(err)
-	}
+	vol := volumeWith(t, a.payload(a.ca))
 	for _, tc := range []struct {
 		name string
 		o    Options
