@@ -43,7 +43,7 @@ build: ## build bin/handover
 test-unit: ## fast tests: no Kubernetes binaries, slow tiers skipped (-short)
 	$(GO) test -short -count=1 ./...
 
-test: k8s-binaries node-binaries node-images $(HELM) ## every tier the CI runs: unit, integration, e2e, and a short fuzz run
+test: node-deps k8s-binaries node-binaries node-images $(HELM) ## every tier the CI runs: unit, integration, e2e, and a short fuzz run
 	$(K8S_TEST_ENV) HELM=$(HELM) $(GO) test -count=1 -timeout 40m ./...
 	$(MAKE) fuzz
 
@@ -53,7 +53,7 @@ k8s-binaries: ## build the Kubernetes test binaries into K8S_BIN (6-23 min cold 
 node-binaries: ## build kubelet and pause for the real node into NODE_BIN (about 3-11 min cold, by load; no-op when the stamp matches)
 	HANDOVER_NODE_BIN=$(NODE_BIN) GO=$(GO) hack/node-binaries.sh
 
-node-deps: ## install the real node's Debian packages (root: containerd, runc, CNI plugins, iptables, conntrack, gcc)
+node-deps: ## install the real node's Debian packages when one is missing (apt-get update + install, root; no-op otherwise): containerd, runc, CNI plugins, iptables, conntrack, gcc
 	hack/realnode.sh deps
 
 test-realnode-default-timing: k8s-binaries node-binaries node-images ## optional long run (root): the real-pod rotation with the kubelet's default syncFrequency, 1m
