@@ -3,7 +3,8 @@
 # everything it needs on a Debian 12 host without systemd. Root only.
 #
 #   hack/realnode.sh deps                 apt-get update + install containerd, runc, CNI plugins,
-#                                         iptables, conntrack, gcc (no-op when installed)
+#                                         iptables, conntrack, gcc, openssl, iproute2 (no-op when
+#                                         installed)
 #   hack/realnode.sh images OUT [handover] build the OCI archives into OUT: handover (the static
 #                                         binary on an empty base, named ghcr.io/handover-dev/
 #                                         handover:0.1.0: the controller image and the tls-server
@@ -45,7 +46,7 @@ NODE_IP=198.18.0.1
 PAUSE_IMAGE=handover.local/pause:$K8S_VERSION
 NGINX_IMAGE=handover.local/nginx:debian12
 HANDOVER_IMAGE=ghcr.io/handover-dev/handover:0.1.0
-PACKAGES=(containerd runc containernetworking-plugins iptables conntrack gcc libc6-dev)
+PACKAGES=(containerd runc containernetworking-plugins iptables conntrack gcc libc6-dev openssl iproute2)
 # Sysctls the kubelet (kernel.*, vm.*) and the bridge plugin (ip_forward) set.
 SYSCTLS=(vm.overcommit_memory kernel.panic kernel.panic_on_oops net.ipv4.ip_forward
 	net.ipv4.conf.all.forwarding net.bridge.bridge-nf-call-iptables)
@@ -110,7 +111,13 @@ cmd_images() {
 	# nginx from Debian: the packages unpacked into a root filesystem.
 	mkdir -p "$work/debs" "$work/nginx"
 	chmod 755 "$work" "$work/debs" # apt-get download runs as _apt
-	(cd "$work/debs" && apt-get download -qq nginx nginx-common libssl3 libpcre2-8-0 zlib1g libcrypt1 libc6 >/dev/null)
+	local debs=(nginx nginx-common libssl3 libpcre2-8-0 zlib1g libcrypt1 libc6)
+	if ! (cd "$work/debs" && apt-get download -qq "${debs[@]}" >/dev/null 2>&1); then
+		# no package lists yet (a fresh machine): fetch them, then retry
+		need_root "apt-get update for nginx's packages"
+		apt-get update -qq
+		(cd "$work/debs" && apt-get download -qq "${debs[@]}" >/dev/null)
+	fi
 	for d in "$work"/debs/*.deb; do dpkg -x "$d" "$work/nginx"; done
 	rm -rf "$work/nginx/usr/share/doc" "$work/nginx/usr/share/man" "$work/nginx/usr/share/locale"
 	mkdir -p "$work/nginx/etc/tls" "$work/nginx/tmp" "$work/nginx/var/log/nginx" "$work/nginx/var/lib/nginx" "$work/nginx/run"
