@@ -179,6 +179,7 @@ func setupRealFleet(t *testing.T, cfg *rest.Config, c client.Client, ns string, 
 		}
 		f.balancers[a.name] = b
 		f.services[a.name] = b.Addr()
+		t.Logf("%s: Service %s balanced at %s", ns, a.name, b.Addr())
 		followEndpoints(wctx, t, cs, ns, a.name, b)
 		name := serverNameOf(a.name, ns)
 		certs = append(certs, v1alpha1.CertificateSpec{SecretName: tlsSecretOf(a.name), CommonName: name, DNSNames: []string{name}})

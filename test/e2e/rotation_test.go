@@ -169,8 +169,8 @@ func short(fp string) string {
 
 func logSummary(t *testing.T, s probe.Summary) {
 	t.Helper()
-	t.Logf("probe summary: requests=%d failures=%d classes=%v longest outage=%s latency p50=%s p99=%s max=%s",
-		s.Requests, s.Failures, s.FailureClasses, s.LongestOutage, s.Latency.P50, s.Latency.P99, s.Latency.Max)
+	t.Logf("probe summary: requests=%d failures=%d classes=%v longest outage=%s (target %q) latency p50=%s p99=%s max=%s",
+		s.Requests, s.Failures, s.FailureClasses, s.LongestOutage, s.LongestOutageTarget, s.Latency.P50, s.Latency.P99, s.Latency.Max)
 	for _, p := range s.Phases {
 		t.Logf("  phase %-7s %6s: requests=%d failures=%d classes=%v", p.Name, p.End.Sub(p.Start).Round(100*time.Millisecond), p.Requests, p.Failures, p.FailureClasses)
 	}
