@@ -18,7 +18,7 @@ OUT ?= $(CURDIR)/out
 FUZZTIME ?= 10s
 
 .PHONY: all build test test-unit fuzz lint generate verify demo clean help
-.PHONY: k8s-binaries sandbox-up sandbox-down
+.PHONY: k8s-binaries sandbox-up sandbox-down node-binaries node-deps node-images image test-realnode-default-timing
 
 # Kubernetes test binaries (etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, kubectl, kwok), built from the Go module proxy by
@@ -26,7 +26,11 @@ FUZZTIME ?= 10s
 # through HANDOVER_K8S_BIN (our harness) and KUBEBUILDER_ASSETS (envtest).
 K8S_VERSION := v1.35.4
 K8S_BIN ?= $(or $(HANDOVER_K8S_BIN),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/handover/k8s/$(K8S_VERSION))
-K8S_TEST_ENV := HANDOVER_K8S_BIN=$(K8S_BIN) KUBEBUILDER_ASSETS=$(K8S_BIN)
+# The real kubelet node (hack/realnode.sh): kubelet and pause, built by
+# hack/node-binaries.sh into their own cache directory.
+NODE_BIN ?= $(or $(HANDOVER_NODE_BIN),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/handover/node/$(K8S_VERSION))
+NODE_IMAGES := $(OUT)/node-images
+K8S_TEST_ENV := HANDOVER_K8S_BIN=$(K8S_BIN) KUBEBUILDER_ASSETS=$(K8S_BIN) HANDOVER_NODE_BIN=$(NODE_BIN) HANDOVER_REALNODE_IMAGES=$(NODE_IMAGES)
 
 all: build
 
@@ -39,15 +43,30 @@ build: ## build bin/handover
 test-unit: ## fast tests: no Kubernetes binaries, slow tiers skipped (-short)
 	$(GO) test -short -count=1 ./...
 
-test: k8s-binaries $(HELM) ## every tier the CI runs: unit, integration, e2e, and a short fuzz run
+test: node-deps k8s-binaries node-binaries node-images $(HELM) ## every tier the CI runs: unit, integration, e2e, and a short fuzz run
 	$(K8S_TEST_ENV) HELM=$(HELM) $(GO) test -count=1 -timeout 40m ./...
 	$(MAKE) fuzz
 
 k8s-binaries: ## build the Kubernetes test binaries into K8S_BIN (6-23 min cold on 2 cores, by load; no-op when the stamp matches)
 	HANDOVER_K8S_BIN=$(K8S_BIN) GO=$(GO) hack/k8s-binaries.sh
 
-sandbox-up: build k8s-binaries ## start a local kubelet-less cluster (handover sandbox up)
-	$(BIN)/handover sandbox up --bin-dir $(K8S_BIN)
+node-binaries: ## build kubelet and pause for the real node into NODE_BIN (about 3-11 min cold, by load; no-op when the stamp matches)
+	HANDOVER_NODE_BIN=$(NODE_BIN) GO=$(GO) hack/node-binaries.sh
+
+node-deps: ## install the real node's Debian packages when one is missing (apt-get update + install, root; no-op otherwise): containerd, runc, CNI plugins, iptables, conntrack, gcc
+	hack/realnode.sh deps
+
+test-realnode-default-timing: k8s-binaries node-binaries node-images ## optional long run (root): the real-pod rotation with the kubelet's default syncFrequency, 1m
+	$(K8S_TEST_ENV) HANDOVER_REALNODE_SYNC_FREQUENCY=1m $(GO) test -count=1 -timeout 60m -v -run '^TestRealNodeRotationE2E$$' ./test/e2e/
+
+node-images: node-binaries ## the real node's OCI archives (handover, pause, nginx) into $(OUT)/node-images, imported by the real-node tests
+	HANDOVER_NODE_BIN=$(NODE_BIN) hack/realnode.sh images $(NODE_IMAGES)
+
+image: ## controller image ghcr.io/handover-dev/handover:0.1.0 as an OCI archive, $(OUT)/handover.tar (no registry; `ctr images import` it)
+	hack/realnode.sh images $(OUT) handover
+
+sandbox-up: build k8s-binaries ## start a local kubelet-less cluster (handover sandbox up; REAL_NODE=1 adds a real kubelet node, root)
+	$(BIN)/handover sandbox up --bin-dir $(K8S_BIN) $(if $(REAL_NODE),--real-node)
 
 sandbox-down: build ## stop the local cluster (handover sandbox down)
 	$(BIN)/handover sandbox down

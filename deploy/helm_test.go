@@ -14,24 +14,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/handover-dev/handover/internal/cli/controller"
+	"github.com/handover-dev/handover/internal/testenv"
 )
 
-// helmBinary returns $HELM or helm on PATH. Without one the chart tests skip
-// under -short and fail in the full tier, like the tests that need the
-// Kubernetes binaries (`make test` installs the pinned helm into ./bin).
+// helmBinary returns $HELM or helm on PATH (testenv.RequireHelm: without
+// one the chart tests skip under -short and fail in the full tier).
 func helmBinary(t *testing.T) string {
 	t.Helper()
-	if h := os.Getenv("HELM"); h != "" {
-		return h
-	}
-	h, err := exec.LookPath("helm")
-	if err != nil {
-		if testing.Short() {
-			t.Skip("helm not found (set $HELM or put helm on PATH)")
-		}
-		t.Fatal("helm not found: set $HELM or put helm on PATH (`make test` installs the pinned helm into ./bin)")
-	}
-	return h
+	return testenv.RequireHelm(t)
 }
 
 // checkChart lints and renders the chart with default values, dry-runs every

@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/handover-dev/handover/internal/testenv/cluster"
+	"github.com/handover-dev/handover/internal/testenv/realnode"
 )
 
 // BinDir returns the binaries directory tests use (cluster.DefaultBinDir
@@ -87,6 +88,15 @@ func StartAPIServerEtcd(t testing.TB) (*rest.Config, *url.URL) {
 type ClusterOptions struct {
 	// Nodes is the number of kwok nodes (default 1).
 	Nodes int
+	// RealNode joins one real kubelet node (package realnode: containerd,
+	// runc, the CNI bridge 198.18.0.0/24; kwok keeps off it). It needs root
+	// and the node binaries (hack/node-binaries.sh): without them a -short
+	// run skips and a full run fails. The cleanup takes the node down first
+	// and fails the test if the host is not left as found.
+	RealNode bool
+	// SyncFrequency is the real kubelet's syncFrequency ("" =
+	// $HANDOVER_REALNODE_SYNC_FREQUENCY, else realnode.SyncFrequency, 10s).
+	SyncFrequency string
 }
 
 // StartCluster starts the full kubelet-less cluster in a fresh directory and
@@ -114,9 +124,13 @@ func StartCluster(t testing.TB, opts ClusterOptions) *cluster.Cluster {
 		logTails(t, dir)
 		t.Fatalf("start cluster (logs kept in %s): %v", dir, err)
 	}
+	var node *realnode.Node
 	t.Cleanup(func() {
 		stopCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
+		if node != nil {
+			downRealNode(t, node)
+		}
 		stopErr := c.Stop(stopCtx)
 		if stopErr != nil {
 			t.Errorf("stop cluster: %v", stopErr)
@@ -131,6 +145,9 @@ func StartCluster(t testing.TB, opts ClusterOptions) *cluster.Cluster {
 		}
 		_ = os.RemoveAll(dir)
 	})
+	if opts.RealNode {
+		node = startRealNode(t, c, opts)
+	}
 	return c
 }
 

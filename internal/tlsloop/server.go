@@ -44,13 +44,19 @@ func NewServer(cfg *tls.Config, opts ...ServerOption) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	return Serve(ln, cfg, opts...), nil
+}
+
+// Serve is NewServer on a listener the caller opened (e.g. a pod's
+// 0.0.0.0:8443); the Server owns ln from now on and closes it in Stop.
+func Serve(ln net.Listener, cfg *tls.Config, opts ...ServerOption) *Server {
 	s := &Server{ln: ln, cfg: cfg, clk: clock.RealClock{}}
 	for _, o := range opts {
 		o(s)
 	}
 	s.wg.Add(1)
 	go s.acceptLoop()
-	return s, nil
+	return s
 }
 
 // Addr is the server's listen address, "127.0.0.1:port".

@@ -22,7 +22,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -68,6 +70,9 @@ func rotationController(t *testing.T, cfg *rest.Config) client.Client {
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		LeaderElection:         false,
+		// Several tests of this package each run their own controller in
+		// this process; the names are unique per manager.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
 		t.Fatalf("manager: %v", err)
@@ -108,6 +113,11 @@ type rotationFleet struct {
 	sim        *kubeletsim.Sim
 	services   map[string]string // app → Service address
 	clientLeaf *kubeletsim.Mount
+	// wait bounds one rotation or revert (0 = rotationWait).
+	wait time.Duration
+	// propagation and grace are the CertificateAuthority's
+	// spec.propagationTimeout and spec.gracePeriod (0 = 2 s).
+	propagation, grace time.Duration
 }
 
 const (
@@ -151,20 +161,19 @@ func rotationDeployment(name string, replicas int32, reload kubeletsim.Reload) *
 
 // setupRotationFleet creates the namespace, the Deployments and the
 // gateway's PodDisruptionBudget (minAvailable 2), starts the simulator
-// (propagation up to 1s) with a Service per Deployment, then the
+// (propagation up to maxDelay) with a Service per Deployment, then the
 // CertificateAuthority (generate source, leaves for both consumers and the
 // probe client, consumers gateway Evict and ratelimit RolloutRestart with
 // probes at the Services) and waits for its first publish and every pod's
 // server.
-func setupRotationFleet(t *testing.T, cfg *rest.Config, c client.Client, ns string, mode v1alpha1.Mode, seed uint64) *rotationFleet {
+func setupRotationFleet(t *testing.T, cfg *rest.Config, c client.Client, ns string, mode v1alpha1.Mode, seed uint64, maxDelay time.Duration) *rotationFleet {
 	t.Helper()
-	short := 2 * time.Second
-	return setupRotationFleetWith(t, cfg, c, ns, mode, seed, short, short)
+	return setupRotationFleetWith(t, cfg, c, ns, mode, seed, maxDelay, 2*time.Second, 2*time.Second)
 }
 
 // setupRotationFleetWith is setupRotationFleet with the CertificateAuthority's
 // spec.propagationTimeout and spec.gracePeriod.
-func setupRotationFleetWith(t *testing.T, cfg *rest.Config, c client.Client, ns string, mode v1alpha1.Mode, seed uint64, propagation, grace time.Duration) *rotationFleet {
+func setupRotationFleetWith(t *testing.T, cfg *rest.Config, c client.Client, ns string, mode v1alpha1.Mode, seed uint64, maxDelay, propagation, grace time.Duration) *rotationFleet {
 	t.Helper()
 	ctx := t.Context()
 	cs, err := kubernetes.NewForConfig(cfg)
@@ -186,7 +195,7 @@ func setupRotationFleetWith(t *testing.T, cfg *rest.Config, c client.Client, ns 
 	var mu sync.Mutex
 	stopped := false
 	sim, err := kubeletsim.Start(simCtx, kubeletsim.Options{
-		Config: cfg, Namespace: ns, Dir: t.TempDir(), MaxDelay: time.Second, Seed: seed,
+		Config: cfg, Namespace: ns, Dir: t.TempDir(), MaxDelay: maxDelay, Seed: seed,
 		Logf: func(format string, args ...any) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -206,7 +215,7 @@ func setupRotationFleetWith(t *testing.T, cfg *rest.Config, c client.Client, ns 
 		stopped = true
 		mu.Unlock()
 	})
-	f := &rotationFleet{ns: ns, cs: cs, c: c, sim: sim, services: map[string]string{}}
+	f := &rotationFleet{ns: ns, cs: cs, c: c, sim: sim, services: map[string]string{}, propagation: propagation, grace: grace}
 	var certs []v1alpha1.CertificateSpec
 	var consumers []v1alpha1.Consumer
 	for _, a := range rotationApps {
@@ -222,9 +231,33 @@ func setupRotationFleetWith(t *testing.T, cfg *rest.Config, c client.Client, ns 
 			Probe: &v1alpha1.ConsumerProbe{Address: addr, ServerName: name},
 		})
 	}
-	certs = append(certs, v1alpha1.CertificateSpec{SecretName: clientSecret, CommonName: "probe-client." + ns, DNSNames: []string{"probe-client." + ns}})
 	if f.clientLeaf, err = sim.MountSecret(ns, clientSecret); err != nil {
 		t.Fatal(err)
+	}
+	f.createCA(t, mode, certs, consumers)
+	for _, a := range rotationApps {
+		f.waitEndpoints(t, a.name, int(a.replicas))
+	}
+	poll(ctx, t, "the probe client's mount", func() (bool, error) {
+		_, err := f.clientLeaf.Certificate()
+		return err == nil, err
+	})
+	return f
+}
+
+// createCA creates the fleet's CertificateAuthority (generated CA, the
+// consumers' leaves plus the probe client's, the fleet's propagation timeout
+// and grace, 2 s where unset) and waits for its first publish.
+func (f *rotationFleet) createCA(t *testing.T, mode v1alpha1.Mode, certs []v1alpha1.CertificateSpec, consumers []v1alpha1.Consumer) {
+	t.Helper()
+	ns := f.ns
+	certs = append(certs, v1alpha1.CertificateSpec{SecretName: clientSecret, CommonName: "probe-client." + ns, DNSNames: []string{"probe-client." + ns}})
+	propagation, grace := f.propagation, f.grace
+	if propagation == 0 {
+		propagation = 2 * time.Second
+	}
+	if grace == 0 {
+		grace = 2 * time.Second
 	}
 	ca := &v1alpha1.CertificateAuthority{
 		ObjectMeta: metav1.ObjectMeta{Name: caName, Namespace: ns},
@@ -237,21 +270,13 @@ func setupRotationFleetWith(t *testing.T, cfg *rest.Config, c client.Client, ns 
 			GracePeriod:        v1alpha1.NewDuration(grace),
 		},
 	}
-	if err := c.Create(ctx, ca); err != nil {
+	if err := f.c.Create(t.Context(), ca); err != nil {
 		t.Fatalf("create CertificateAuthority: %v", err)
 	}
 	first := f.waitCA(t, "first publish", func(ca *v1alpha1.CertificateAuthority) (bool, error) {
 		return ca.Status.Active != nil && ready(ca), nil
 	})
 	t.Logf("%s: first publish done, active CA %s", ns, first.Status.Active.Fingerprint)
-	for _, a := range rotationApps {
-		f.waitEndpoints(t, a.name, int(a.replicas))
-	}
-	poll(ctx, t, "the probe client's mount", func() (bool, error) {
-		_, err := f.clientLeaf.Certificate()
-		return err == nil, err
-	})
-	return f
 }
 
 func ready(ca *v1alpha1.CertificateAuthority) bool {
@@ -284,11 +309,15 @@ func (f *rotationFleet) waitEndpoints(t *testing.T, app string, n int) {
 // errRotationEnded stops a wait when the rotation ended other than wanted.
 var errRotationEnded = errors.New("rotation ended")
 
-// waitCA polls the CertificateAuthority until cond holds (rotationWait).
+// waitCA polls the CertificateAuthority until cond holds (f.wait).
 func (f *rotationFleet) waitCA(t *testing.T, what string, cond func(*v1alpha1.CertificateAuthority) (bool, error)) *v1alpha1.CertificateAuthority {
 	t.Helper()
 	var ca v1alpha1.CertificateAuthority
-	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, rotationWait, true, func(ctx context.Context) (bool, error) {
+	limit := f.wait
+	if limit == 0 {
+		limit = rotationWait
+	}
+	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, limit, true, func(ctx context.Context) (bool, error) {
 		if err := f.c.Get(ctx, types.NamespacedName{Namespace: f.ns, Name: caName}, &ca); err != nil {
 			return false, nil
 		}

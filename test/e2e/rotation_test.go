@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"sort"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
 	"github.com/handover-dev/handover/internal/controller/certificateauthority"
@@ -38,65 +41,7 @@ func TestCertificateAuthorityRotationE2E(t *testing.T) {
 	c := rotationController(t, cl.RESTConfig)
 
 	t.Run("managed rotation and revert: 0 failed handshakes, budget kept", func(t *testing.T) {
-		f := setupRotationFleet(t, cl.RESTConfig, c, "rotation", v1alpha1.ModeManaged, 1)
-		gw, rl, edge := f.watchPods(t, gatewayName), f.watchPods(t, ratelimitName), f.watchPods(t, edgeName)
-		gw.arm()
-		rl.arm()
-		edge.arm()
-		rec := probe.NewRecorder(nil)
-		stop := f.probeClients(rec)
-		defer stop()
-		rec.Mark("steady")
-		time.Sleep(2 * time.Second)
-
-		caBefore := f.waitCA(t, "Ready before the rotation", func(ca *v1alpha1.CertificateAuthority) (bool, error) { return ready(ca), nil })
-		original := caBefore.Status.Active.Fingerprint
-		oldPods := f.livePods(t)
-		rec.Mark("rotate")
-		start := time.Now()
-		f.annotate(t, certificateauthority.AnnotationRotate, "e2e-1")
-		rotated := f.waitRotated(t, certificateauthority.TriggerManual, original)
-		t.Logf("rotation %s → %s took %s (measured, not asserted)", short(original), short(rotated.Status.Active.Fingerprint), time.Since(start).Round(time.Second))
-		f.assertReplaced(t, oldPods)
-		f.assertServersPresent(t, rotated.Status.Active.Fingerprint)
-
-		oldPods = f.livePods(t)
-		rec.Mark("revert")
-		start = time.Now()
-		f.annotate(t, certificateauthority.AnnotationRevert, "e2e-1")
-		reverted := f.waitRotated(t, certificateauthority.TriggerRevert, rotated.Status.Active.Fingerprint)
-		t.Logf("revert took %s (measured, not asserted)", time.Since(start).Round(time.Second))
-		if reverted.Status.Active.Fingerprint != original {
-			t.Errorf("after the revert the active CA is %s, want the original %s", short(reverted.Status.Active.Fingerprint), short(original))
-		}
-		f.assertReplaced(t, oldPods)
-		f.assertServersPresent(t, original)
-
-		sum := probeAfterWithoutFailures(t, rec, stop)
-		if sum.Requests < 500 {
-			t.Errorf("only %d handshakes probed: too few to show anything", sum.Requests)
-		}
-		_, gwMin, gwSeen := gw.snapshot()
-		_, rlMin, rlSeen := rl.snapshot()
-		_, edgeMin, edgeSeen := edge.snapshot()
-		t.Logf("pods over the run: gateway %d (fewest Ready %d, budget minAvailable 2), ratelimit %d (fewest Ready %d), edge %d (fewest Ready %d)",
-			gwSeen, gwMin, rlSeen, rlMin, edgeSeen, edgeMin)
-		if gwMin < 2 {
-			t.Errorf("gateway had %d Ready pods at some point: the PodDisruptionBudget (minAvailable 2) was violated", gwMin)
-		}
-		// The staged plan restarts load-once consumers three times per
-		// rotation (trust the new CA, present the new leaf, drop the
-		// previous CA); two rotations, each restart replacing every pod,
-		// give replicas × (1 + 2×3) pods. Hot consumers are never restarted.
-		if want := 3 * 7; gwSeen < want {
-			t.Errorf("gateway: %d pods over the run, want >= %d: a restart did not replace every pod", gwSeen, want)
-		}
-		if want := 2 * 7; rlSeen < want {
-			t.Errorf("ratelimit: %d pods over the run, want >= %d: a restart did not replace every pod", rlSeen, want)
-		}
-		if edgeSeen != 2 {
-			t.Errorf("edge (hot reload): %d pods over the run, want its 2 original ones (never restarted)", edgeSeen)
-		}
+		managedEmulatedRotation(t, cl.RESTConfig, c, "rotation", time.Second)
 	})
 
 	// The CRD's defaults are propagationTimeout 90s and gracePeriod 1h:
@@ -107,7 +52,7 @@ func TestCertificateAuthorityRotationE2E(t *testing.T) {
 	// 4 × propagation + 2 min, and ended Failed after the point of no return
 	// whenever grace exceeded that.
 	t.Run("defaults proportions: grace 40x propagation, Succeeded, 0 failed handshakes", func(t *testing.T) {
-		f := setupRotationFleetWith(t, cl.RESTConfig, c, "rotation-defaults", v1alpha1.ModeManaged, 3, time.Second, 40*time.Second)
+		f := setupRotationFleetWith(t, cl.RESTConfig, c, "rotation-defaults", v1alpha1.ModeManaged, 3, time.Second, time.Second, 40*time.Second)
 		rec := probe.NewRecorder(nil)
 		stop := f.probeClients(rec)
 		defer stop()
@@ -122,12 +67,12 @@ func TestCertificateAuthorityRotationE2E(t *testing.T) {
 		if r := rotated.Status.Rotation; r.Outcome != "Succeeded" {
 			t.Fatalf("rotation %s: %s", r.Outcome, r.Reason)
 		}
-		f.assertServersPresent(t, rotated.Status.Active.Fingerprint)
+		f.assertPresent(t, rotated.Status.Active.Fingerprint)
 		probeAfterWithoutFailures(t, rec, stop)
 	})
 
 	t.Run("legacy atomic rotation: the probes see failures", func(t *testing.T) {
-		f := setupRotationFleet(t, cl.RESTConfig, c, "rotation-legacy", v1alpha1.ModeLegacy, 2)
+		f := setupRotationFleet(t, cl.RESTConfig, c, "rotation-legacy", v1alpha1.ModeLegacy, 2, time.Second)
 		rec := probe.NewRecorder(nil)
 		stop := f.probeClients(rec)
 		defer stop()
@@ -150,6 +95,89 @@ func TestCertificateAuthorityRotationE2E(t *testing.T) {
 			t.Fatal("the atomic swap recorded no failed handshake: the probes cannot see failures")
 		}
 	})
+}
+
+// managedEmulatedRotation is the managed rotation and revert of the emulated
+// fleet in namespace ns, volumes updated up to maxDelay after each change.
+func managedEmulatedRotation(t *testing.T, cfg *rest.Config, c client.Client, ns string, maxDelay time.Duration) {
+	t.Helper()
+	runManagedRotation(t, setupRotationFleet(t, cfg, c, ns, v1alpha1.ModeManaged, 1, maxDelay))
+}
+
+// rotationUnderTest is what runManagedRotation needs of a fleet: the
+// emulated one (*rotationFleet) or the real-pod one (*realFleet).
+type rotationUnderTest interface {
+	fleet() *rotationFleet
+	probeClients(rec *probe.Recorder) (stop func())
+	// assertPresent fails unless every serving pod presents a leaf of the
+	// CA with fingerprint fp.
+	assertPresent(t *testing.T, fp string)
+}
+
+// runManagedRotation rotates and reverts u's CertificateAuthority (managed
+// mode) under continuous probe clients and asserts 0 failed handshakes, the
+// gateway's budget kept and every load-once pod replaced per restart.
+func runManagedRotation(t *testing.T, u rotationUnderTest) {
+	t.Helper()
+	f := u.fleet()
+	gw, rl, edge := f.watchPods(t, gatewayName), f.watchPods(t, ratelimitName), f.watchPods(t, edgeName)
+	gw.arm()
+	rl.arm()
+	edge.arm()
+	rec := probe.NewRecorder(nil)
+	stop := u.probeClients(rec)
+	defer stop()
+	rec.Mark("steady")
+	time.Sleep(2 * time.Second)
+
+	caBefore := f.waitCA(t, "Ready before the rotation", func(ca *v1alpha1.CertificateAuthority) (bool, error) { return ready(ca), nil })
+	original := caBefore.Status.Active.Fingerprint
+	oldPods := f.livePods(t)
+	rec.Mark("rotate")
+	start := time.Now()
+	f.annotate(t, certificateauthority.AnnotationRotate, "e2e-1")
+	rotated := f.waitRotated(t, certificateauthority.TriggerManual, original)
+	t.Logf("rotation %s → %s took %s (measured, not asserted)", short(original), short(rotated.Status.Active.Fingerprint), time.Since(start).Round(time.Second))
+	f.assertReplaced(t, oldPods)
+	u.assertPresent(t, rotated.Status.Active.Fingerprint)
+
+	oldPods = f.livePods(t)
+	rec.Mark("revert")
+	start = time.Now()
+	f.annotate(t, certificateauthority.AnnotationRevert, "e2e-1")
+	reverted := f.waitRotated(t, certificateauthority.TriggerRevert, rotated.Status.Active.Fingerprint)
+	t.Logf("revert took %s (measured, not asserted)", time.Since(start).Round(time.Second))
+	if reverted.Status.Active.Fingerprint != original {
+		t.Errorf("after the revert the active CA is %s, want the original %s", short(reverted.Status.Active.Fingerprint), short(original))
+	}
+	f.assertReplaced(t, oldPods)
+	u.assertPresent(t, original)
+
+	sum := probeAfterWithoutFailures(t, rec, stop)
+	if sum.Requests < 500 {
+		t.Errorf("only %d handshakes probed: too few to show anything", sum.Requests)
+	}
+	_, gwMin, gwSeen := gw.snapshot()
+	_, rlMin, rlSeen := rl.snapshot()
+	_, edgeMin, edgeSeen := edge.snapshot()
+	t.Logf("pods over the run: gateway %d (fewest Ready %d, budget minAvailable 2), ratelimit %d (fewest Ready %d), edge %d (fewest Ready %d)",
+		gwSeen, gwMin, rlSeen, rlMin, edgeSeen, edgeMin)
+	if gwMin < 2 {
+		t.Errorf("gateway had %d Ready pods at some point: the PodDisruptionBudget (minAvailable 2) was violated", gwMin)
+	}
+	// The staged plan restarts load-once consumers three times per
+	// rotation (trust the new CA, present the new leaf, drop the
+	// previous CA); two rotations, each restart replacing every pod,
+	// give replicas × (1 + 2×3) pods. Hot consumers are never restarted.
+	if want := 3 * 7; gwSeen < want {
+		t.Errorf("gateway: %d pods over the run, want >= %d: a restart did not replace every pod", gwSeen, want)
+	}
+	if want := 2 * 7; rlSeen < want {
+		t.Errorf("ratelimit: %d pods over the run, want >= %d: a restart did not replace every pod", rlSeen, want)
+	}
+	if edgeSeen != 2 {
+		t.Errorf("edge (hot reload): %d pods over the run, want its 2 original ones (never restarted)", edgeSeen)
+	}
 }
 
 // probeAfterWithoutFailures probes 2 s more in phase "after", stops the
@@ -176,8 +204,8 @@ func short(fp string) string {
 
 func logSummary(t *testing.T, s probe.Summary) {
 	t.Helper()
-	t.Logf("probe summary: requests=%d failures=%d classes=%v longest outage=%s latency p50=%s p99=%s max=%s",
-		s.Requests, s.Failures, s.FailureClasses, s.LongestOutage, s.Latency.P50, s.Latency.P99, s.Latency.Max)
+	t.Logf("probe summary: requests=%d failures=%d classes=%v longest outage=%s (target %q) latency p50=%s p99=%s max=%s",
+		s.Requests, s.Failures, s.FailureClasses, s.LongestOutage, s.LongestOutageTarget, s.Latency.P50, s.Latency.P99, s.Latency.Max)
 	for _, p := range s.Phases {
 		t.Logf("  phase %-7s %6s: requests=%d failures=%d classes=%v", p.Name, p.End.Sub(p.Start).Round(100*time.Millisecond), p.Requests, p.Failures, p.FailureClasses)
 	}
@@ -214,9 +242,11 @@ func (f *rotationFleet) assertReplaced(t *testing.T, old map[string]map[types.UI
 	}
 }
 
-// assertServersPresent handshakes with every running pod server directly and
+func (f *rotationFleet) fleet() *rotationFleet { return f }
+
+// assertPresent handshakes with every running pod server directly and
 // fails unless each presents a leaf issued by the CA with fingerprint fp.
-func (f *rotationFleet) assertServersPresent(t *testing.T, fp string) {
+func (f *rotationFleet) assertPresent(t *testing.T, fp string) {
 	t.Helper()
 	pods := f.sim.Pods(f.ns)
 	if len(pods) < 7 {
@@ -227,7 +257,7 @@ func (f *rotationFleet) assertServersPresent(t *testing.T, fp string) {
 			continue
 		}
 		app, _, _ := strings.Cut(p.Name, "-")
-		issuer, err := f.issuerOf(t.Context(), p.Addr, serverNameOf(app, f.ns))
+		issuer, err := issuerOf(t.Context(), p.Addr, serverNameOf(app, f.ns), f.clientLeaf.Certificate, f.clientLeaf.RootCAs, kubeletsim.Request)
 		if err != nil {
 			t.Errorf("pod %s: %v", p.Name, err)
 			continue
@@ -238,30 +268,31 @@ func (f *rotationFleet) assertServersPresent(t *testing.T, fp string) {
 	}
 }
 
-// issuerOf handshakes with addr as the probe client and returns the
-// fingerprint of the CA certificate in the server's chain.
-func (f *rotationFleet) issuerOf(ctx context.Context, addr, serverName string) (string, error) {
-	cert, err := f.clientLeaf.Certificate()
+// issuerOf handshakes with addr presenting cert and trusting roots, writes
+// req, waits for a response byte, and returns the fingerprint of the CA
+// certificate in the server's verified chain.
+func issuerOf(ctx context.Context, addr, serverName string, cert func() (*tls.Certificate, error), roots func() (*x509.CertPool, error), req []byte) (string, error) {
+	c, err := cert()
 	if err != nil {
 		return "", err
 	}
-	roots, err := f.clientLeaf.RootCAs()
+	pool, err := roots()
 	if err != nil {
 		return "", err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	d := tls.Dialer{Config: &tls.Config{ServerName: serverName, RootCAs: roots, Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}}
+	d := tls.Dialer{Config: &tls.Config{ServerName: serverName, RootCAs: pool, Certificates: []tls.Certificate{*c}, MinVersion: tls.VersionTLS12}}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return "", err
 	}
 	defer func() { _ = conn.Close() }()
 	tc := conn.(*tls.Conn)
-	if _, err := tc.Write(kubeletsim.Request); err != nil {
+	if _, err := tc.Write(req); err != nil {
 		return "", err
 	}
-	if _, err := io.ReadFull(tc, make([]byte, len(kubeletsim.Response))); err != nil {
+	if _, err := io.ReadFull(tc, make([]byte, 1)); err != nil {
 		return "", fmt.Errorf("read response: %w", err)
 	}
 	chains := tc.ConnectionState().VerifiedChains

@@ -16,6 +16,7 @@ import (
 	"github.com/handover-dev/handover/internal/cli/demo"
 	"github.com/handover-dev/handover/internal/cli/etcd"
 	"github.com/handover-dev/handover/internal/cli/sandbox"
+	"github.com/handover-dev/handover/internal/cli/tlsserver"
 	"github.com/handover-dev/handover/internal/cli/version"
 )
 
@@ -46,6 +47,7 @@ Also usable as a kubectl plugin (install the binary as kubectl-handover).`,
 		etcd.NewCommand(),
 		controlplane.NewCommand(),
 		sandbox.NewCommand(),
+		tlsserver.NewCommand(),
 		version.NewCommand(),
 	)
 	return cmd

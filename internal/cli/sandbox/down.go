@@ -39,6 +39,9 @@ func runDown(ctx context.Context, o *Options, out io.Writer) error {
 	if o.StateDir == "" {
 		return ErrNoStateDir
 	}
+	if err := downRealNode(ctx, o, out); err != nil {
+		return err
+	}
 	s, err := cluster.StopDir(ctx, o.Clock, o.StateDir)
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%w: no state in %s", ErrNotUp, o.StateDir)

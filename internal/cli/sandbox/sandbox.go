@@ -28,6 +28,12 @@ type Options struct {
 	Timeout time.Duration
 	// Keep keeps StateDir (logs, etcd data) after down.
 	Keep bool
+	// RealNode joins one real kubelet node (up only; root; hack/realnode.sh
+	// from the repository in the working directory).
+	RealNode bool
+	// Images is a directory of prebuilt node images (up --real-node only;
+	// "" builds them into StateDir/node-images).
+	Images string
 	// Clock paces polling.
 	Clock clock.Clock
 }

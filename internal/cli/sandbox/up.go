@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/handover-dev/handover/internal/testenv/cluster"
+	"github.com/handover-dev/handover/internal/testenv/realnode"
 )
 
 func newUpCommand(o *Options) *cobra.Command {
@@ -36,6 +37,8 @@ every process started so far is stopped and the logs stay in --state-dir/logs.`,
 	cmd.Flags().StringVar(&o.BinDir, "bin-dir", o.BinDir, "`directory` with the binaries that \"make k8s-binaries\" builds (env "+cluster.BinDirEnv+")")
 	cmd.Flags().IntVar(&o.Nodes, "nodes", o.Nodes, "number of kwok fake nodes")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "how long to wait for the cluster to become ready")
+	cmd.Flags().BoolVar(&o.RealNode, "real-node", o.RealNode, "also join one real kubelet node "+realnode.NodeName+" (root; containerd, runc and the CNI bridge 198.18.0.0/24 via hack/realnode.sh, run from the repository; see docs/real-node.md)")
+	cmd.Flags().StringVar(&o.Images, "images", o.Images, "with --real-node: directory of prebuilt OCI archives (hack/realnode.sh images DIR); default: build them")
 	return cmd
 }
 
@@ -68,6 +71,13 @@ func runUp(ctx context.Context, o *Options, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("sandbox up (logs in %s): %w", filepath.Join(o.StateDir, "logs"), err)
 	}
+	nodes := c.Nodes
+	if o.RealNode {
+		if err := upRealNode(ctx, o, c.Dir, out); err != nil {
+			return err
+		}
+		nodes = append(nodes, realnode.NodeName+" (real)")
+	}
 	pids := make([]string, 0, len(c.State.Processes))
 	for _, p := range c.State.Processes {
 		pids = append(pids, fmt.Sprintf("%s=%d", p.Name, p.PID))
@@ -83,14 +93,14 @@ try:
   %s --kubeconfig %s get nodes
 stop it with:
   handover sandbox down --state-dir %s
-`, c.State.APIServerURL, strings.Join(c.Nodes, ", "), strings.Join(pids, " "), c.Kubeconfig, kubectl, c.Kubeconfig, o.StateDir)
+`, c.State.APIServerURL, strings.Join(nodes, ", "), strings.Join(pids, " "), c.Kubeconfig, kubectl, c.Kubeconfig, o.StateDir)
 	return err
 }
 
 // stateEntries are the only names clearStateDir removes, so a mistaken
 // --state-dir never loses unrelated files.
 func stateEntries() []string {
-	return []string{"pki", "etcd", "logs", "apiserver-certs", cluster.StateFile, cluster.StateFile + ".tmp",
+	return []string{nodeDir, nodeImagesDir, "pki", "etcd", "logs", "apiserver-certs", cluster.StateFile, cluster.StateFile + ".tmp",
 		"admin.kubeconfig", cluster.BinControllerManager + ".kubeconfig", cluster.BinScheduler + ".kubeconfig", cluster.BinKwok + ".kubeconfig"}
 }
 

@@ -83,6 +83,12 @@ func (l layout) apiserverArgs() []string {
 		"--service-cluster-ip-range=" + serviceCIDR,
 		"--authorization-mode=Node,RBAC",
 		"--allow-privileged=true",
+		// kubectl logs/exec on a real kubelet node (hack/realnode.sh): reach
+		// the kubelet at its InternalIP with a client certificate of the CA
+		// its x509 authentication trusts.
+		"--kubelet-preferred-address-types=InternalIP,Hostname",
+		"--kubelet-client-certificate=" + l.Files.Admin.Cert,
+		"--kubelet-client-key=" + l.Files.Admin.Key,
 		"--profiling=false",
 		"--cert-dir=" + l.path("apiserver-certs"),
 	}
@@ -125,12 +131,14 @@ func (l layout) schedulerArgs() []string {
 
 // kwokArgs: options go on flags; --config holds only Stage objects (a config
 // with a KwokConfiguration crashes kwok v0.8.0: "node leases parallelism must
-// be greater than 0").
+// be greater than 0"). kwok manages only the nodes createNode makes (their
+// kwok.x-k8s.io/node=fake annotation), so a real kubelet node that joins the
+// cluster (hack/realnode.sh) is left to its kubelet.
 func (l layout) kwokArgs() []string {
 	return []string{
 		"--kubeconfig=" + l.kubeconfig(BinKwok),
 		"--config=" + filepath.Join(l.BinDir, KwokStages),
-		"--manage-all-nodes=true",
+		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
 		"--server-address=" + hostPort(l.Ports.Kwok),
 		"--tls-cert-file=" + l.Files.KwokServing.Cert,
 		"--tls-private-key-file=" + l.Files.KwokServing.Key,

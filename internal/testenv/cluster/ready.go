@@ -117,7 +117,7 @@ func nodeLabels(name string) map[string]string {
 	}
 }
 
-// createNode creates a node kwok manages (kwok runs with --manage-all-nodes);
+// createNode creates a node kwok manages (kwok selects kwok.x-k8s.io/node=fake);
 // an existing node of that name is left as it is.
 func createNode(ctx context.Context, cs kubernetes.Interface, name string) error {
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{
