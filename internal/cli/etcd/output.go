@@ -2,6 +2,7 @@ package etcd
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	etcdmig "github.com/handover-dev/handover/internal/migration/etcd"
@@ -10,26 +11,50 @@ import (
 	"github.com/handover-dev/handover/internal/report"
 )
 
-// printPlan writes the --plan output: members, membership sequence, the
-// plan's steps and gates, and the preflight verdict. It changes nothing.
+// printPlan writes the --plan output: members (with the settings read from
+// them when facts is not nil), the flags each target runs with, the
+// membership sequence, the plan's steps and gates, and the preflight
+// verdict. It changes nothing.
 func printPlan(o *Options, c *etcdmig.Cluster, prov etcdmig.Provisioner, mt *etcdmig.MemberTLS,
-	sources []etcdmig.Member, targets []etcdmig.Target, dbSize int64, refusal error) error {
+	sources []etcdmig.Member, targets []etcdmig.Target, dbSize int64, memberFlags []string, facts *etcdmig.Facts, refusal error) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "etcd migration: %d source members → %d targets (provisioner: %s)\n", len(sources), len(targets), prov.Kind())
 	b.WriteString("sources:\n")
 	for _, s := range sources {
-		fmt.Fprintf(&b, "  %-8s peer %s\n", s.Name, strings.Join(s.PeerURLs, ","))
+		fmt.Fprintf(&b, "  %-8s peer %s", s.Name, strings.Join(s.PeerURLs, ","))
+		if mf := factsOf(facts, s.ID); mf != nil {
+			quota := "unknown"
+			if mf.QuotaBytes > 0 {
+				quota = fmt.Sprintf("%d bytes", mf.QuotaBytes)
+			}
+			fmt.Fprintf(&b, " etcd %s, database %.1f MiB, quota %s", mf.Version, float64(mf.DBSize)/(1<<20), quota)
+		}
+		b.WriteString("\n")
 	}
-	b.WriteString("targets:\n")
+	quota, _ := etcdmig.TargetQuota(memberFlags)
+	fmt.Fprintf(&b, "targets (quota %d bytes; at least %d needed for a %.1f MiB database):\n", quota, etcdmig.MinTargetQuota(dbSize), float64(dbSize)/(1<<20))
+	members := append([]etcdmig.Member(nil), sources...)
 	for _, t := range targets {
 		fmt.Fprintf(&b, "  %-8s peer %s client %s\n", t.Name, t.PeerURL, t.ClientURL)
+		members = append(members, etcdmig.Member{Name: t.Name, PeerURLs: []string{t.PeerURL}})
+		ic, err := etcdmig.InitialCluster(members, t)
+		if err != nil {
+			return err
+		}
+		spec := etcdmig.MemberSpec{Name: t.Name, PeerURL: t.PeerURL, ClientURL: t.ClientURL, InitialCluster: ic,
+			ClusterState: "existing", TLS: mt, Flags: memberFlags}
+		flags := etcdmig.EtcdFlags(spec, targetDataDir(o, prov, t.Name))
+		if prov.Kind() == "process" {
+			flags = append(flags, "--listen-metrics-urls=<a free port on 127.0.0.2, chosen at start>")
+		}
+		fmt.Fprintf(&b, "           %s\n", strings.Join(flags, " "))
 	}
 	seq, err := etcdmig.DescribeSequence(sources, targets)
 	if err != nil {
 		return err
 	}
 	b.WriteString(seq)
-	p, err := etcdmig.NewPlan(o.config(c, prov, mt, sources, targets, dbSize))
+	p, err := etcdmig.NewPlan(o.config(c, prov, mt, sources, targets, dbSize, memberFlags))
 	if err != nil {
 		return err
 	}
@@ -43,6 +68,33 @@ func printPlan(o *Options, c *etcdmig.Cluster, prov etcdmig.Provisioner, mt *etc
 		return err
 	}
 	return refusal
+}
+
+// factsOf returns the facts gathered about member id (nil when none).
+func factsOf(f *etcdmig.Facts, id uint64) *etcdmig.MemberFacts {
+	if f == nil {
+		return nil
+	}
+	for i := range f.Members {
+		if f.Members[i].ID == id && f.Members[i].Reachable {
+			return &f.Members[i]
+		}
+	}
+	return nil
+}
+
+// targetDataDir is the data directory the provisioner gives target name.
+func targetDataDir(o *Options, prov etcdmig.Provisioner, name string) string {
+	switch p := prov.(type) {
+	case *etcdmig.Process:
+		return filepath.Join(p.BaseDir, name)
+	case *etcdmig.Embedded:
+		return filepath.Join(p.BaseDir, name)
+	}
+	if o.DataDir != "" {
+		return filepath.Join(o.DataDir, name)
+	}
+	return filepath.Join("/var/lib/etcd", name)
 }
 
 // writeReport prints the text report to o.Out and writes --json / --svg.

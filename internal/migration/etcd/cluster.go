@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -216,4 +218,16 @@ func (c *Cluster) MoveLeader(ctx context.Context, leader Member, transferee uint
 
 func (c *Cluster) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, c.timeout)
+}
+
+// Metrics scrapes the /metrics endpoint that etcd serves on every client
+// URL (with the cluster's client TLS) and returns the sums of names (see
+// ParseMetrics).
+func (c *Cluster) Metrics(ctx context.Context, clientURL string, names ...string) (map[string]float64, error) {
+	client := http.DefaultClient
+	if c.tls != nil {
+		client = &http.Client{Transport: &http.Transport{TLSClientConfig: c.tls.Clone()}}
+		defer client.CloseIdleConnections()
+	}
+	return scrapeMetrics(ctx, client, strings.TrimSuffix(clientURL, "/")+"/metrics", names...)
 }

@@ -32,6 +32,9 @@ type Config struct {
 	Provisioner Provisioner
 	// TargetTLS is passed to the provisioner for every target (nil = plain).
 	TargetTLS *MemberTLS
+	// MemberFlags are etcd flags ("--KEY=VALUE") every target runs with on
+	// top of the generated ones: the source's settings (InheritFlags).
+	MemberFlags []string
 
 	// CatchUpTimeout bounds each learner's catch-up; 0 = DefaultStepTimeout
 	// plus DBSize at 1 MiB/s.
@@ -44,6 +47,9 @@ type Config struct {
 	MaxLearners int
 	MaxRTT      time.Duration
 	MaxDBSize   int64
+	// KeepFaultTolerance makes the preflight refuse targets that tolerate
+	// fewer failed members than the sources (ReducedFaultTolerance).
+	KeepFaultTolerance bool
 
 	// OnEndpoints is called with the voters' client URLs whenever clients
 	// must follow the membership: after a promotion (the new voter

@@ -69,3 +69,57 @@ func ParseProgressMetrics(r io.Reader) (uint64, int64, error) {
 	}
 	return uint64(applied), int64(db), nil
 }
+
+// ParseMetrics reads Prometheus text exposition and returns, for each of
+// names, the sum of its samples over all label sets (absent names are left
+// out). Comments and other metrics are skipped; a malformed value errors.
+func ParseMetrics(r io.Reader, names ...string) (map[string]float64, error) {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		series, val := line[:i], line[i+1:]
+		name, _, _ := strings.Cut(series, "{")
+		if !want[name] {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil {
+			return nil, fmt.Errorf("metric %s: %w", series, err)
+		}
+		out[name] += v
+	}
+	return out, sc.Err()
+}
+
+// scrapeMetrics GETs url (a Prometheus text endpoint) with client and
+// returns ParseMetrics of its body.
+func scrapeMetrics(ctx context.Context, client *http.Client, url string, names ...string) (map[string]float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return ParseMetrics(resp.Body, names...)
+}

@@ -121,7 +121,7 @@ func (s *preflightStep) Name() string                 { return "preflight" }
 func (s *preflightStep) Apply(context.Context) error  { return nil }
 func (s *preflightStep) Revert(context.Context) error { return nil }
 func (s *preflightStep) Describe() string {
-	return "gate: every member healthy with one leader; one major.minor version (targets too); no learner; learner limit ≥ 1; targets unique and not members; exactly one crossover"
+	return "gate: every member healthy with one leader; one major.minor version (targets too); no learner; learner limit ≥ 1; targets unique and not members; exactly one crossover; target quota ≥ source database + headroom"
 }
 func (s *preflightStep) Check(ctx context.Context) plan.Result {
 	f, err := Gather(ctx, s.w.cfg.Cluster, s.w.cfg.Targets, s.w.cfg.Provisioner)
@@ -129,6 +129,10 @@ func (s *preflightStep) Check(ctx context.Context) plan.Result {
 		return plan.NotYet(err.Error())
 	}
 	f.MaxLearners, f.MaxRTT, f.MaxDBSize = s.w.cfg.MaxLearners, s.w.cfg.MaxRTT, s.w.cfg.MaxDBSize
+	f.AllowReducedFaultTolerance = !s.w.cfg.KeepFaultTolerance
+	if f.TargetQuota, err = TargetQuota(s.w.cfg.MemberFlags); err != nil {
+		return plan.Failed(err.Error())
+	}
 	if reasons := Preflight(f); len(reasons) > 0 {
 		return plan.Failed(strings.Join(reasons, "; "))
 	}
@@ -206,7 +210,7 @@ func (s *provisionStep) Apply(ctx context.Context) error {
 	s.w.cfg.Stats.provisionStarted(s.t.Name, s.w.cfg.Clock.Now())
 	return s.w.cfg.Provisioner.Start(ctx, MemberSpec{
 		Name: s.t.Name, PeerURL: s.t.PeerURL, ClientURL: s.t.ClientURL,
-		InitialCluster: ic, ClusterState: "existing", TLS: s.w.cfg.TargetTLS,
+		InitialCluster: ic, ClusterState: "existing", TLS: s.w.cfg.TargetTLS, Flags: s.w.cfg.MemberFlags,
 	})
 }
 func (s *provisionStep) Check(context.Context) plan.Result { return plan.Done() }
