@@ -274,6 +274,9 @@ func (s *catchUpStep) Check(ctx context.Context) plan.Result {
 			now.At = s.w.cfg.Clock.Now()
 		}
 	}
+	if dr, ok := s.w.cfg.Provisioner.(DataDirReporter); ok {
+		now.LearnerReceived = SnapshotBytes(dr.DataDir(s.t.Name))
+	}
 	serving := false
 	if !progressKnown || CaughtUp(now) {
 		sctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -301,6 +304,13 @@ func (s *catchUpStep) Check(ctx context.Context) plan.Result {
 	s.mu.Unlock()
 	switch {
 	case !CaughtUp(now):
+		if now.LearnerReceived > 0 && first.LearnerReceived == 0 {
+			// The transfer's rate counts from the first sample that saw it.
+			s.mu.Lock()
+			s.first = &now
+			first = now
+			s.mu.Unlock()
+		}
 		return plan.NotYet(CatchUpProgress(first, now))
 	case !serving:
 		return plan.NotYet(fmt.Sprintf("applied %d/%d (100%%), caught up in %s; waiting for the learner to serve clients (etcd publishes its join first)",
@@ -460,7 +470,7 @@ func (s *verifyStep) Name() string                 { return "verify/" + s.label 
 func (s *verifyStep) Apply(context.Context) error  { return nil }
 func (s *verifyStep) Revert(context.Context) error { return nil }
 func (s *verifyStep) Describe() string {
-	return "gate: every member healthy, has applied revision r, and HashKV(r) is equal on all (r = lowest current revision)"
+	return "gate: every member healthy, has applied revision r, and HashKV(r) is equal on the followers, asked one at a time while the leader serves writes (r = lowest current revision)"
 }
 func (s *verifyStep) Check(ctx context.Context) plan.Result {
 	ms, err := s.w.cfg.Cluster.Members(ctx)
