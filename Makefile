@@ -46,6 +46,16 @@ test: k8s-binaries $(HELM) ## every tier the CI runs: unit, integration, e2e, an
 k8s-binaries: ## build the Kubernetes test binaries into K8S_BIN (6-23 min cold on 2 cores, by load; no-op when the stamp matches)
 	HANDOVER_K8S_BIN=$(K8S_BIN) GO=$(GO) hack/k8s-binaries.sh
 
+# etcd's own benchmark tool (pinned in hack/etcd-benchmark/go.mod), the
+# outside client of the etcd migration tests; its own cache dir.
+ETCD_BENCHMARK ?= $(or $(HANDOVER_ETCD_BENCHMARK),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/handover/etcd-benchmark/v3.6.5/benchmark)
+.PHONY: etcd-benchmark etcd-faults
+etcd-benchmark: ## build etcd's benchmark tool (v3.6.5) into ETCD_BENCHMARK (~1 min)
+	cd hack/etcd-benchmark && GOWORK=off GOFLAGS="-mod=readonly -buildvcs=false" $(GO) build -o $(ETCD_BENCHMARK) go.etcd.io/etcd/v3/tools/benchmark
+
+etcd-faults: etcd-benchmark ## the etcd migration under etcd's benchmark, with the state-dir, kill and fault tests
+	HANDOVER_ETCD_BENCHMARK=$(ETCD_BENCHMARK) $(GO) test -count=1 -timeout 30m -run 'TestMembershipFollowingClientSeesNoErrors|TestHelpFollowedKeepsData|TestKilledBetweenEveryStep' -v ./internal/cli/etcd/
+
 sandbox-up: build k8s-binaries ## start a local kubelet-less cluster (handover sandbox up)
 	$(BIN)/handover sandbox up --bin-dir $(K8S_BIN)
 

@@ -63,6 +63,26 @@ Provisioners start the target members:
             etcd flags handover would use)
   embedded  inside this process (tests and demos: members stop when it exits)
 
+Before a source member is removed, its clients move first:
+  1. the endpoints that remain are printed ("clients: use --endpoints=…")
+     and passed to --on-endpoints, for clients with a static list (an API
+     server's --etcd-servers); handover's own probe follows by itself
+  2. after --drain-delay, --stop-source (when given) stops the member
+     gracefully while the other voters keep quorum, so clients that follow
+     the membership fail over before the removal instead of seeing their
+     requests fail with "raft: stopped"
+  3. a gate waits until the member's own /metrics show at most
+     --drain-max-rate client requests/s and no open watch; after
+     --drain-timeout the migration stops (rerun to resume), naming the
+     member and its remaining rate
+  4. MemberRemove, then --removal-pace, so clients that sync the membership
+     (clientv3 AutoSyncInterval) follow each change
+Zero failed requests for clients other than handover's probe needs their
+cooperation: a static client must be rewired by the --on-endpoints hook; a
+membership-following client keeps every member in its list until that
+member is removed, so without --stop-source its traffic never drains and the
+gate stops the migration rather than cut it off.
+
 While migrating, writers, linearizable readers and a watcher probe the
 cluster (--probe-rate); the report counts failed requests, the longest
 outage, the worst write stall, p99 latency, and verifies that no
@@ -114,6 +134,11 @@ type Options struct {
 	DrainDelay         time.Duration
 	MemberFlags        []string
 	AllowReducedFT     bool
+	OnEndpoints        string
+	StopSource         string
+	DrainMaxRate       float64
+	DrainTimeout       time.Duration
+	RemovalPace        time.Duration
 	Out, Err           io.Writer
 	lookupHost         lookupFunc
 	Clock              clock.Clock
@@ -160,6 +185,11 @@ func newMigrateCommand(clk clock.Clock) *cobra.Command {
 	f.BoolVar(&o.NoProbe, "no-probe", false, "do not probe (no writes under handover-probe/)")
 	f.DurationVar(&o.DrainDelay, "drain-delay", etcdmig.DefaultDrainDelay, "wait between moving clients off a source and removing it")
 	f.StringArrayVar(&o.MemberFlags, "member-flag", nil, "an etcd flag every target runs with, as KEY=VALUE without dashes (repeat), e.g. quota-backend-bytes=8589934592; the sources' --quota-backend-bytes is inherited unless set here")
+	f.StringVar(&o.OnEndpoints, "on-endpoints", "", "command run before each removal with the endpoints clients must use (HANDOVER_ENDPOINTS, HANDOVER_LEAVING_MEMBER); wire it to clients with a static endpoint list (split on spaces)")
+	f.StringVar(&o.StopSource, "stop-source", "", "command that stops a source member gracefully (SIGTERM) before its removal (HANDOVER_MEMBER_NAME, HANDOVER_CLIENT_URLS, …), so membership-following clients fail over first (split on spaces)")
+	f.Float64Var(&o.DrainMaxRate, "drain-max-rate", 1, "gate before each removal: the leaving member's /metrics must show at most this many client requests/s (KV, Lease) and no watch (0 = no gate)")
+	f.DurationVar(&o.DrainTimeout, "drain-timeout", etcdmig.DefaultDrainTimeout, "how long the drain gate waits before the migration stops with the member and its remaining rate")
+	f.DurationVar(&o.RemovalPace, "removal-pace", 5*time.Second, "wait after each removal, so clients that sync the membership (clientv3 AutoSyncInterval) follow each change")
 	f.BoolVar(&o.AllowReducedFT, "allow-reduced-fault-tolerance", false, "accept fewer targets than it takes to tolerate as many failed members as the sources (e.g. 3 → 1)")
 	return cmd
 }
@@ -290,6 +320,15 @@ func run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
+	runs, err := st.loadRuns()
+	if err != nil {
+		return err
+	}
+	started := o.Clock.Now()
+	runs = append(runs, runRecord{Started: started})
+	if err := st.saveRuns(runs); err != nil {
+		return err
+	}
 	out, err := session.Run(ctx, session.Options{
 		Migration:      o.config(c, prov, memberTLS, sources, targets, dbSize, memberFlags),
 		Checkpoint:     cp,
@@ -297,7 +336,13 @@ func run(ctx context.Context, o *Options) error {
 		Log: o.Err, Clock: o.Clock, RollbackOnCancel: true,
 	})
 	if out != nil && out.State != nil && out.State.Outcome != plan.OutcomeRunning {
-		if werr := writeReport(o, out); werr != nil && err == nil {
+		hist := History(runs[:len(runs)-1], started, o.Clock.Now())
+		run, werr := writeReport(o, out, hist)
+		if werr == nil {
+			runs[len(runs)-1].Ended, runs[len(runs)-1].Requests, runs[len(runs)-1].Failures = o.Clock.Now(), run.Requests, run.Failures
+			werr = st.saveRuns(runs)
+		}
+		if werr != nil && err == nil {
 			err = werr
 		}
 	}
@@ -325,6 +370,8 @@ func (o *Options) config(c *etcdmig.Cluster, prov etcdmig.Provisioner, mt *etcdm
 	return etcdmig.Config{
 		Name: "etcd-migration", Cluster: c, Sources: sources, Targets: targets, Provisioner: prov, TargetTLS: mt,
 		MemberFlags: memberFlags, KeepFaultTolerance: !o.AllowReducedFT,
+		PublishEndpoints: publishHook(o.Err, strings.Fields(o.OnEndpoints)), StopSource: o.stopSource(),
+		DrainMaxRate: o.DrainMaxRate, DrainTimeout: o.DrainTimeout, RemovalPace: o.RemovalPace,
 		CatchUpTimeout: o.CatchUpTimeout, DBSize: dbSize, PromoteTimeout: o.PromoteTimeout,
 		StepTimeout: o.StepTimeout, MaxRTT: o.MaxRTT, MaxDBSize: o.MaxDBSizeMiB << 20,
 		DrainDelay: o.DrainDelay, Clock: o.Clock,
@@ -357,6 +404,15 @@ func (o *Options) provisioner() (etcdmig.Provisioner, error) {
 	default:
 		return nil, fmt.Errorf("flag --provisioner: unknown provisioner %q (want process, exec or embedded)", o.Provisioner)
 	}
+}
+
+// stopSource is the StopSource hook of --stop-source (nil without it).
+func (o *Options) stopSource() func(context.Context, etcdmig.Member) error {
+	argv := strings.Fields(o.StopSource)
+	if len(argv) == 0 {
+		return nil
+	}
+	return stopSourceHook(o.Err, argv)
 }
 
 func (o *Options) memberTLS() (*etcdmig.MemberTLS, error) {

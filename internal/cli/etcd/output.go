@@ -98,20 +98,39 @@ func targetDataDir(o *Options, prov etcdmig.Provisioner, name string) string {
 }
 
 // writeReport prints the text report to o.Out and writes --json / --svg.
-func writeReport(o *Options, out *session.Outcome) error {
+// For a resumed migration (hist.Runs > 1) the report says which part of the
+// migration it measured: metrics runs, unreported_runs, unmeasured_s and
+// migration_wall_s, and a line saying so. It returns the report's run.
+func writeReport(o *Options, out *session.Outcome, hist runHistory) (report.Run, error) {
 	run := session.ReportRun("etcd-migration", out)
+	if hist.Runs > 1 {
+		run.Metrics["runs"] = float64(hist.Runs)
+		run.Metrics["unreported_runs"] = float64(hist.Unreported)
+		run.Metrics["unmeasured_s"] = hist.Unmeasured.Seconds()
+		run.Metrics["migration_wall_s"] = hist.Wall.Seconds()
+	}
 	rep := report.New(run)
 	if err := rep.WriteText(o.Out); err != nil {
-		return err
+		return run, err
 	}
 	if err := session.WriteReportFiles(rep, o.JSON, o.SVG); err != nil {
-		return err
+		return run, err
 	}
 	if out.Probed {
-		_, err := fmt.Fprintf(o.Out, "\nworst write stall %.0f ms (began in %q); acknowledged writes %d, missing %d, watch gaps %d; catch-up %.1f MiB/s per learner\n",
+		catchUp := "no catch-up in this run"
+		if v, ok := run.Metrics["catchup_mib_per_s"]; ok {
+			catchUp = fmt.Sprintf("catch-up %.1f MiB/s per learner", v)
+		}
+		if _, err := fmt.Fprintf(o.Out, "\nworst write stall %.0f ms (began in %q); acknowledged writes %d, missing %d, watch gaps %d; %s\n",
 			run.Metrics["worst_write_stall_ms"], out.WorstStallPhase, run.Checks["acknowledged_writes"],
-			run.Checks["missing_acknowledged_writes"], run.Checks["watch_gaps"], run.Metrics["catchup_mib_per_s"])
-		return err
+			run.Checks["missing_acknowledged_writes"], run.Checks["watch_gaps"], catchUp); err != nil {
+			return run, err
+		}
 	}
-	return nil
+	if line := hist.String(); line != "" {
+		if _, err := fmt.Fprintln(o.Out, line); err != nil {
+			return run, err
+		}
+	}
+	return run, nil
 }

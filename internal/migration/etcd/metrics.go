@@ -103,23 +103,3 @@ func ParseMetrics(r io.Reader, names ...string) (map[string]float64, error) {
 	}
 	return out, sc.Err()
 }
-
-// scrapeMetrics GETs url (a Prometheus text endpoint) with client and
-// returns ParseMetrics of its body.
-func scrapeMetrics(ctx context.Context, client *http.Client, url string, names ...string) (map[string]float64, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return ParseMetrics(resp.Body, names...)
-}

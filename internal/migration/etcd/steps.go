@@ -496,7 +496,23 @@ type removeStep struct {
 func (s *removeStep) Name() string                 { return "remove/" + sourceName(s.src) }
 func (s *removeStep) Revert(context.Context) error { return nil }
 func (s *removeStep) Describe() string {
-	return fmt.Sprintf("gate: all targets voting and healthy, CanRemove; clients drained (OnEndpoints), then MemberRemove %s", memberLabel(s.src))
+	c := s.w.cfg
+	d := "gate: all targets voting and healthy, CanRemove; clients moved off it (OnEndpoints"
+	if c.PublishEndpoints != nil {
+		d += ", endpoints hook"
+	}
+	d += fmt.Sprintf(", wait %s)", c.DrainDelay)
+	if c.StopSource != nil {
+		d += "; stop it gracefully (stop-source hook) when the others keep quorum"
+	}
+	if c.DrainMaxRate > 0 {
+		d += fmt.Sprintf("; gate: its /metrics show at most %.1f client requests/s and no watch (timeout %s)", c.DrainMaxRate, c.DrainTimeout)
+	}
+	d += "; then MemberRemove " + memberLabel(s.src)
+	if c.RemovalPace > 0 {
+		d += fmt.Sprintf(", then wait %s", c.RemovalPace)
+	}
+	return d
 }
 func (s *removeStep) Apply(ctx context.Context) error {
 	ms, err := s.w.cfg.Cluster.Members(ctx)
@@ -538,12 +554,39 @@ func (s *removeStep) Apply(ctx context.Context) error {
 	if s.w.cfg.OnEndpoints != nil {
 		s.w.cfg.OnEndpoints(eps)
 	}
+	if s.w.cfg.PublishEndpoints != nil {
+		if err := s.w.cfg.PublishEndpoints(ctx, eps, *m); err != nil {
+			return fmt.Errorf("publish endpoints before removing %s: %w", memberLabel(*m), err)
+		}
+	}
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-s.w.cfg.Clock.After(s.w.cfg.DrainDelay):
 	}
-	return s.w.removeMember(ctx, ms, *m, true)
+	if s.w.cfg.StopSource != nil && !s.w.isTarget(*m) {
+		if reason := CanStopBeforeRemove(voters, m.ID); reason == "" {
+			if err := s.w.cfg.StopSource(ctx, *m); err != nil {
+				return fmt.Errorf("stop source %s: %w", memberLabel(*m), err)
+			}
+		}
+	}
+	if s.w.cfg.DrainMaxRate > 0 {
+		if err := s.w.waitDrained(ctx, *m, eps); err != nil {
+			return plan.Permanent(err)
+		}
+	}
+	if err := s.w.removeMember(ctx, ms, *m, true); err != nil {
+		return err
+	}
+	if s.w.cfg.RemovalPace > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.w.cfg.Clock.After(s.w.cfg.RemovalPace):
+		}
+	}
+	return nil
 }
 func (s *removeStep) Check(ctx context.Context) plan.Result {
 	ms, err := s.w.cfg.Cluster.Members(ctx)
