@@ -60,7 +60,9 @@ func TestDrained(t *testing.T) {
 
 func TestCanStopBeforeRemove(t *testing.T) {
 	t.Parallel()
-	v := func(id uint64, healthy, leader bool) VoterHealth { return VoterHealth{ID: id, Healthy: healthy, Leader: leader} }
+	v := func(id uint64, healthy, leader bool) VoterHealth {
+		return VoterHealth{ID: id, Healthy: healthy, Leader: leader}
+	}
 	tests := []struct {
 		name   string
 		voters []VoterHealth
