@@ -470,14 +470,35 @@ func (s *verifyStep) Name() string                 { return "verify/" + s.label 
 func (s *verifyStep) Apply(context.Context) error  { return nil }
 func (s *verifyStep) Revert(context.Context) error { return nil }
 func (s *verifyStep) Describe() string {
-	return "gate: every member healthy, has applied revision r, and HashKV(r) is equal on the followers, asked one at a time while the leader serves writes (r = lowest current revision)"
+	return "gate: every member healthy, has applied revision r, and HashKV(r) is equal on the followers, asked one at a time while the leader serves writes and clients (OnEndpoints) use the other members (r = lowest current revision)"
 }
 func (s *verifyStep) Check(ctx context.Context) plan.Result {
 	ms, err := s.w.cfg.Cluster.Members(ctx)
 	if err != nil {
 		return plan.NotYet(err.Error())
 	}
-	if _, err := VerifyHash(ctx, s.w.cfg.Cluster, ms); err != nil {
+	var around func(context.Context, Member) error
+	if on := s.w.cfg.OnEndpoints; on != nil {
+		// A client's write through a member returns once that member
+		// applied it, and HashKV holds back the member's applies: the
+		// probe (and any client on OnEndpoints) leaves each member while
+		// it hashes, and comes back to every voter afterwards.
+		defer on(voterEndpoints(ms, 0))
+		around = func(ctx context.Context, m Member) error {
+			eps := voterEndpoints(ms, m.ID)
+			if len(eps) == 0 {
+				return nil // the only voter: nowhere else to go
+			}
+			on(eps)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-s.w.cfg.Clock.After(s.w.cfg.DrainDelay):
+				return nil
+			}
+		}
+	}
+	if _, err := verifyHash(ctx, s.w.cfg.Cluster, ms, around); err != nil {
 		if errors.Is(err, ErrHashMismatch) {
 			return plan.Failed(err.Error())
 		}

@@ -45,6 +45,12 @@ func healthErr(s MemberStatus) error {
 // wrapping ErrHashMismatch on disagreement (data divergence), or a plain
 // error when a member cannot answer (retry).
 func VerifyHash(ctx context.Context, c *Cluster, ms []Member) (HashResult, error) {
+	return verifyHash(ctx, c, ms, nil)
+}
+
+// verifyHash is VerifyHash calling around(m) before each member's HashKV
+// (nil = nothing): the verify step moves clients off that member meanwhile.
+func verifyHash(ctx context.Context, c *Cluster, ms []Member, around func(context.Context, Member) error) (HashResult, error) {
 	sts := c.Statuses(ctx, ms)
 	var rev int64
 	for _, s := range sts {
@@ -60,7 +66,12 @@ func VerifyHash(ctx context.Context, c *Cluster, ms []Member) (HashResult, error
 	leader, _ := Leader(sts)
 	sts = HashedMembers(sts, leader)
 	for i, s := range sts {
-		ctx, cancel := c.withTimeout(ctx)
+		if around != nil {
+			if err := around(ctx, s.Member); err != nil {
+				return HashResult{}, err
+			}
+		}
+		ctx, cancel := context.WithTimeout(ctx, 4*c.timeout) // a full scan: seconds per GiB
 		resp, err := c.client.HashKV(ctx, s.ClientURLs[0], rev)
 		cancel()
 		if err != nil {
