@@ -54,7 +54,7 @@ etcd-benchmark: ## build etcd's benchmark tool (v3.6.5) into ETCD_BENCHMARK (~1 
 	cd hack/etcd-benchmark && GOWORK=off GOFLAGS="-mod=readonly -buildvcs=false" $(GO) build -o $(ETCD_BENCHMARK) go.etcd.io/etcd/v3/tools/benchmark
 
 etcd-faults: etcd-benchmark ## the etcd migration under etcd's benchmark, with the state-dir, kill and fault tests
-	HANDOVER_ETCD_BENCHMARK=$(ETCD_BENCHMARK) $(GO) test -count=1 -timeout 30m -run 'TestMembershipFollowingClientSeesNoErrors|TestHelpFollowedKeepsData|TestKilledBetweenEveryStep' -v ./internal/cli/etcd/
+	HANDOVER_ETCD_FAULTS=1 HANDOVER_ETCD_BENCHMARK=$(ETCD_BENCHMARK) $(GO) test -count=1 -timeout 30m -run 'TestFaults|TestMembershipFollowingClientSeesNoErrors|TestHelpFollowedKeepsData|TestKilledBetweenEveryStep' -v ./internal/cli/etcd/
 
 sandbox-up: build k8s-binaries ## start a local kubelet-less cluster (handover sandbox up)
 	$(BIN)/handover sandbox up --bin-dir $(K8S_BIN)
