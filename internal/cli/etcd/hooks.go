@@ -1,12 +1,9 @@
 package etcd
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"strings"
 	"time"
 
@@ -22,16 +19,8 @@ const hookTimeout = 2 * time.Minute
 func runHook(ctx context.Context, flag string, argv []string, env []string) error {
 	ctx, cancel := context.WithTimeout(ctx, hookTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...) //nolint:gosec // G204: the operator's own hook command
-	cmd.Env = append(os.Environ(), env...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
-		if len(lines) > 5 {
-			lines = lines[len(lines)-5:]
-		}
-		return fmt.Errorf("flag %s: %s: %w: %s", flag, strings.Join(argv, " "), err, strings.Join(lines, " | "))
+	if err := etcdmig.RunCommand(ctx, argv, env); err != nil {
+		return fmt.Errorf("flag %s: %s: %w", flag, strings.Join(argv, " "), err)
 	}
 	return nil
 }

@@ -32,7 +32,7 @@ func printPlan(o *Options, c *etcdmig.Cluster, prov etcdmig.Provisioner, mt *etc
 		b.WriteString("\n")
 	}
 	quota, _ := etcdmig.TargetQuota(memberFlags)
-	fmt.Fprintf(&b, "targets (quota %d bytes; at least %d needed for a %.1f MiB database):\n", quota, etcdmig.MinTargetQuota(dbSize), float64(dbSize)/(1<<20))
+	fmt.Fprintf(&b, "targets (quota %d bytes; at least %.1f MiB needed for a %.1f MiB database):\n", quota, float64(etcdmig.MinTargetQuota(dbSize))/(1<<20), float64(dbSize)/(1<<20))
 	members := append([]etcdmig.Member(nil), sources...)
 	for _, t := range targets {
 		fmt.Fprintf(&b, "  %-8s peer %s client %s\n", t.Name, t.PeerURL, t.ClientURL)

@@ -1,11 +1,9 @@
 package etcd
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -23,38 +21,27 @@ var clientServices = []string{`grpc_service="etcdserverpb.KV"`, `grpc_service="e
 // (grpc_server_started_total − grpc_server_handled_total of the Watch
 // service's bidi streams). A malformed value errors.
 func ParseClientRequests(r io.Reader) (handled float64, watches float64, err error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	var wStarted, wHandled float64
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "grpc_server_") {
-			continue
+	isWatch := func(labels string) bool { return strings.Contains(labels, `grpc_service="etcdserverpb.Watch"`) }
+	err = eachSample(r, func(name, labels string) bool {
+		switch name {
+		case "grpc_server_handled_total":
+			return isWatch(labels) || strings.Contains(labels, `grpc_type="unary"`) && containsAny(labels, clientServices)
+		case "grpc_server_started_total":
+			return isWatch(labels)
 		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		series, val := line[:i], line[i+1:]
-		name, labels, _ := strings.Cut(series, "{")
-		var dst *float64
+		return false
+	}, func(name, labels string, v float64) {
 		switch {
-		case name == "grpc_server_handled_total" && strings.Contains(labels, `grpc_type="unary"`) && containsAny(labels, clientServices):
-			dst = &handled
-		case name == "grpc_server_started_total" && strings.Contains(labels, `grpc_service="etcdserverpb.Watch"`):
-			dst = &wStarted
-		case name == "grpc_server_handled_total" && strings.Contains(labels, `grpc_service="etcdserverpb.Watch"`):
-			dst = &wHandled
+		case name == "grpc_server_started_total":
+			wStarted += v
+		case isWatch(labels):
+			wHandled += v
 		default:
-			continue
+			handled += v
 		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("metric %s: %w", series, err)
-		}
-		*dst += v
-	}
-	if err := sc.Err(); err != nil {
+	})
+	if err != nil {
 		return 0, 0, err
 	}
 	return handled, max(wStarted-wHandled, 0), nil

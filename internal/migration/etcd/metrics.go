@@ -79,6 +79,20 @@ func ParseMetrics(r io.Reader, names ...string) (map[string]float64, error) {
 		want[n] = true
 	}
 	out := map[string]float64{}
+	err := eachSample(r, func(name, _ string) bool { return want[name] }, func(name, _ string, v float64) {
+		out[name] += v
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// eachSample scans Prometheus text exposition and calls use with the
+// metric name, its label text (between the braces, "" when none) and the
+// value of every sample keep accepts; comments are skipped. A kept sample
+// with a malformed value is an error naming the series.
+func eachSample(r io.Reader, keep func(name, labels string) bool, use func(name, labels string, v float64)) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -91,15 +105,15 @@ func ParseMetrics(r io.Reader, names ...string) (map[string]float64, error) {
 			continue
 		}
 		series, val := line[:i], line[i+1:]
-		name, _, _ := strings.Cut(series, "{")
-		if !want[name] {
+		name, labels, _ := strings.Cut(series, "{")
+		if !keep(name, labels) {
 			continue
 		}
 		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
 		if err != nil {
-			return nil, fmt.Errorf("metric %s: %w", series, err)
+			return fmt.Errorf("metric %s: %w", series, err)
 		}
-		out[name] += v
+		use(name, labels, v)
 	}
-	return out, sc.Err()
+	return sc.Err()
 }
