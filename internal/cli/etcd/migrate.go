@@ -72,7 +72,7 @@ Before a source member is removed, its clients move first:
      the membership fail over before the removal instead of seeing their
      requests fail with "raft: stopped"
   3. a gate waits until the member's own /metrics show at most
-     --drain-max-rate client requests/s and no open watch; after
+     --drain-max-rate client requests/s (KV, Lease); after
      --drain-timeout the migration stops (rerun to resume), naming the
      member and its remaining rate
   4. MemberRemove, then --removal-pace, so clients that sync the membership
@@ -187,7 +187,7 @@ func newMigrateCommand(clk clock.Clock) *cobra.Command {
 	f.StringArrayVar(&o.MemberFlags, "member-flag", nil, "an etcd flag every target runs with, as KEY=VALUE without dashes (repeat), e.g. quota-backend-bytes=8589934592; the sources' --quota-backend-bytes is inherited unless set here")
 	f.StringVar(&o.OnEndpoints, "on-endpoints", "", "command run before each removal with the endpoints clients must use (HANDOVER_ENDPOINTS, HANDOVER_LEAVING_MEMBER); wire it to clients with a static endpoint list (split on spaces)")
 	f.StringVar(&o.StopSource, "stop-source", "", "command that stops a source member gracefully (SIGTERM) before its removal (HANDOVER_MEMBER_NAME, HANDOVER_CLIENT_URLS, …), so membership-following clients fail over first (split on spaces)")
-	f.Float64Var(&o.DrainMaxRate, "drain-max-rate", 1, "gate before each removal: the leaving member's /metrics must show at most this many client requests/s (KV, Lease) and no watch (0 = no gate)")
+	f.Float64Var(&o.DrainMaxRate, "drain-max-rate", 1, "gate before each removal: the leaving member's /metrics must show at most this many client requests/s (KV, Lease) (0 = no gate)")
 	f.DurationVar(&o.DrainTimeout, "drain-timeout", etcdmig.DefaultDrainTimeout, "how long the drain gate waits before the migration stops with the member and its remaining rate")
 	f.DurationVar(&o.RemovalPace, "removal-pace", 5*time.Second, "wait after each removal, so clients that sync the membership (clientv3 AutoSyncInterval) follow each change")
 	f.BoolVar(&o.AllowReducedFT, "allow-reduced-fault-tolerance", false, "accept fewer targets than it takes to tolerate as many failed members as the sources (e.g. 3 → 1)")

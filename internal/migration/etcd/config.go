@@ -72,7 +72,7 @@ type Config struct {
 	// DrainMaxRate (client requests/s) enables the drain gate before each
 	// removal: after PublishEndpoints and DrainDelay, the leaving member's
 	// own /metrics must show at most this rate of KV and Lease requests and
-	// no open watch (0 = no gate). DrainTimeout bounds the wait (0 =
+	// (0 = no gate); open watch streams are reported, not waited for. DrainTimeout bounds the wait (0 =
 	// DefaultDrainTimeout); DrainInterval is the sampling period (0 = 1 s).
 	DrainMaxRate  float64
 	DrainTimeout  time.Duration

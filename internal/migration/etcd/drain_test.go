@@ -43,7 +43,7 @@ func TestDrained(t *testing.T) {
 		{"idle", DrainSample{At: t0, Handled: 10}, DrainSample{At: t0.Add(time.Second), Handled: 10}, 1, 0, true},
 		{"busy", DrainSample{At: t0, Handled: 10}, DrainSample{At: t0.Add(2 * time.Second), Handled: 110}, 1, 50, false},
 		{"at the limit", DrainSample{At: t0, Handled: 10}, DrainSample{At: t0.Add(time.Second), Handled: 11}, 1, 1, true},
-		{"idle but a watch open", DrainSample{At: t0}, DrainSample{At: t0.Add(time.Second), Watches: 1}, 1, 0, false},
+		{"idle with a watch open", DrainSample{At: t0}, DrainSample{At: t0.Add(time.Second), Watches: 1}, 1, 0, true},
 		{"counter reset", DrainSample{At: t0, Handled: 500}, DrainSample{At: t0.Add(time.Second), Handled: 4}, 1, 4, false},
 		{"no time passed", DrainSample{At: t0}, DrainSample{At: t0}, 1, 0, false},
 	}

@@ -527,7 +527,7 @@ func (s *removeStep) Describe() string {
 		d += "; stop it gracefully (stop-source hook) when the others keep quorum"
 	}
 	if c.DrainMaxRate > 0 {
-		d += fmt.Sprintf("; gate: its /metrics show at most %.1f client requests/s and no watch (timeout %s)", c.DrainMaxRate, c.DrainTimeout)
+		d += fmt.Sprintf("; gate: its /metrics show at most %.1f client requests/s (timeout %s)", c.DrainMaxRate, c.DrainTimeout)
 	}
 	d += "; then MemberRemove " + memberLabel(s.src)
 	if c.RemovalPace > 0 {
