@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -49,7 +50,7 @@ func measureBackupRestore(ctx context.Context, endpoint, dir string, n int, prov
 	var specs []etcdmig.MemberSpec
 	var ic []string
 	for i := range n {
-		s := etcdmig.MemberSpec{Name: fmt.Sprintf("b%d", i+1), PeerURL: urls[2*i], ClientURL: urls[2*i+1],
+		s := etcdmig.MemberSpec{Name: fmt.Sprintf("b%d", i+1), PeerURL: urls[2*i], ClientURL: urls[2*i+1], //nolint:gosec // G101: a cluster token, not a credential
 			ClusterState: "new", ClusterToken: "handover-demo-restore"}
 		specs = append(specs, s)
 		ic = append(ic, s.Name+"="+s.PeerURL)
@@ -86,7 +87,10 @@ func measureBackupRestore(ctx context.Context, endpoint, dir string, n int, prov
 			break
 		}
 		if clk.Since(t2) > 2*time.Minute {
-			return b, fmt.Errorf("restored cluster has no leader after 2m: %v", err)
+			if err == nil {
+				err = errors.New("status reports no leader")
+			}
+			return b, fmt.Errorf("restored cluster has no leader after 2m: %w", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -36,7 +36,7 @@ func SnapshotBytes(dataDir string) int64 {
 	var n int64
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || !(strings.HasPrefix(name, "tmp") || strings.HasSuffix(name, ".snap.db")) {
+		if e.IsDir() || !strings.HasPrefix(name, "tmp") && !strings.HasSuffix(name, ".snap.db") {
 			continue
 		}
 		if fi, err := e.Info(); err == nil {
