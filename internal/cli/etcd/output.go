@@ -59,6 +59,7 @@ func printPlan(o *Options, c *etcdmig.Cluster, prov etcdmig.Provisioner, mt *etc
 		return err
 	}
 	b.WriteString(plan.Describe(p))
+	b.WriteString(clientsNote(o))
 	if refusal != nil {
 		fmt.Fprintf(&b, "preflight: %v\n", refusal)
 	} else {
@@ -68,6 +69,27 @@ func printPlan(o *Options, c *etcdmig.Cluster, prov etcdmig.Provisioner, mt *etc
 		return err
 	}
 	return refusal
+}
+
+// clientsNote says plainly what zero failed requests for clients other
+// than handover's probe needs from the user, given the hook flags.
+func clientsNote(o *Options) string {
+	var b strings.Builder
+	b.WriteString("clients other than handover's probe:\n")
+	if o.OnEndpoints == "" {
+		b.WriteString("  static endpoint lists (an API server's --etcd-servers): no --on-endpoints hook; the new endpoints are only printed, rewire them yourself before each removal\n")
+	} else {
+		fmt.Fprintf(&b, "  static endpoint lists: --on-endpoints %q gets the new endpoints before each removal\n", o.OnEndpoints)
+	}
+	switch {
+	case o.StopSource != "":
+		fmt.Fprintf(&b, "  membership-following clients: --stop-source %q stops each source gracefully before its removal\n", o.StopSource)
+	case o.DrainMaxRate > 0:
+		fmt.Fprintf(&b, "  membership-following clients: no --stop-source; they keep a source in their list until it is removed; while they send it more than %.1f requests/s the drain gate holds the removal and stops the migration after %s\n", o.DrainMaxRate, o.DrainTimeout)
+	default:
+		b.WriteString("  membership-following clients: no --stop-source and no drain gate; their requests in flight to a removed member fail\n")
+	}
+	return b.String()
 }
 
 // factsOf returns the facts gathered about member id (nil when none).
@@ -126,6 +148,9 @@ func writeReport(o *Options, out *session.Outcome, hist runHistory) (report.Run,
 			run.Checks["missing_acknowledged_writes"], run.Checks["watch_gaps"], catchUp); err != nil {
 			return run, err
 		}
+	}
+	if _, err := fmt.Fprint(o.Out, clientsNote(o)); err != nil {
+		return run, err
 	}
 	if line := hist.String(); line != "" {
 		if _, err := fmt.Fprintln(o.Out, line); err != nil {
