@@ -26,9 +26,11 @@ quorum or an acknowledged write, and measure what clients saw.
 
 For each target, one at a time: MemberAddAsLearner, start the member with
 --initial-cluster-state=existing (the provisioner), wait until its applied
-index reaches the leader's (a progress bar with throughput and ETA), then
-MemberPromote (retried while etcd answers "learner not ready"). Then
-MoveLeader to a target, verify that every member has the same HashKV, and
+index reaches the leader's (a progress bar with throughput and ETA; while a
+snapshot streams in, the bytes received), then MemberPromote (retried while
+etcd answers "learner not ready"). Then MoveLeader to a target, verify that
+the followers have the same HashKV (one at a time, the leader left out so
+writes do not stall), and
 remove the source members one at a time, followers first, re-checking health
 and quorum before each. The first removal is the point of no return: before
 it, a failed gate, a timeout or Ctrl-C removes and stops the added members,
@@ -53,7 +55,15 @@ Before anything changes, a preflight refuses with every reason found: an
 unreachable endpoint or member, an alarm, no or split leader, a learner
 already present, members or the target binary on different major.minor
 versions, a duplicate member name, a target URL that is already a member's,
-an RTT above --max-rtt, a database above --max-db-size.
+an RTT above --max-rtt, a database above --max-db-size, a target quota
+below the source database plus headroom, fewer targets than it takes to keep
+the sources' fault tolerance (unless --allow-reduced-fault-tolerance), a
+port outside 1..65535 or a host that does not resolve.
+
+Targets inherit the sources' settings: they run with the largest
+--quota-backend-bytes the sources report on /metrics unless a --member-flag
+sets it, and with every --member-flag KEY=VALUE. --plan prints the flags
+each target runs with.
 
 Provisioners start the target members:
   process   an etcd binary (--etcd-binary) in its own process group, data in
