@@ -64,23 +64,40 @@ func TestBenchmarkErrors(t *testing.T) {
 }
 
 // TestMembershipFollowingClientSeesNoErrors migrates a 3-member cluster of
-// etcd processes onto 3 new ones while etcd's own `benchmark put`, started
-// against the source members with --auto-sync-interval (a client that
-// follows the membership, written by nobody here), writes throughout. With
-// the source members stopped gracefully before their removal
-// (--stop-source) and paced removals, the benchmark must end by itself
-// (no hang) with 0 errors. A static client gets the endpoints hook: its
-// last published list holds only the targets' client URLs.
+// etcd processes onto 3 new ones while etcd's own `benchmark put` and
+// `benchmark range --consistency=l`, started against the source members with
+// --auto-sync-interval (clients that follow the membership, written by
+// nobody here), run throughout. With the source members stopped gracefully
+// before their removal (--stop-source) and paced removals, the benchmarks
+// must end by themselves (no hang) with no error from the removals. A static
+// client gets the endpoints hook: its last published list holds only the
+// targets' client URLs.
 func TestMembershipFollowingClientSeesNoErrors(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: real etcd processes and etcd's benchmark tool")
 	}
+	migrateUnderBenchmark(t, 0, 90)
+}
+
+// TestMigrateGiBUnderBenchmark is the same with 1 GiB loaded first
+// (HANDOVER_ETCD_GIB=1; minutes of CPU and ~4 GiB of disk).
+func TestMigrateGiBUnderBenchmark(t *testing.T) {
+	if os.Getenv("HANDOVER_ETCD_GIB") == "" {
+		t.Skip("HANDOVER_ETCD_GIB unset")
+	}
+	migrateUnderBenchmark(t, 1024, 360)
+}
+
+// migrateUnderBenchmark loads dataMiB of 64 KiB values, runs the benchmarks
+// for about seconds (they must outlast the migration) and migrates.
+func migrateUnderBenchmark(t *testing.T, dataMiB, seconds int) {
 	bench := benchmarkBinary(t)
 	etcdBin := etcdBinary(t)
 	srcDir := t.TempDir()
 	srcProv := &etcdmig.Process{Binary: etcdBin, BaseDir: srcDir}
 	ms := processCluster(t, srcProv, 3)
-	connectRetry(t, endpointsOf(ms))
+	c := connectRetry(t, endpointsOf(ms))
+	loadValues(t, c, dataMiB)
 
 	work := t.TempDir()
 	endpointsFile := filepath.Join(work, "endpoints")
@@ -91,22 +108,14 @@ func TestMembershipFollowingClientSeesNoErrors(t *testing.T) {
 	writeScript(t, stopSource, fmt.Sprintf("pid=$(cat %q/\"$HANDOVER_MEMBER_NAME\".pid) || exit 1\nkill -TERM \"$pid\"\n"+
 		"for i in $(seq 200); do kill -0 \"$pid\" 2>/dev/null || exit 0; sleep 0.1; done\necho still running >&2; exit 1\n", srcDir))
 
-	// 50 puts/s for 90 s: longer than the migration takes here.
-	const rate, total = 50, 4500
-	var benchOut bytes.Buffer
-	cmd := exec.Command(bench, "--endpoints="+strings.Join(endpointsOf(ms), ","), "--auto-sync-interval=1s",
-		"--dial-timeout=2s", "--conns=2", "--clients=4",
-		"put", "--key-size=8", "--val-size=64", "--key-space-size=1000", fmt.Sprintf("--rate=%d", rate), fmt.Sprintf("--total=%d", total))
-	cmd.Stdout, cmd.Stderr = &benchOut, &benchOut
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited, done := make(chan error, 1), make(chan struct{})
-	go func() { exited <- cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill() // by PID; a no-op once it exited
-		<-done
-	})
+	// 50 puts/s and 20 linearizable ranges/s for longer than the migration.
+	const rate, rangeRate = 50, 20
+	total := rate * seconds
+	common := []string{"--endpoints=" + strings.Join(endpointsOf(ms), ","), "--auto-sync-interval=1s", "--dial-timeout=2s", "--conns=2", "--clients=4"}
+	put := startBenchmark(t, bench, append(common, "put", "--key-size=8", "--val-size=64", "--key-space-size=1000",
+		fmt.Sprintf("--rate=%d", rate), fmt.Sprintf("--total=%d", total)))
+	rng := startBenchmark(t, bench, append(common, "range", "bench-range-key", "--consistency=l",
+		fmt.Sprintf("--rate=%d", rangeRate), fmt.Sprintf("--total=%d", rangeRate*seconds)))
 
 	urls, err := etcdmig.FreeLoopbackURLs(6)
 	if err != nil {
@@ -129,42 +138,15 @@ func TestMembershipFollowingClientSeesNoErrors(t *testing.T) {
 		t.Fatalf("migrate: %v\n%s\n%s", err, out, errOut)
 	}
 	t.Logf("migrate report:\n%s", out)
-	select {
-	case err := <-exited:
-		t.Fatalf("benchmark ended (%v) before the migration did: the test saw no removal under load; raise --total\n%s", err, benchOut.String())
-	default:
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("benchmark: %v\n%s", err, benchOut.String())
-		}
-	case <-time.After(3 * time.Minute):
-		t.Fatalf("benchmark hung after the migration:\n%s", benchOut.String())
-	}
-	n, lines := benchmarkErrors(benchOut.String())
-	summary, _, _ := strings.Cut(benchOut.String(), "Response time histogram")
-	if i := strings.LastIndex(summary, "Summary:"); i >= 0 {
-		summary = summary[i:]
-	}
-	t.Logf("benchmark (%d puts) %s errors %d %q", total, summary, n, lines)
-	// The one leadership transfer (move-leader) loses the puts in flight
-	// to the old leader: raft drops proposals during a transfer, failing
-	// those made on the leader ("raft proposal dropped") and leaving those
-	// a follower forwarded to time out ("request timed out"); clientv3
-	// retries neither. They are counted, not excused: the report names
-	// them. Every other error is a client cut off by a removal, which the
-	// endpoints hook, the graceful stop and the pacing must prevent.
-	transfer := 0
-	for _, l := range lines {
-		if m := benchErrRE.FindStringSubmatch(l); m != nil && isTransferError(m[2]) {
-			c, _ := strconv.Atoi(m[1])
-			transfer += c
+	for _, b := range []*benchRun{put, rng} {
+		select {
+		case err := <-b.exited:
+			t.Fatalf("benchmark %s ended (%v) before the migration did: the test saw no removal under load\n%s", b.kind, err, b.out.String())
+		default:
 		}
 	}
-	t.Logf("benchmark errors: %d of %d puts, %d of them from the leader transfer", n, total, transfer)
-	if n-transfer != 0 {
-		t.Fatalf("benchmark saw %d errors from the removals: %q", n-transfer, lines)
+	for _, b := range []*benchRun{rng, put} {
+		checkBenchmark(t, b)
 	}
 	b, err := os.ReadFile(endpointsFile)
 	if err != nil {
@@ -183,6 +165,99 @@ func TestMembershipFollowingClientSeesNoErrors(t *testing.T) {
 // leadership transfer causes.
 func isTransferError(msg string) bool {
 	return strings.Contains(msg, "raft proposal dropped") || strings.Contains(msg, "request timed out")
+}
+
+// benchRun is one running `benchmark` process.
+type benchRun struct {
+	kind   string // "put", "range"
+	out    *bytes.Buffer
+	exited chan error
+}
+
+// startBenchmark starts bench with args, killed (by PID) at the test's end.
+func startBenchmark(t *testing.T, bench string, args []string) *benchRun {
+	t.Helper()
+	var out bytes.Buffer
+	b := &benchRun{out: &out, exited: make(chan error, 1)}
+	for _, a := range args {
+		if a == "put" || a == "range" {
+			b.kind = a
+		}
+	}
+	cmd := exec.Command(bench, args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { b.exited <- cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill() // a no-op once it exited
+		<-done
+	})
+	return b
+}
+
+// checkBenchmark waits for b to end by itself (3 min at most: else it
+// hung) and fails on any error other than a leader transfer's.
+func checkBenchmark(t *testing.T, b *benchRun) {
+	t.Helper()
+	select {
+	case err := <-b.exited:
+		if err != nil {
+			t.Fatalf("benchmark %s: %v\n%s", b.kind, err, b.out.String())
+		}
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("benchmark %s hung after the migration:\n%s", b.kind, b.out.String())
+	}
+	n, lines := benchmarkErrors(b.out.String())
+	summary, _, _ := strings.Cut(b.out.String(), "Response time histogram")
+	if i := strings.LastIndex(summary, "Summary:"); i >= 0 {
+		summary = summary[i:]
+	}
+	t.Logf("benchmark %s: %s errors %d %q", b.kind, summary, n, lines)
+	// The one leadership transfer (move-leader) loses the puts in flight
+	// to the old leader: raft drops proposals during a transfer, failing
+	// those made on the leader ("raft proposal dropped") and leaving those
+	// a follower forwarded to time out ("request timed out"); clientv3
+	// retries neither. They are counted, not excused: the report names
+	// them. Every other error is a client cut off by a removal, which the
+	// endpoints hook, the graceful stop and the pacing must prevent.
+	transfer := 0
+	for _, l := range lines {
+		if m := benchErrRE.FindStringSubmatch(l); m != nil && isTransferError(m[2]) {
+			c, _ := strconv.Atoi(m[1])
+			transfer += c
+		}
+	}
+	t.Logf("benchmark %s errors: %d, %d of them of the leader transfer's kind", b.kind, n, transfer)
+	if n-transfer != 0 {
+		t.Fatalf("benchmark %s saw %d errors from the removals: %q", b.kind, n-transfer, lines)
+	}
+}
+
+// loadValues puts mib MiB of 64 KiB values under data/, 8 at a time.
+func loadValues(t *testing.T, c *etcdmig.Cluster, mib int) {
+	t.Helper()
+	n := mib * 16
+	val := strings.Repeat("v", 64<<10)
+	sem := make(chan struct{}, 8)
+	errs := make(chan error, n)
+	for i := range n {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_, err := c.Client().Put(ctx, fmt.Sprintf("data/%06d", i), val)
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatalf("load: %v", err)
+		}
+	}
 }
 
 func writeScript(t *testing.T, path, body string) {
