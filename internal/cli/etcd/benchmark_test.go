@@ -112,9 +112,10 @@ func migrateUnderBenchmark(t *testing.T, dataMiB, seconds int) {
 	const rate, rangeRate = 50, 20
 	total := rate * seconds
 	common := []string{"--endpoints=" + strings.Join(endpointsOf(ms), ","), "--auto-sync-interval=1s", "--dial-timeout=2s", "--conns=2", "--clients=4"}
-	put := startBenchmark(t, bench, append(common, "put", "--key-size=8", "--val-size=64", "--key-space-size=1000",
+	planned := time.Duration(seconds) * time.Second
+	put := startBenchmark(t, bench, planned, append(common, "put", "--key-size=8", "--val-size=64", "--key-space-size=1000",
 		fmt.Sprintf("--rate=%d", rate), fmt.Sprintf("--total=%d", total)))
-	rng := startBenchmark(t, bench, append(common, "range", "bench-range-key", "--consistency=l",
+	rng := startBenchmark(t, bench, planned, append(common, "range", "bench-range-key", "--consistency=l",
 		fmt.Sprintf("--rate=%d", rangeRate), fmt.Sprintf("--total=%d", rangeRate*seconds)))
 
 	urls, err := etcdmig.FreeLoopbackURLs(6)
@@ -170,15 +171,19 @@ func isTransferError(msg string) bool {
 // benchRun is one running `benchmark` process.
 type benchRun struct {
 	kind   string // "put", "range"
+	// deadline is when it should have ended by itself: its planned
+	// duration (total/rate) plus 2 minutes of slack; later is a hang.
+	deadline time.Time
 	out    *bytes.Buffer
 	exited chan error
 }
 
-// startBenchmark starts bench with args, killed (by PID) at the test's end.
-func startBenchmark(t *testing.T, bench string, args []string) *benchRun {
+// startBenchmark starts bench with args, planned to run for about d,
+// killed (by PID) at the test's end.
+func startBenchmark(t *testing.T, bench string, d time.Duration, args []string) *benchRun {
 	t.Helper()
 	var out bytes.Buffer
-	b := &benchRun{out: &out, exited: make(chan error, 1)}
+	b := &benchRun{out: &out, exited: make(chan error, 1), deadline: time.Now().Add(d + 2*time.Minute)}
 	for _, a := range args {
 		if a == "put" || a == "range" {
 			b.kind = a
@@ -198,7 +203,7 @@ func startBenchmark(t *testing.T, bench string, args []string) *benchRun {
 	return b
 }
 
-// checkBenchmark waits for b to end by itself (3 min at most: else it
+// checkBenchmark waits for b to end by itself (until b.deadline: else it
 // hung) and fails on any error other than a leader transfer's.
 func checkBenchmark(t *testing.T, b *benchRun) {
 	t.Helper()
@@ -207,7 +212,7 @@ func checkBenchmark(t *testing.T, b *benchRun) {
 		if err != nil {
 			t.Fatalf("benchmark %s: %v\n%s", b.kind, err, b.out.String())
 		}
-	case <-time.After(3 * time.Minute):
+	case <-time.After(time.Until(b.deadline)):
 		t.Fatalf("benchmark %s hung after the migration:\n%s", b.kind, b.out.String())
 	}
 	n, lines := benchmarkErrors(b.out.String())
