@@ -170,12 +170,12 @@ func isTransferError(msg string) bool {
 
 // benchRun is one running `benchmark` process.
 type benchRun struct {
-	kind   string // "put", "range"
+	kind string // "put", "range"
 	// deadline is when it should have ended by itself: its planned
 	// duration (total/rate) plus 2 minutes of slack; later is a hang.
 	deadline time.Time
-	out    *bytes.Buffer
-	exited chan error
+	out      *bytes.Buffer
+	exited   chan error
 }
 
 // startBenchmark starts bench with args, planned to run for about d,
