@@ -50,6 +50,17 @@ test: node-deps k8s-binaries node-binaries node-images $(HELM) ## every tier the
 k8s-binaries: ## build the Kubernetes test binaries into K8S_BIN (6-23 min cold on 2 cores, by load; no-op when the stamp matches)
 	HANDOVER_K8S_BIN=$(K8S_BIN) GO=$(GO) hack/k8s-binaries.sh
 
+# etcd's own benchmark tool (pinned in hack/etcd-benchmark/go.mod), the
+# outside client of the etcd migration tests; its own cache dir.
+ETCD_BENCHMARK ?= $(or $(HANDOVER_ETCD_BENCHMARK),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/handover/etcd-benchmark/v3.6.5/benchmark)
+.PHONY: etcd-benchmark etcd-faults
+etcd-benchmark: ## build etcd's benchmark tool (v3.6.5) into ETCD_BENCHMARK (~1 min)
+	cd hack/etcd-benchmark && GOWORK=off GOFLAGS="-mod=readonly -buildvcs=false" $(GO) build -o $(ETCD_BENCHMARK) go.etcd.io/etcd/v3/tools/benchmark
+
+etcd-faults: etcd-benchmark ## the etcd migration under etcd's benchmark, with the state-dir, kill and fault tests
+	HANDOVER_ETCD_FAULTS=1 HANDOVER_ETCD_BENCHMARK=$(ETCD_BENCHMARK) $(GO) test -count=1 -timeout 30m -run 'TestFaults|TestMembershipFollowingClientSeesNoErrors|TestHelpFollowedKeepsData|TestKilledBetweenEveryStep' -v ./internal/cli/etcd/
+
+
 node-binaries: ## build kubelet and pause for the real node into NODE_BIN (about 3-11 min cold, by load; no-op when the stamp matches)
 	HANDOVER_NODE_BIN=$(NODE_BIN) GO=$(GO) hack/node-binaries.sh
 

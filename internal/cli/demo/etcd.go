@@ -57,6 +57,7 @@ const etcdExample = `  # the default: 3 → 3 members, 64 MiB, report and timeli
 // etcdOptions are the flags of `handover demo etcd`.
 type etcdOptions struct {
 	DataMiB   int
+	NoBackup  bool
 	Members   int
 	ProbeRate float64
 	JSON, SVG string
@@ -76,7 +77,9 @@ func newEtcdCommand() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.DataMiB, "data", 64, "MiB of data loaded into the source cluster before migrating")
+	o.DataMiB = 64
+	f.Var(mibValue{&o.DataMiB}, "data", "data loaded into the source cluster before migrating, in MiB or with a unit (64, 512MiB, 1GiB)")
+	f.BoolVar(&o.NoBackup, "no-backup-compare", false, "skip the backup/restore of the same data measured after the migration")
 	f.IntVar(&o.Members, "members", 3, "number of source members and of target members")
 	f.Float64Var(&o.ProbeRate, "probe-rate", 100, "probe writes and reads per second each")
 	f.StringVar(&o.JSON, "json", "", "write the report as JSON (handover.report/v1) to this file")
@@ -156,6 +159,20 @@ func runEtcd(ctx context.Context, o *etcdOptions, stdout, stderr io.Writer) erro
 	run := session.ReportRun("etcd-migration", out)
 	run.Metrics["loopback_copy_mib_per_s"] = copyRate
 	run.Metrics["db_mib"] = mib(st.DbSize)
+	run.Metrics["migration_wall_s"] = out.Wall.Seconds()
+	var backup *backupRestore
+	if !o.NoBackup && string(out.State.Outcome) == "Succeeded" {
+		_, _ = fmt.Fprintf(stderr, "measuring backup/restore of the same data: snapshot save, restore into %d members, start\n", o.Members)
+		bk := &etcdmig.Embedded{BaseDir: filepath.Join(dir, "backup")}
+		b, err := measureBackupRestore(ctx, targets[0].ClientURL, dir, o.Members, bk, o.Clock)
+		bk.Close()
+		if err != nil {
+			return fmt.Errorf("backup/restore: %w", err)
+		}
+		backup = &b
+		run.Metrics["backup_save_s"], run.Metrics["backup_restore_s"] = b.Save.Seconds(), b.Restore.Seconds()
+		run.Metrics["backup_start_s"], run.Metrics["backup_restore_wall_s"] = b.Start.Seconds(), b.Wall().Seconds()
+	}
 	rep := report.New(run)
 	if err := rep.WriteText(stdout); err != nil {
 		return err
@@ -164,6 +181,12 @@ func runEtcd(ctx context.Context, o *etcdOptions, stdout, stderr io.Writer) erro
 		"acknowledged writes %d, missing %d, watch gaps %d\n",
 		run.Metrics["worst_write_stall_ms"], stallPhase(out.WorstStallPhase), run.Metrics["catchup_mib_per_s"], copyRate,
 		run.Checks["acknowledged_writes"], run.Checks["missing_acknowledged_writes"], run.Checks["watch_gaps"])
+	if backup != nil {
+		_, _ = fmt.Fprintf(stdout, "live migration of %.1f MiB: %.1f s wall, %d failed requests; backup/restore of the same data: %.1f s "+
+			"(snapshot save %.1f s + restore %d members %.1f s + start %.1f s), all of it without a writable cluster\n",
+			mib(st.DbSize), out.Wall.Seconds(), run.Failures, backup.Wall().Seconds(), backup.Save.Seconds(), o.Members,
+			backup.Restore.Seconds(), backup.Start.Seconds())
+	}
 	if err := session.WriteReportFiles(rep, o.JSON, o.SVG); err != nil {
 		return err
 	}

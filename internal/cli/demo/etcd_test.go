@@ -60,10 +60,13 @@ func TestDemoEtcd(t *testing.T) {
 			t.Errorf("check %s = %d (present %v), want 0", k, v, ok)
 		}
 	}
-	for _, k := range []string{"worst_write_stall_ms", "catchup_mib_per_s", "loopback_copy_mib_per_s"} {
+	for _, k := range []string{"worst_write_stall_ms", "catchup_mib_per_s", "loopback_copy_mib_per_s", "backup_restore_wall_s", "migration_wall_s"} {
 		if r.Metrics[k] <= 0 {
 			t.Errorf("metric %s = %v, want > 0", k, r.Metrics[k])
 		}
+	}
+	if !strings.Contains(out.String(), "backup/restore of the same data") {
+		t.Errorf("stdout lacks the backup/restore comparison:\n%s", out.String())
 	}
 	if !strings.Contains(errb.String(), "catch-up/t1") {
 		t.Errorf("stderr lacks the phase log:\n%s", errb.String())

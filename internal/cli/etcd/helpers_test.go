@@ -16,12 +16,16 @@ import (
 	etcdmig "github.com/handover-dev/handover/internal/migration/etcd"
 )
 
-// sourceCluster starts n embedded members named s1…sn and returns them and a
-// connected Cluster.
+// sourceQuota is the --quota-backend-bytes of sourceCluster's members (not
+// etcd's default, so the targets' inheritance shows).
+const sourceQuota = 3 << 30
+
+// sourceCluster starts n embedded members named s1…sn with a quota of
+// sourceQuota and returns them and a connected Cluster.
 func sourceCluster(t *testing.T, n int) ([]etcdmig.Target, *etcdmig.Cluster) {
 	t.Helper()
 	ctx := context.Background()
-	emb := &etcdmig.Embedded{BaseDir: t.TempDir()}
+	emb := &etcdmig.Embedded{BaseDir: t.TempDir(), Flags: []string{fmt.Sprintf("--quota-backend-bytes=%d", sourceQuota)}}
 	var names []string
 	for i := range n {
 		names = append(names, fmt.Sprintf("s%d", i+1))

@@ -112,7 +112,7 @@ func TestKilledBetweenEveryStep(t *testing.T) {
 	var targets []etcdmig.Target
 	args := []string{"etcd", "migrate", "--endpoints", strings.Join(endpointsOf(ms), ","),
 		"--provisioner", "process", "--etcd-binary", etcdBin, "--data-dir", targetDir,
-		"--probe-rate", "20", "--drain-delay", "200ms"}
+		"--probe-rate", "20", "--drain-delay", "200ms", "--removal-pace", "1s"}
 	urls, err := etcdmig.FreeLoopbackURLs(6)
 	if err != nil {
 		t.Fatal(err)
@@ -181,6 +181,10 @@ func TestKilledBetweenEveryStep(t *testing.T) {
 		t.Errorf("only %d kills for a 20-step plan", kills)
 	}
 	t.Logf("%d kills; last run:\n%s", kills, lastOut)
+	// The last run's report says it covers only the end of the migration.
+	if !strings.Contains(string(lastOut), "ended without a report (killed)") || !strings.Contains(string(lastOut), "this report covers run") {
+		t.Errorf("the resumed run's report does not mark the killed runs' gap:\n%s", lastOut)
+	}
 
 	tc, err := etcdmig.Connect(ctx, []string{targets[0].ClientURL}, nil, nil)
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,9 +26,11 @@ quorum or an acknowledged write, and measure what clients saw.
 
 For each target, one at a time: MemberAddAsLearner, start the member with
 --initial-cluster-state=existing (the provisioner), wait until its applied
-index reaches the leader's (a progress bar with throughput and ETA), then
-MemberPromote (retried while etcd answers "learner not ready"). Then
-MoveLeader to a target, verify that every member has the same HashKV, and
+index reaches the leader's (a progress bar with throughput and ETA; while a
+snapshot streams in, the bytes received), then MemberPromote (retried while
+etcd answers "learner not ready"). Then MoveLeader to a target, verify that
+the followers have the same HashKV (one at a time, the leader left out so
+writes do not stall), and
 remove the source members one at a time, followers first, re-checking health
 and quorum before each. The first removal is the point of no return: before
 it, a failed gate, a timeout or Ctrl-C removes and stops the added members,
@@ -36,23 +40,58 @@ the old/new link breaks, and it is the largest one possible (--plan shows
 the arithmetic).
 
 Progress is checkpointed in --state-dir (the plan's state and the source
-members). If handover is killed, run the same command again: it re-reads the
-membership and finishes or rolls back. Delete --state-dir to start a new
-migration.
+members; never member data). If handover is killed, run the same command
+again: it re-reads the membership and finishes or rolls back. A migration
+that ended (succeeded or rolled back) is not run again from the same state
+dir: give another --state-dir to start a new one.
+
+Member data lives in --data-dir (required for --provisioner process, made
+absolute, refused inside --state-dir): it is the migrated cluster's data,
+never delete it. If a state dir is lost while members it started still run
+or keep data there, a new run refuses and says what to do instead of
+starting over them.
 
 Before anything changes, a preflight refuses with every reason found: an
 unreachable endpoint or member, an alarm, no or split leader, a learner
 already present, members or the target binary on different major.minor
 versions, a duplicate member name, a target URL that is already a member's,
-an RTT above --max-rtt, a database above --max-db-size.
+an RTT above --max-rtt, a database above --max-db-size, a target quota
+below the source database plus headroom, fewer targets than it takes to keep
+the sources' fault tolerance (unless --allow-reduced-fault-tolerance), a
+port outside 1..65535 or a host that does not resolve.
+
+Targets inherit the sources' settings: they run with the largest
+--quota-backend-bytes the sources report on /metrics unless a --member-flag
+sets it, and with every --member-flag KEY=VALUE. --plan prints the flags
+each target runs with.
 
 Provisioners start the target members:
   process   an etcd binary (--etcd-binary) in its own process group, data in
-            --data-dir/<name>; members outlive handover
+            --data-dir/<name> (required); members outlive handover
   exec      your command (--exec), run with HANDOVER_ACTION=start|stop and the
             member in HANDOVER_* variables (name, URLs, initial cluster, the
             etcd flags handover would use)
   embedded  inside this process (tests and demos: members stop when it exits)
+
+Before a source member is removed, its clients move first:
+  1. the endpoints that remain are printed ("clients: use --endpoints=…")
+     and passed to --on-endpoints, for clients with a static list (an API
+     server's --etcd-servers); handover's own probe follows by itself
+  2. after --drain-delay, --stop-source (when given) stops the member
+     gracefully while the other voters keep quorum, so clients that follow
+     the membership fail over before the removal instead of seeing their
+     requests fail with "raft: stopped"
+  3. a gate waits until the member's own /metrics show at most
+     --drain-max-rate client requests/s (KV, Lease); after
+     --drain-timeout the migration stops (rerun to resume), naming the
+     member and its remaining rate
+  4. MemberRemove, then --removal-pace, so clients that sync the membership
+     (clientv3 AutoSyncInterval) follow each change
+Zero failed requests for clients other than handover's probe needs their
+cooperation: a static client must be rewired by the --on-endpoints hook; a
+membership-following client keeps every member in its list until that
+member is removed, so without --stop-source its traffic never drains and the
+gate stops the migration rather than cut it off.
 
 While migrating, writers, linearizable readers and a watcher probe the
 cluster (--probe-rate); the report counts failed requests, the longest
@@ -103,7 +142,15 @@ type Options struct {
 	ProbeRate          float64
 	NoProbe            bool
 	DrainDelay         time.Duration
+	MemberFlags        []string
+	AllowReducedFT     bool
+	OnEndpoints        string
+	StopSource         string
+	DrainMaxRate       float64
+	DrainTimeout       time.Duration
+	RemovalPace        time.Duration
 	Out, Err           io.Writer
+	lookupHost         lookupFunc
 	Clock              clock.Clock
 	embeddedForTesting *etcdmig.Embedded
 }
@@ -129,7 +176,7 @@ func newMigrateCommand(clk clock.Clock) *cobra.Command {
 	f.StringArrayVar(&o.To, "to", nil, "a target member as name=peerURL,clientURL (repeat, in order); required")
 	f.StringVar(&o.Provisioner, "provisioner", "process", "how target members are started: process, exec or embedded")
 	f.StringVar(&o.EtcdBinary, "etcd-binary", "etcd", "etcd binary for --provisioner process")
-	f.StringVar(&o.DataDir, "data-dir", "", "base directory of the targets' data for process/embedded (default --state-dir/members)")
+	f.StringVar(&o.DataDir, "data-dir", "", "base directory of the targets' data, <dir>/<name> per member; required for process, must be outside --state-dir (embedded: a temporary dir; exec: /var/lib/etcd)")
 	f.StringVar(&o.Exec, "exec", "", "command for --provisioner exec (split on spaces; gets HANDOVER_* variables)")
 	f.StringVar(&o.TargetVersion, "target-version", "", "etcd version the exec provisioner's members run, checked by preflight")
 	f.StringVar(&o.MemberCert, "member-cert", "", "PEM certificate the target members serve (clients and, for https peer URLs, peers)")
@@ -147,10 +194,18 @@ func newMigrateCommand(clk clock.Clock) *cobra.Command {
 	f.Float64Var(&o.ProbeRate, "probe-rate", 50, "probe writes and reads per second each")
 	f.BoolVar(&o.NoProbe, "no-probe", false, "do not probe (no writes under handover-probe/)")
 	f.DurationVar(&o.DrainDelay, "drain-delay", etcdmig.DefaultDrainDelay, "wait between moving clients off a source and removing it")
+	f.StringArrayVar(&o.MemberFlags, "member-flag", nil, "an etcd flag every target runs with, as KEY=VALUE without dashes (repeat), e.g. quota-backend-bytes=8589934592; the sources' --quota-backend-bytes is inherited unless set here")
+	f.StringVar(&o.OnEndpoints, "on-endpoints", "", "command run before each removal with the endpoints clients must use (HANDOVER_ENDPOINTS, HANDOVER_LEAVING_MEMBER); wire it to clients with a static endpoint list (split on spaces)")
+	f.StringVar(&o.StopSource, "stop-source", "", "command that stops a source member gracefully (SIGTERM) before its removal (HANDOVER_MEMBER_NAME, HANDOVER_CLIENT_URLS, …), so membership-following clients fail over first (split on spaces)")
+	f.Float64Var(&o.DrainMaxRate, "drain-max-rate", 1, "gate before each removal: the leaving member's /metrics must show at most this many client requests/s (KV, Lease) (0 = no gate)")
+	f.DurationVar(&o.DrainTimeout, "drain-timeout", etcdmig.DefaultDrainTimeout, "how long the drain gate waits before the migration stops with the member and its remaining rate")
+	f.DurationVar(&o.RemovalPace, "removal-pace", 5*time.Second, "wait after each removal, so clients that sync the membership (clientv3 AutoSyncInterval) follow each change")
+	f.BoolVar(&o.AllowReducedFT, "allow-reduced-fault-tolerance", false, "accept fewer targets than it takes to tolerate as many failed members as the sources (e.g. 3 → 1)")
 	return cmd
 }
 
 func run(ctx context.Context, o *Options) error {
+	var err error
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
 	}
@@ -160,6 +215,9 @@ func run(ctx context.Context, o *Options) error {
 	if len(o.To) == 0 {
 		return errors.New("flag --to: at least one target is required")
 	}
+	if o.StateDir, o.DataDir, err = absDirs(o.StateDir, o.DataDir); err != nil {
+		return err
+	}
 	var targets []etcdmig.Target
 	for _, s := range o.To {
 		t, err := etcdmig.ParseTarget(s)
@@ -167,6 +225,19 @@ func run(ctx context.Context, o *Options) error {
 			return fmt.Errorf("flag --to: %w", err)
 		}
 		targets = append(targets, t)
+	}
+	if o.lookupHost == nil {
+		o.lookupHost = net.DefaultResolver.LookupHost
+	}
+	if err := checkHosts(ctx, targets, o.lookupHost); err != nil {
+		return err
+	}
+	userFlags, err := etcdmig.ParseMemberFlags(o.MemberFlags)
+	if err != nil {
+		return fmt.Errorf("flag --member-flag: %w", err)
+	}
+	if _, err := etcdmig.TargetQuota(userFlags); err != nil {
+		return fmt.Errorf("flag --member-flag: %w", err)
 	}
 	prov, err := o.provisioner()
 	if err != nil {
@@ -185,6 +256,11 @@ func run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
+	if pp, ok := prov.(*etcdmig.Process); ok && saved == nil {
+		if err := leftovers(pp, o.StateDir, targets); err != nil {
+			return err
+		}
+	}
 	var c *etcdmig.Cluster
 	if saved == nil {
 		c, err = etcdmig.Connect(ctx, o.Endpoints, tlsCfg, o.Clock)
@@ -198,19 +274,28 @@ func run(ctx context.Context, o *Options) error {
 	defer func() { _ = c.Close() }()
 	var sources []etcdmig.Member
 	var dbSize int64
+	var memberFlags []string
+	var facts *etcdmig.Facts
 	if saved != nil {
 		if err := saved.matches(targets); err != nil {
 			return err
 		}
-		sources = saved.Sources
+		sources, memberFlags = saved.Sources, saved.MemberFlags
 		_, _ = fmt.Fprintf(o.Err, "resuming the migration checkpointed in %s\n", o.StateDir)
 	} else {
-		facts, err := etcdmig.Gather(ctx, c, targets, prov)
+		gathered, err := etcdmig.Gather(ctx, c, targets, prov)
 		if err != nil {
 			return fmt.Errorf("preflight: %w", err)
 		}
+		facts = &gathered
 		facts.MaxRTT, facts.MaxDBSize = o.MaxRTT, o.MaxDBSizeMiB<<20
-		refusal := etcdmig.PreflightError(etcdmig.Preflight(facts))
+		memberFlags = etcdmig.InheritFlags(userFlags, facts.SourceQuota())
+		facts.TargetQuota, _ = etcdmig.TargetQuota(memberFlags)
+		facts.AllowReducedFaultTolerance = o.AllowReducedFT
+		if r := etcdmig.ReducedFaultTolerance(len(facts.Members), len(targets)); r != "" && o.AllowReducedFT {
+			_, _ = fmt.Fprintf(o.Err, "warning: %s (--allow-reduced-fault-tolerance)\n", r)
+		}
+		refusal := etcdmig.PreflightError(etcdmig.Preflight(*facts))
 		if refusal != nil && !o.Plan {
 			return refusal
 		}
@@ -223,19 +308,19 @@ func run(ctx context.Context, o *Options) error {
 		})
 		dbSize = facts.DBSize()
 		if o.Plan {
-			return printPlan(o, c, prov, memberTLS, sources, targets, dbSize, refusal)
+			return printPlan(o, c, prov, memberTLS, sources, targets, dbSize, memberFlags, facts, refusal)
 		}
 	}
 	if o.Plan {
-		return printPlan(o, c, prov, memberTLS, sources, targets, dbSize, nil)
+		return printPlan(o, c, prov, memberTLS, sources, targets, dbSize, memberFlags, facts, nil)
 	}
 	cp := plan.NewFileCheckpoint(st.checkpointPath())
 	if saved == nil {
-		if err := st.save(&savedState{Sources: sources, Targets: targets}); err != nil {
+		if err := st.save(&savedState{Sources: sources, Targets: targets, MemberFlags: memberFlags}); err != nil {
 			return err
 		}
 	} else if prev, err := cp.Load(ctx); err == nil && prev != nil && prev.Outcome != plan.OutcomeRunning && !prev.RollingBack {
-		_, _ = fmt.Fprintf(o.Err, "the migration in %s already ended: %s %s\ndelete the state dir to start a new one\n", o.StateDir, prev.Outcome, prev.Reason)
+		_, _ = fmt.Fprintf(o.Err, "the migration in %s already ended: %s %s\ngive another --state-dir to start a new one (this one holds no member data)\n", o.StateDir, prev.Outcome, prev.Reason)
 		return outcomeError(prev, o.StateDir)
 	}
 	if prov.Kind() == "embedded" {
@@ -245,14 +330,29 @@ func run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
+	runs, err := st.loadRuns()
+	if err != nil {
+		return err
+	}
+	started := o.Clock.Now()
+	runs = append(runs, runRecord{Started: started})
+	if err := st.saveRuns(runs); err != nil {
+		return err
+	}
 	out, err := session.Run(ctx, session.Options{
-		Migration:      o.config(c, prov, memberTLS, sources, targets, dbSize),
+		Migration:      o.config(c, prov, memberTLS, sources, targets, dbSize, memberFlags),
 		Checkpoint:     cp,
 		ProbeEndpoints: probeEndpoints, ProbeTLS: tlsCfg, ProbeRate: o.ProbeRate, NoProbe: o.NoProbe,
 		Log: o.Err, Clock: o.Clock, RollbackOnCancel: true,
 	})
 	if out != nil && out.State != nil && out.State.Outcome != plan.OutcomeRunning {
-		if werr := writeReport(o, out); werr != nil && err == nil {
+		hist := History(runs[:len(runs)-1], started, o.Clock.Now())
+		run, werr := writeReport(o, out, hist)
+		if werr == nil {
+			runs[len(runs)-1].Ended, runs[len(runs)-1].Requests, runs[len(runs)-1].Failures = o.Clock.Now(), run.Requests, run.Failures
+			werr = st.saveRuns(runs)
+		}
+		if werr != nil && err == nil {
 			err = werr
 		}
 	}
@@ -276,9 +376,12 @@ func outcomeError(st *plan.State, stateDir string) error {
 }
 
 func (o *Options) config(c *etcdmig.Cluster, prov etcdmig.Provisioner, mt *etcdmig.MemberTLS,
-	sources []etcdmig.Member, targets []etcdmig.Target, dbSize int64) etcdmig.Config {
+	sources []etcdmig.Member, targets []etcdmig.Target, dbSize int64, memberFlags []string) etcdmig.Config {
 	return etcdmig.Config{
 		Name: "etcd-migration", Cluster: c, Sources: sources, Targets: targets, Provisioner: prov, TargetTLS: mt,
+		MemberFlags: memberFlags, KeepFaultTolerance: !o.AllowReducedFT,
+		PublishEndpoints: publishHook(o.Err, strings.Fields(o.OnEndpoints)), StopSource: o.stopSource(),
+		DrainMaxRate: o.DrainMaxRate, DrainTimeout: o.DrainTimeout, RemovalPace: o.RemovalPace,
 		CatchUpTimeout: o.CatchUpTimeout, DBSize: dbSize, PromoteTimeout: o.PromoteTimeout,
 		StepTimeout: o.StepTimeout, MaxRTT: o.MaxRTT, MaxDBSize: o.MaxDBSizeMiB << 20,
 		DrainDelay: o.DrainDelay, Clock: o.Clock,
@@ -287,15 +390,19 @@ func (o *Options) config(c *etcdmig.Cluster, prov etcdmig.Provisioner, mt *etcdm
 
 func (o *Options) provisioner() (etcdmig.Provisioner, error) {
 	dataDir := o.DataDir
-	if dataDir == "" {
-		dataDir = filepath.Join(o.StateDir, "members")
-	}
 	switch o.Provisioner {
 	case "process":
+		if dataDir == "" {
+			return nil, errors.New("flag --data-dir: required with --provisioner process (where the target members keep their data; outside --state-dir)")
+		}
 		return &etcdmig.Process{Binary: o.EtcdBinary, BaseDir: dataDir}, nil
 	case "embedded":
 		if o.embeddedForTesting != nil {
 			return o.embeddedForTesting, nil
+		}
+		if dataDir == "" {
+			// The members die with this process; etcd creates the dir.
+			dataDir = filepath.Join(os.TempDir(), fmt.Sprintf("handover-etcd-embedded-%d", os.Getpid()))
 		}
 		return &etcdmig.Embedded{BaseDir: dataDir}, nil
 	case "exec":
@@ -307,6 +414,15 @@ func (o *Options) provisioner() (etcdmig.Provisioner, error) {
 	default:
 		return nil, fmt.Errorf("flag --provisioner: unknown provisioner %q (want process, exec or embedded)", o.Provisioner)
 	}
+}
+
+// stopSource is the StopSource hook of --stop-source (nil without it).
+func (o *Options) stopSource() func(context.Context, etcdmig.Member) error {
+	argv := strings.Fields(o.StopSource)
+	if len(argv) == 0 {
+		return nil
+	}
+	return stopSourceHook(o.Err, argv)
 }
 
 func (o *Options) memberTLS() (*etcdmig.MemberTLS, error) {

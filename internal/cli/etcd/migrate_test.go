@@ -23,7 +23,7 @@ func TestPlanGolden(t *testing.T) {
 	before := membership(t, c)
 	state := filepath.Join(t.TempDir(), "state")
 	args := append([]string{"--endpoints", strings.Join(endpointsOf(ms), ","), "--provisioner", "embedded",
-		"--state-dir", state, "--plan"}, goldenTargets...)
+		"--state-dir", state, "--data-dir", "/var/lib/handover-golden", "--member-flag", "snapshot-count=5000", "--plan"}, goldenTargets...)
 	out, _, err := runCLI(t, args...)
 	if err != nil {
 		t.Fatalf("--plan: %v\n%s", err, out)
@@ -80,17 +80,40 @@ func TestBadInput(t *testing.T) {
 			`target "t1": peer URL ` + ms[0].PeerURL + ` is already used by member "s1"`},
 		{"target client URL is a member's", []string{"--endpoints", eps, "--to", "t1=http://127.0.0.1:23801," + ms[1].ClientURL},
 			`target "t1": client URL ` + ms[1].ClientURL + ` is already used by member "s2"`},
-		{"version mismatch", []string{"--endpoints", eps, "--provisioner", "process", "--etcd-binary", oldEtcd, "--to", "t1=http://127.0.0.1:23801,http://127.0.0.1:23791"},
+		{"version mismatch", []string{"--endpoints", eps, "--provisioner", "process", "--etcd-binary", oldEtcd, "--data-dir", t.TempDir(), "--to", "t1=http://127.0.0.1:23801,http://127.0.0.1:23791"},
 			"target members would run etcd 3.5.17, the cluster runs 3.6"},
 		{"malformed target", []string{"--endpoints", eps, "--to", "t1=http://127.0.0.1:23801"},
 			"flag --to: invalid target"},
+		{"port out of range", []string{"--endpoints", eps, "--to", "t1=http://127.0.0.1:99999,http://127.0.0.1:23791"},
+			`flag --to: invalid target: target "t1" peer URL "http://127.0.0.1:99999": port "99999" is not a number from 1 to 65535`},
+		{"unresolvable host", []string{"--endpoints", eps, "--to", "t1=http://127.0.0.1:23801,http://no-such-host.invalid:2379"},
+			`flag --to: target "t1" client URL "http://no-such-host.invalid:2379": host "no-such-host.invalid" does not resolve`},
+		{"3 → 1 members", []string{"--endpoints", eps, "--to", "t1=http://127.0.0.1:23801,http://127.0.0.1:23791"},
+			"3 → 1 members reduces fault tolerance from 1 to 0 failed members: add targets, or pass --allow-reduced-fault-tolerance"},
+		{"quota below the database", append([]string{"--endpoints", eps, "--member-flag", "quota-backend-bytes=1048576"}, goldenTargets...),
+			"target quota (--quota-backend-bytes) is 1048576 bytes, below the source database"},
+		{"bad member flag", append([]string{"--endpoints", eps, "--member-flag", "name=x"}, goldenTargets...),
+			`flag --member-flag: invalid config: member flag "name=x": handover sets --name itself`},
+		{"data dir inside the state dir", append([]string{"--endpoints", eps, "--provisioner", "process", "--data-dir", "DATA_IN_STATE"}, goldenTargets...),
+			"is inside --state-dir"},
+		{"process without a data dir", append([]string{"--endpoints", eps, "--provisioner", "process"}, goldenTargets...),
+			"flag --data-dir: required with --provisioner process"},
 		{"unknown provisioner", []string{"--endpoints", eps, "--provisioner", "k8s", "--to", "t1=http://127.0.0.1:23801,http://127.0.0.1:23791"},
 			`flag --provisioner: unknown provisioner "k8s"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			state := filepath.Join(t.TempDir(), "state")
-			_, _, err := runCLI(t, append(tc.args, "--state-dir", state)...)
+			args := slices.Clone(tc.args)
+			for i, a := range args {
+				if a == "DATA_IN_STATE" {
+					args[i] = filepath.Join(state, "members")
+				}
+			}
+			if !slices.Contains(args, "--data-dir") && tc.name != "process without a data dir" {
+				args = append(args, "--data-dir", filepath.Join(t.TempDir(), "data"))
+			}
+			_, _, err := runCLI(t, append(args, "--state-dir", state)...)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want it to contain %q", err, tc.want)
 			}

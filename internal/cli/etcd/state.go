@@ -20,6 +20,9 @@ type stateDir string
 type savedState struct {
 	Sources []etcdmig.Member `json:"sources"`
 	Targets []etcdmig.Target `json:"targets"`
+	// MemberFlags are the etcd flags the targets run with (--member-flag
+	// plus what was inherited from the sources when the migration started).
+	MemberFlags []string `json:"memberFlags,omitempty"`
 }
 
 func (d stateDir) checkpointPath() string { return filepath.Join(string(d), "checkpoint.json") }
@@ -75,7 +78,7 @@ func (d stateDir) save(s *savedState) error {
 // matches refuses a rerun with different targets than the saved migration.
 func (s *savedState) matches(targets []etcdmig.Target) error {
 	if !slices.Equal(s.Targets, targets) {
-		return fmt.Errorf("state dir holds a migration to %v, not %v: rerun with the same --to flags, or delete the state dir to start anew", s.Targets, targets)
+		return fmt.Errorf("state dir holds a migration to %v, not %v: rerun with the same --to flags to finish it or roll it back first", s.Targets, targets)
 	}
 	return nil
 }

@@ -5,7 +5,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -216,4 +219,43 @@ func (c *Cluster) MoveLeader(ctx context.Context, leader Member, transferee uint
 
 func (c *Cluster) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, c.timeout)
+}
+
+// Metrics scrapes the /metrics endpoint that etcd serves on every client
+// URL (with the cluster's client TLS) and returns the sums of names (see
+// ParseMetrics).
+func (c *Cluster) Metrics(ctx context.Context, clientURL string, names ...string) (map[string]float64, error) {
+	var out map[string]float64
+	err := c.scrape(ctx, clientURL, func(r io.Reader) error {
+		var err error
+		out, err = ParseMetrics(r, names...)
+		return err
+	})
+	return out, err
+}
+
+// scrape GETs clientURL's /metrics (cluster TLS, 2 s bound) and hands the
+// body to parse.
+func (c *Cluster) scrape(ctx context.Context, clientURL string, parse func(io.Reader) error) error {
+	client := http.DefaultClient
+	if c.tls != nil {
+		client = &http.Client{Transport: &http.Transport{TLSClientConfig: c.tls.Clone()}}
+		defer client.CloseIdleConnections()
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	url := strings.TrimSuffix(clientURL, "/") + "/metrics"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return parse(resp.Body)
 }

@@ -1,6 +1,7 @@
 package etcd
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ const (
 	DefaultPromoteTimeout = time.Minute
 	DefaultPollInterval   = 200 * time.Millisecond
 	DefaultDrainDelay     = time.Second
+	DefaultDrainTimeout   = time.Minute
 	// catchUpFloor is the slowest catch-up rate the default timeout allows
 	// for (bytes per second), on top of DefaultStepTimeout.
 	catchUpFloor = 1 << 20
@@ -32,6 +34,9 @@ type Config struct {
 	Provisioner Provisioner
 	// TargetTLS is passed to the provisioner for every target (nil = plain).
 	TargetTLS *MemberTLS
+	// MemberFlags are etcd flags ("--KEY=VALUE") every target runs with on
+	// top of the generated ones: the source's settings (InheritFlags).
+	MemberFlags []string
 
 	// CatchUpTimeout bounds each learner's catch-up; 0 = DefaultStepTimeout
 	// plus DBSize at 1 MiB/s.
@@ -44,6 +49,9 @@ type Config struct {
 	MaxLearners int
 	MaxRTT      time.Duration
 	MaxDBSize   int64
+	// KeepFaultTolerance makes the preflight refuse targets that tolerate
+	// fewer failed members than the sources (ReducedFaultTolerance).
+	KeepFaultTolerance bool
 
 	// OnEndpoints is called with the voters' client URLs whenever clients
 	// must follow the membership: after a promotion (the new voter
@@ -55,6 +63,30 @@ type Config struct {
 	// DrainDelay is the wait between OnEndpoints and MemberRemove, for
 	// clients to move their connections (0 = DefaultDrainDelay).
 	DrainDelay time.Duration
+	// PublishEndpoints, when set, is called before each removal with the
+	// client URLs that remain (the leaving member left out) and the leaving
+	// member: the hook users wire to clients that do not follow the
+	// membership (a config file, a DNS record, an exec). An error is
+	// retried; the member is not removed before it returns nil.
+	PublishEndpoints func(ctx context.Context, endpoints []string, leaving Member) error
+	// DrainMaxRate (client requests/s) enables the drain gate before each
+	// removal: after PublishEndpoints and DrainDelay, the leaving member's
+	// own /metrics must show at most this rate of KV and Lease requests and
+	// (0 = no gate); open watch streams are reported, not waited for. DrainTimeout bounds the wait (0 =
+	// DefaultDrainTimeout); DrainInterval is the sampling period (0 = 1 s).
+	DrainMaxRate  float64
+	DrainTimeout  time.Duration
+	DrainInterval time.Duration
+	// StopSource, when set, stops a leaving source member gracefully (etcd
+	// on SIGTERM lets in-flight requests finish) after DrainDelay and
+	// before the drain gate and MemberRemove, when the other voters keep
+	// quorum without it (CanStopBeforeRemove): membership-following clients
+	// then fail over before the member is removed, instead of seeing its
+	// proposals fail ("raft: stopped"). An error is retried.
+	StopSource func(ctx context.Context, m Member) error
+	// RemovalPace is the wait after each removal before the next step, so
+	// clients that sync the membership periodically follow each change.
+	RemovalPace time.Duration
 
 	Clock clock.Clock // nil = real clock
 	// Stats, when set, receives catch-up measurements.
@@ -87,6 +119,12 @@ func (c *Config) defaults() error {
 	}
 	if c.DrainDelay == 0 {
 		c.DrainDelay = DefaultDrainDelay
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = DefaultDrainTimeout
+	}
+	if c.DrainInterval == 0 {
+		c.DrainInterval = time.Second
 	}
 	if c.Clock == nil {
 		c.Clock = clock.RealClock{}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +30,9 @@ type Embedded struct {
 	// TLS serves clients of every member this provisioner starts over TLS
 	// when a MemberSpec has none; StartCluster then uses https client URLs.
 	TLS *MemberTLS
+	// Flags are etcd flags ("--KEY=VALUE", see applyEmbeddedFlags) every
+	// member this provisioner starts runs with, before a MemberSpec's own.
+	Flags []string
 
 	mu      sync.Mutex
 	members map[string]*embeddedMember
@@ -131,7 +135,34 @@ func (p *Embedded) config(spec MemberSpec) (*embed.Config, error) {
 			cfg.PeerTLSInfo = cfg.ClientTLSInfo
 		}
 	}
+	if err := applyEmbeddedFlags(cfg, append(append([]string(nil), p.Flags...), spec.Flags...)); err != nil {
+		return nil, fmt.Errorf("member %q: %w", spec.Name, err)
+	}
 	return cfg, nil
+}
+
+// applyEmbeddedFlags sets the etcd flags the embedded provisioner supports
+// (quota-backend-bytes, snapshot-count, max-request-bytes) on cfg; any
+// other flag is an error wrapping ErrInvalidConfig naming it.
+func applyEmbeddedFlags(cfg *embed.Config, flags []string) error {
+	for _, f := range flags {
+		k, v, _ := strings.Cut(strings.TrimPrefix(f, "--"), "=")
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil && (k == "quota-backend-bytes" || k == "snapshot-count" || k == "max-request-bytes") {
+			return fmt.Errorf("%w: flag %s: want an integer: %w", ErrInvalidConfig, f, err)
+		}
+		switch k {
+		case "quota-backend-bytes":
+			cfg.QuotaBackendBytes = n
+		case "snapshot-count":
+			cfg.SnapshotCount = uint64(max(n, 0))
+		case "max-request-bytes":
+			cfg.MaxRequestBytes = uint(max(n, 0))
+		default:
+			return fmt.Errorf("%w: flag %s: the embedded provisioner supports only --quota-backend-bytes, --snapshot-count and --max-request-bytes", ErrInvalidConfig, f)
+		}
+	}
+	return nil
 }
 
 // Stop closes the member (if this provisioner runs it) and deletes its data

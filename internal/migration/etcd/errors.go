@@ -20,4 +20,7 @@ var (
 	ErrNoLeader = errors.New("cluster has no leader")
 	// ErrNotRunning means: a provisioner was asked about a member it does not run.
 	ErrNotRunning = errors.New("member not running")
+	// ErrNotDrained means: a leaving member still serves client requests after
+	// the drain timeout; it was not removed.
+	ErrNotDrained = errors.New("member's clients did not drain")
 )

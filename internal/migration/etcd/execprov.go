@@ -67,8 +67,19 @@ func (p *Exec) run(ctx context.Context, action, name string, env []string) error
 	if len(p.Command) == 0 {
 		return fmt.Errorf("%w: Exec.Command is empty", ErrInvalidConfig)
 	}
-	cmd := exec.CommandContext(ctx, p.Command[0], p.Command[1:]...) //nolint:gosec // the operator's command
-	cmd.Env = append(append(os.Environ(), "HANDOVER_ACTION="+action, "HANDOVER_MEMBER_NAME="+name), env...)
+	env = append([]string{"HANDOVER_ACTION=" + action, "HANDOVER_MEMBER_NAME=" + name}, env...)
+	if err := RunCommand(ctx, p.Command, env); err != nil {
+		return fmt.Errorf("exec provisioner %s member %q: %w", action, name, err)
+	}
+	return nil
+}
+
+// RunCommand runs argv with env added to this process's environment and
+// returns nil on exit 0, else an error carrying the exit status and the
+// command's last five stderr lines (joined by " | ").
+func RunCommand(ctx context.Context, argv, env []string) error {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...) //nolint:gosec // G204: the operator's own command
+	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
@@ -76,7 +87,7 @@ func (p *Exec) run(ctx context.Context, action, name string, env []string) error
 		if len(lines) > 5 {
 			lines = lines[len(lines)-5:]
 		}
-		return fmt.Errorf("exec provisioner %s member %q: %w: %s", action, name, err, strings.Join(lines, " | "))
+		return fmt.Errorf("%w: %s", err, strings.Join(lines, " | "))
 	}
 	return nil
 }

@@ -45,5 +45,5 @@ func EtcdFlags(spec MemberSpec, dataDir string) []string {
 			}
 		}
 	}
-	return f
+	return append(f, spec.Flags...)
 }

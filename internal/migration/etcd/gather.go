@@ -24,6 +24,9 @@ func Gather(ctx context.Context, c *Cluster, targets []Target, p Provisioner) (F
 		} else {
 			mf.Reachable = true
 			mf.Version, mf.DBSize, mf.Leader, mf.Errors = s.Status.Version, s.Status.DbSize, s.Status.Leader, s.Status.Errors
+			if m, err := c.Metrics(ctx, mf.Endpoint, quotaMetric); err == nil {
+				mf.QuotaBytes = int64(m[quotaMetric])
+			}
 		}
 		f.Members = append(f.Members, mf)
 	}
@@ -36,6 +39,19 @@ func Gather(ctx context.Context, c *Cluster, targets []Target, p Provisioner) (F
 		}
 	}
 	return f, nil
+}
+
+// quotaMetric is the gauge etcd exports with its --quota-backend-bytes.
+const quotaMetric = "etcd_server_quota_backend_bytes"
+
+// SourceQuota returns the largest --quota-backend-bytes among f's members
+// (0 when no member's metrics could be read).
+func (f Facts) SourceQuota() int64 {
+	var n int64
+	for _, m := range f.Members {
+		n = max(n, m.QuotaBytes)
+	}
+	return n
 }
 
 // DBSize returns the largest database size among f's reachable members.

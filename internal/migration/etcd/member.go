@@ -3,6 +3,7 @@ package etcd
 import (
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -83,6 +84,9 @@ func checkURL(s string) error {
 	}
 	if u.Hostname() == "" || u.Port() == "" {
 		return fmt.Errorf("want scheme://host:port")
+	}
+	if p, err := strconv.Atoi(u.Port()); err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("port %q is not a number from 1 to 65535", u.Port())
 	}
 	if u.Path != "" && u.Path != "/" {
 		return fmt.Errorf("must not have a path")

@@ -27,6 +27,8 @@ func TestParseTarget(t *testing.T) {
 		{in: "t1=http://127.0.0.1:2380,unix://x:1", wantErr: "scheme must be http or https"},
 		{in: "t1=http://127.0.0.1:2380,http://127.0.0.1:2380/", wantErr: "peer URL and client URL are both"},
 		{in: "t1=http://127.0.0.1:2380/x,http://127.0.0.1:2379", wantErr: "must not have a path"},
+		{in: "t1=http://127.0.0.1:99999,http://127.0.0.1:2379", wantErr: `target "t1" peer URL "http://127.0.0.1:99999": port "99999" is not a number from 1 to 65535`},
+		{in: "t1=http://127.0.0.1:2380,http://127.0.0.1:0", wantErr: `client URL "http://127.0.0.1:0": port "0" is not`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {

@@ -69,3 +69,51 @@ func ParseProgressMetrics(r io.Reader) (uint64, int64, error) {
 	}
 	return uint64(applied), int64(db), nil
 }
+
+// ParseMetrics reads Prometheus text exposition and returns, for each of
+// names, the sum of its samples over all label sets (absent names are left
+// out). Comments and other metrics are skipped; a malformed value errors.
+func ParseMetrics(r io.Reader, names ...string) (map[string]float64, error) {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	out := map[string]float64{}
+	err := eachSample(r, func(name, _ string) bool { return want[name] }, func(name, _ string, v float64) {
+		out[name] += v
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// eachSample scans Prometheus text exposition and calls use with the
+// metric name, its label text (between the braces, "" when none) and the
+// value of every sample keep accepts; comments are skipped. A kept sample
+// with a malformed value is an error naming the series.
+func eachSample(r io.Reader, keep func(name, labels string) bool, use func(name, labels string, v float64)) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		series, val := line[:i], line[i+1:]
+		name, labels, _ := strings.Cut(series, "{")
+		if !keep(name, labels) {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil {
+			return fmt.Errorf("metric %s: %w", series, err)
+		}
+		use(name, labels, v)
+	}
+	return sc.Err()
+}

@@ -19,6 +19,9 @@ type MemberFacts struct {
 	Leader    uint64        // Status.Leader as this member sees it
 	Errors    []string      // Status.Errors (e.g. alarms)
 	RTT       time.Duration // round trip of the Status call from here
+	// QuotaBytes is the member's --quota-backend-bytes as its /metrics
+	// report it (etcd_server_quota_backend_bytes); 0 = could not be read.
+	QuotaBytes int64
 }
 
 // Facts is everything Preflight judges. It is gathered by Gather (I/O) and
@@ -36,6 +39,14 @@ type Facts struct {
 	MaxRTT time.Duration
 	// MaxDBSize refuses a database larger than this many bytes; 0 = no limit.
 	MaxDBSize int64
+	// TargetQuota is the --quota-backend-bytes the targets will run with
+	// (TargetQuota of their flags); 0 = not checked. Below
+	// MinTargetQuota(DBSize()) is refused: the targets would raise the
+	// NOSPACE alarm during or soon after the migration.
+	TargetQuota int64
+	// AllowReducedFaultTolerance accepts fewer targets than it takes to keep
+	// the sources' fault tolerance (3 → 1 tolerates no failure).
+	AllowReducedFaultTolerance bool
 }
 
 // Preflight judges f and returns every reason to refuse the migration, in a
@@ -109,6 +120,13 @@ func Preflight(f Facts) []string {
 	if maxL < 1 {
 		out = append(out, fmt.Sprintf("learner limit is %d: the migration adds one learner at a time", f.MaxLearners))
 	}
+	if db := f.DBSize(); f.TargetQuota > 0 && f.TargetQuota < MinTargetQuota(db) {
+		out = append(out, fmt.Sprintf("target quota (--quota-backend-bytes) is %d bytes, below the source database of %d bytes plus headroom (%d): pass --member-flag quota-backend-bytes=%d or more",
+			f.TargetQuota, db, MinTargetQuota(db), MinTargetQuota(db)))
+	}
+	if r := ReducedFaultTolerance(len(f.Members), len(f.Targets)); r != "" && !f.AllowReducedFaultTolerance {
+		out = append(out, r+": add targets, or pass --allow-reduced-fault-tolerance")
+	}
 	out = append(out, CheckTargets(members, f.Targets)...)
 	var tgtNames []string
 	for _, t := range f.Targets {
@@ -120,6 +138,17 @@ func Preflight(f Facts) []string {
 		}
 	}
 	return out
+}
+
+// ReducedFaultTolerance returns a sentence when a cluster of targets voters
+// tolerates fewer failed members than one of sources voters ("3 → 1
+// members: fault tolerance 1 → 0"), else "". Pure.
+func ReducedFaultTolerance(sources, targets int) string {
+	if targets <= 0 || FaultTolerance(targets) >= FaultTolerance(sources) {
+		return ""
+	}
+	return fmt.Sprintf("%d → %d members reduces fault tolerance from %d to %d failed members",
+		sources, targets, FaultTolerance(sources), FaultTolerance(targets))
 }
 
 // PreflightError joins reasons into one error wrapping ErrPreflight; nil

@@ -23,6 +23,7 @@ func healthyFacts() Facts {
 		Targets: []Target{
 			{Name: "t1", PeerURL: "http://127.0.0.1:3380", ClientURL: "http://127.0.0.1:3381"},
 			{Name: "t2", PeerURL: "http://127.0.0.1:3390", ClientURL: "http://127.0.0.1:3391"},
+			{Name: "t3", PeerURL: "http://127.0.0.1:3400", ClientURL: "http://127.0.0.1:3401"},
 		},
 		TargetVersion: "3.6.5",
 	}
@@ -59,6 +60,13 @@ func TestPreflight(t *testing.T) {
 		{"no targets", func(f *Facts) { f.Targets = nil }, "no targets"},
 		{"db too large", func(f *Facts) { f.MaxDBSize = 1 << 10 }, "above the limit of 1024"},
 		{"too far", func(f *Facts) { f.MaxRTT = time.Microsecond }, "round trip"},
+		{"3 → 1 reduces fault tolerance", func(f *Facts) { f.Targets = f.Targets[:1] }, "3 → 1 members reduces fault tolerance from 1 to 0 failed members: add targets, or pass --allow-reduced-fault-tolerance"},
+		{"3 → 2 reduces fault tolerance", func(f *Facts) { f.Targets = f.Targets[:2] }, "3 → 2 members reduces fault tolerance from 1 to 0"},
+		{"3 → 1 allowed", func(f *Facts) { f.Targets = f.Targets[:1]; f.AllowReducedFaultTolerance = true }, ""},
+		{"target quota below db plus headroom", func(f *Facts) { f.Members[1].DBSize = 3 << 30; f.TargetQuota = DefaultQuotaBackendBytes },
+			"target quota (--quota-backend-bytes) is 2147483648 bytes, below the source database of 3221225472 bytes plus headroom (4026531840): pass --member-flag quota-backend-bytes=4026531840 or more"},
+		{"target quota with headroom", func(f *Facts) { f.Members[1].DBSize = 1 << 30; f.TargetQuota = DefaultQuotaBackendBytes }, ""},
+		{"target quota not checked", func(f *Facts) { f.Members[1].DBSize = 3 << 30; f.TargetQuota = 0 }, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

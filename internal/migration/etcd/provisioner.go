@@ -30,6 +30,9 @@ type MemberSpec struct {
 	ClusterToken string
 	// TLS, when set, serves clients over TLS with these files.
 	TLS *MemberTLS
+	// Flags are further etcd flags ("--KEY=VALUE", see ParseMemberFlags and
+	// InheritFlags), appended after the generated ones.
+	Flags []string
 }
 
 // MemberTLS names the PEM files a member serves with (etcd flags

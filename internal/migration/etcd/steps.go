@@ -121,7 +121,7 @@ func (s *preflightStep) Name() string                 { return "preflight" }
 func (s *preflightStep) Apply(context.Context) error  { return nil }
 func (s *preflightStep) Revert(context.Context) error { return nil }
 func (s *preflightStep) Describe() string {
-	return "gate: every member healthy with one leader; one major.minor version (targets too); no learner; learner limit ≥ 1; targets unique and not members; exactly one crossover"
+	return "gate: every member healthy with one leader; one major.minor version (targets too); no learner; learner limit ≥ 1; targets unique and not members; exactly one crossover; target quota ≥ source database + headroom"
 }
 func (s *preflightStep) Check(ctx context.Context) plan.Result {
 	f, err := Gather(ctx, s.w.cfg.Cluster, s.w.cfg.Targets, s.w.cfg.Provisioner)
@@ -129,6 +129,10 @@ func (s *preflightStep) Check(ctx context.Context) plan.Result {
 		return plan.NotYet(err.Error())
 	}
 	f.MaxLearners, f.MaxRTT, f.MaxDBSize = s.w.cfg.MaxLearners, s.w.cfg.MaxRTT, s.w.cfg.MaxDBSize
+	f.AllowReducedFaultTolerance = !s.w.cfg.KeepFaultTolerance
+	if f.TargetQuota, err = TargetQuota(s.w.cfg.MemberFlags); err != nil {
+		return plan.Failed(err.Error())
+	}
 	if reasons := Preflight(f); len(reasons) > 0 {
 		return plan.Failed(strings.Join(reasons, "; "))
 	}
@@ -206,7 +210,7 @@ func (s *provisionStep) Apply(ctx context.Context) error {
 	s.w.cfg.Stats.provisionStarted(s.t.Name, s.w.cfg.Clock.Now())
 	return s.w.cfg.Provisioner.Start(ctx, MemberSpec{
 		Name: s.t.Name, PeerURL: s.t.PeerURL, ClientURL: s.t.ClientURL, ListenPeerURL: s.t.ListenPeerURL,
-		InitialCluster: ic, ClusterState: "existing", TLS: s.w.cfg.TargetTLS,
+		InitialCluster: ic, ClusterState: "existing", TLS: s.w.cfg.TargetTLS, Flags: s.w.cfg.MemberFlags,
 	})
 }
 func (s *provisionStep) Check(context.Context) plan.Result { return plan.Done() }
@@ -270,6 +274,9 @@ func (s *catchUpStep) Check(ctx context.Context) plan.Result {
 			now.At = s.w.cfg.Clock.Now()
 		}
 	}
+	if dr, ok := s.w.cfg.Provisioner.(DataDirReporter); ok {
+		now.LearnerReceived = SnapshotBytes(dr.DataDir(s.t.Name))
+	}
 	serving := false
 	if !progressKnown || CaughtUp(now) {
 		sctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -297,6 +304,13 @@ func (s *catchUpStep) Check(ctx context.Context) plan.Result {
 	s.mu.Unlock()
 	switch {
 	case !CaughtUp(now):
+		if now.LearnerReceived > 0 && first.LearnerReceived == 0 {
+			// The transfer's rate counts from the first sample that saw it.
+			s.mu.Lock()
+			s.first = &now
+			first = now
+			s.mu.Unlock()
+		}
 		return plan.NotYet(CatchUpProgress(first, now))
 	case !serving:
 		return plan.NotYet(fmt.Sprintf("applied %d/%d (100%%), caught up in %s; waiting for the learner to serve clients (etcd publishes its join first)",
@@ -456,14 +470,35 @@ func (s *verifyStep) Name() string                 { return "verify/" + s.label 
 func (s *verifyStep) Apply(context.Context) error  { return nil }
 func (s *verifyStep) Revert(context.Context) error { return nil }
 func (s *verifyStep) Describe() string {
-	return "gate: every member healthy, has applied revision r, and HashKV(r) is equal on all (r = lowest current revision)"
+	return "gate: every member healthy, has applied revision r, and HashKV(r) is equal on the followers, asked one at a time while the leader serves writes and clients (OnEndpoints) use the other members (r = lowest current revision)"
 }
 func (s *verifyStep) Check(ctx context.Context) plan.Result {
 	ms, err := s.w.cfg.Cluster.Members(ctx)
 	if err != nil {
 		return plan.NotYet(err.Error())
 	}
-	if _, err := VerifyHash(ctx, s.w.cfg.Cluster, ms); err != nil {
+	var around func(context.Context, Member) error
+	if on := s.w.cfg.OnEndpoints; on != nil {
+		// A client's write through a member returns once that member
+		// applied it, and HashKV holds back the member's applies: the
+		// probe (and any client on OnEndpoints) leaves each member while
+		// it hashes, and comes back to every voter afterwards.
+		defer on(voterEndpoints(ms, 0))
+		around = func(ctx context.Context, m Member) error {
+			eps := voterEndpoints(ms, m.ID)
+			if len(eps) == 0 {
+				return nil // the only voter: nowhere else to go
+			}
+			on(eps)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-s.w.cfg.Clock.After(s.w.cfg.DrainDelay):
+				return nil
+			}
+		}
+	}
+	if _, err := verifyHash(ctx, s.w.cfg.Cluster, ms, around); err != nil {
 		if errors.Is(err, ErrHashMismatch) {
 			return plan.Failed(err.Error())
 		}
@@ -482,7 +517,23 @@ type removeStep struct {
 func (s *removeStep) Name() string                 { return "remove/" + sourceName(s.src) }
 func (s *removeStep) Revert(context.Context) error { return nil }
 func (s *removeStep) Describe() string {
-	return fmt.Sprintf("gate: all targets voting and healthy, CanRemove; clients drained (OnEndpoints), then MemberRemove %s", memberLabel(s.src))
+	c := s.w.cfg
+	d := "gate: all targets voting and healthy, CanRemove; clients moved off it (OnEndpoints"
+	if c.PublishEndpoints != nil {
+		d += ", endpoints hook"
+	}
+	d += fmt.Sprintf(", wait %s)", c.DrainDelay)
+	if c.StopSource != nil {
+		d += "; stop it gracefully (stop-source hook) when the others keep quorum"
+	}
+	if c.DrainMaxRate > 0 {
+		d += fmt.Sprintf("; gate: its /metrics show at most %.1f client requests/s (timeout %s)", c.DrainMaxRate, c.DrainTimeout)
+	}
+	d += "; then MemberRemove " + memberLabel(s.src)
+	if c.RemovalPace > 0 {
+		d += fmt.Sprintf(", then wait %s", c.RemovalPace)
+	}
+	return d
 }
 func (s *removeStep) Apply(ctx context.Context) error {
 	ms, err := s.w.cfg.Cluster.Members(ctx)
@@ -524,12 +575,39 @@ func (s *removeStep) Apply(ctx context.Context) error {
 	if s.w.cfg.OnEndpoints != nil {
 		s.w.cfg.OnEndpoints(eps)
 	}
+	if s.w.cfg.PublishEndpoints != nil {
+		if err := s.w.cfg.PublishEndpoints(ctx, eps, *m); err != nil {
+			return fmt.Errorf("publish endpoints before removing %s: %w", memberLabel(*m), err)
+		}
+	}
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-s.w.cfg.Clock.After(s.w.cfg.DrainDelay):
 	}
-	return s.w.removeMember(ctx, ms, *m, true)
+	if s.w.cfg.StopSource != nil && !s.w.isTarget(*m) {
+		if reason := CanStopBeforeRemove(voters, m.ID); reason == "" {
+			if err := s.w.cfg.StopSource(ctx, *m); err != nil {
+				return fmt.Errorf("stop source %s: %w", memberLabel(*m), err)
+			}
+		}
+	}
+	if s.w.cfg.DrainMaxRate > 0 {
+		if err := s.w.waitDrained(ctx, *m, eps); err != nil {
+			return plan.Permanent(err)
+		}
+	}
+	if err := s.w.removeMember(ctx, ms, *m, true); err != nil {
+		return err
+	}
+	if s.w.cfg.RemovalPace > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.w.cfg.Clock.After(s.w.cfg.RemovalPace):
+		}
+	}
+	return nil
 }
 func (s *removeStep) Check(ctx context.Context) plan.Result {
 	ms, err := s.w.cfg.Cluster.Members(ctx)
