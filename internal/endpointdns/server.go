@@ -41,13 +41,8 @@ func Serve(name string, addrs []netip.Addr, ttl time.Duration) (*Server, error) 
 	if ttl < time.Second || ttl%time.Second != 0 {
 		return nil, fmt.Errorf("%w: ttl %s: want whole seconds ≥ 1s", ErrInvalid, ttl)
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	pc, l, err := listenUDPAndTCP()
 	if err != nil {
-		return nil, err
-	}
-	l, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		_ = pc.Close()
 		return nil, err
 	}
 	s := &Server{name: fq, addr: pc.LocalAddr().String(), addrs: as, ttl: ttl}
@@ -63,6 +58,26 @@ func Serve(name string, addrs []netip.Addr, ttl time.Duration) (*Server, error) 
 	<-started
 	<-started
 	return s, nil
+}
+
+// listenUDPAndTCP binds UDP and TCP on one free loopback port (DNS serves
+// both on the same port). The kernel picks a free UDP port; the same TCP
+// port may be taken, so it tries again with a new port, at most 20 times.
+func listenUDPAndTCP() (net.PacketConn, net.Listener, error) {
+	var last error
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return nil, nil, err
+		}
+		l, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, l, nil
+		}
+		_ = pc.Close()
+		last = err
+	}
+	return nil, nil, fmt.Errorf("no loopback port free for both UDP and TCP: %w", last)
 }
 
 // Addr is the server's "127.0.0.1:port".
