@@ -30,7 +30,10 @@ K8S_BIN ?= $(or $(HANDOVER_K8S_BIN),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/hando
 # hack/node-binaries.sh into their own cache directory.
 NODE_BIN ?= $(or $(HANDOVER_NODE_BIN),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/handover/node/$(K8S_VERSION))
 NODE_IMAGES := $(OUT)/node-images
-K8S_TEST_ENV := HANDOVER_K8S_BIN=$(K8S_BIN) KUBEBUILDER_ASSETS=$(K8S_BIN) HANDOVER_NODE_BIN=$(NODE_BIN) HANDOVER_REALNODE_IMAGES=$(NODE_IMAGES)
+# etcd's own benchmark tool (pinned in hack/etcd-benchmark/go.mod), the
+# outside client of the etcd migration tests; its own cache dir.
+ETCD_BENCHMARK ?= $(or $(HANDOVER_ETCD_BENCHMARK),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/handover/etcd-benchmark/v3.6.5/benchmark)
+K8S_TEST_ENV := HANDOVER_ETCD_BENCHMARK=$(ETCD_BENCHMARK) HANDOVER_K8S_BIN=$(K8S_BIN) KUBEBUILDER_ASSETS=$(K8S_BIN) HANDOVER_NODE_BIN=$(NODE_BIN) HANDOVER_REALNODE_IMAGES=$(NODE_IMAGES)
 
 all: build
 
@@ -43,16 +46,13 @@ build: ## build bin/handover
 test-unit: ## fast tests: no Kubernetes binaries, slow tiers skipped (-short)
 	$(GO) test -short -count=1 ./...
 
-test: node-deps k8s-binaries node-binaries node-images $(HELM) ## every tier the CI runs: unit, integration, e2e, and a short fuzz run
+test: node-deps k8s-binaries node-binaries node-images etcd-benchmark $(HELM) ## every tier the CI runs: unit, integration, e2e, and a short fuzz run
 	$(K8S_TEST_ENV) HELM=$(HELM) $(GO) test -count=1 -timeout 40m ./...
 	$(MAKE) fuzz
 
 k8s-binaries: ## build the Kubernetes test binaries into K8S_BIN (6-23 min cold on 2 cores, by load; no-op when the stamp matches)
 	HANDOVER_K8S_BIN=$(K8S_BIN) GO=$(GO) hack/k8s-binaries.sh
 
-# etcd's own benchmark tool (pinned in hack/etcd-benchmark/go.mod), the
-# outside client of the etcd migration tests; its own cache dir.
-ETCD_BENCHMARK ?= $(or $(HANDOVER_ETCD_BENCHMARK),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/handover/etcd-benchmark/v3.6.5/benchmark)
 .PHONY: etcd-benchmark etcd-faults
 etcd-benchmark: ## build etcd's benchmark tool (v3.6.5) into ETCD_BENCHMARK (~1 min)
 	cd hack/etcd-benchmark && GOWORK=off GOFLAGS="-mod=readonly -buildvcs=false" $(GO) build -o $(ETCD_BENCHMARK) go.etcd.io/etcd/v3/tools/benchmark

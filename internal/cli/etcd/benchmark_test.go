@@ -105,7 +105,8 @@ func migrateUnderBenchmark(t *testing.T, dataMiB, seconds int) {
 	stopSource := filepath.Join(work, "stop-source.sh")
 	writeScript(t, onEndpoints, fmt.Sprintf("echo \"$HANDOVER_ENDPOINTS\" >> %q\n", endpointsFile))
 	// SIGTERM: etcd stops its gRPC servers gracefully; wait until it is gone.
-	writeScript(t, stopSource, fmt.Sprintf("pid=$(cat %q/\"$HANDOVER_MEMBER_NAME\".pid) || exit 1\nkill -TERM \"$pid\"\n"+
+	// The pid file (internal/proc) holds "PID STARTTIME": the first field.
+	writeScript(t, stopSource, fmt.Sprintf("read -r pid _ < %q/\"$HANDOVER_MEMBER_NAME\".pid || exit 1\nkill -TERM \"$pid\" || exit 1\n"+
 		"for i in $(seq 200); do kill -0 \"$pid\" 2>/dev/null || exit 0; sleep 0.1; done\necho still running >&2; exit 1\n", srcDir))
 
 	// 50 puts/s and 20 linearizable ranges/s for longer than the migration.
