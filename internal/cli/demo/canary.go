@@ -10,7 +10,6 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/handover-dev/handover/internal/canary/sample"
@@ -88,30 +87,36 @@ func runCanary(ctx context.Context, o *canaryOptions, stdout, stderr io.Writer) 
 	if o.Routes < 20 || o.Routes > 20000 || o.MaxDeletes < 1 {
 		return fmt.Errorf("flags --routes %d / --max-deletes %d: want 20 ≤ --routes ≤ 20000 and --max-deletes ≥ 1", o.Routes, o.MaxDeletes)
 	}
-	if err := cluster.CheckBinaries(o.BinDir, cluster.BinEtcd, cluster.BinKubeAPIServer); err != nil {
+	if err := cluster.CheckBinaries(o.BinDir, cluster.RequiredFiles()...); err != nil {
 		return fmt.Errorf("demo canary needs a real kube-apiserver: %w", err)
 	}
 	// The demo prints its own progress; client-go's and controller-runtime's
 	// logs (e.g. a watch cut when a version is stopped) would only be noise.
 	ctrllog.SetLogger(logr.Discard())
 	klog.SetLogger(logr.Discard())
-	crds, err := sample.CRDs()
+	// A kwok cluster of internal/testenv/cluster (as handover sandbox), not
+	// envtest: envtest's package init writes a cache directory, which a
+	// controller pod with a read-only root filesystem cannot, and the demo
+	// shares the binary with the operator.
+	dir, err := os.MkdirTemp("", "handover-demo-canary-")
 	if err != nil {
 		return err
 	}
-	env := &envtest.Environment{
-		BinaryAssetsDirectory:    o.BinDir,
-		CRDs:                     crds,
-		ControlPlaneStartTimeout: 90 * time.Second,
-		ControlPlaneStopTimeout:  30 * time.Second,
-	}
-	env.ControlPlane.GetAPIServer().Configure().Set("endpoint-reconciler-type", "none")
+	defer func() { _ = os.RemoveAll(dir) }()
 	_, _ = fmt.Fprintf(stderr, "starting etcd and kube-apiserver from %s\n", o.BinDir)
-	cfg, err := env.Start()
+	cl, err := cluster.Start(ctx, cluster.Options{BinDir: o.BinDir, Dir: dir, Timeout: 2 * time.Minute})
 	if err != nil {
 		return fmt.Errorf("start kube-apiserver: %w", err)
 	}
-	defer func() { _ = env.Stop() }()
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_ = cl.Stop(stopCtx)
+	}()
+	cfg := cl.RESTConfig
+	if err := sample.InstallCRDs(ctx, cfg, time.Minute); err != nil {
+		return err
+	}
 
 	runs, err := scenario.Run(ctx, scenario.Options{Admin: cfg, Routes: o.Routes, MaxDeletes: o.MaxDeletes, Log: stderr})
 	if err != nil {
