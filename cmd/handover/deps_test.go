@@ -1,0 +1,27 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// The operator's image runs this binary with a read-only root filesystem and
+// no /tmp. Test-only packages must not be linked into it: controller-runtime's
+// envtest creates a cache directory in its package init and panics when it
+// cannot ("mkdir /tmp: permission denied" in a real pod), before main runs.
+func TestBinaryLinksNoTestHarness(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list over the binary's dependencies")
+	}
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, out)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if strings.HasPrefix(pkg, "sigs.k8s.io/controller-runtime/pkg/envtest") ||
+			strings.HasPrefix(pkg, "sigs.k8s.io/controller-runtime/pkg/internal/testing") {
+			t.Errorf("cmd/handover links %s: the binary would panic at start-up in a pod without a writable /tmp", pkg)
+		}
+	}
+}
