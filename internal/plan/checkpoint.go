@@ -57,6 +57,20 @@ type State struct {
 	RollbackReason string `json:"rollbackReason,omitempty"`
 }
 
+// DoneSteps is how many steps are StepDone; 0 for a nil State.
+func (s *State) DoneSteps() int {
+	if s == nil {
+		return 0
+	}
+	n := 0
+	for _, st := range s.Steps {
+		if st.Phase == StepDone {
+			n++
+		}
+	}
+	return n
+}
+
 // Checkpoint stores a plan's State. Load returns (nil, nil) when nothing was
 // saved yet. Save must be atomic: after a crash, Load returns either the old or
 // the new State, never a torn one. Implementations: FileCheckpoint (CLI),

@@ -171,3 +171,15 @@ func TestMemoryCheckpointCopies(t *testing.T) {
 		t.Errorf("Load returned shared memory")
 	}
 }
+
+func TestStateDoneSteps(t *testing.T) {
+	t.Parallel()
+	var none *State
+	if got := none.DoneSteps(); got != 0 {
+		t.Errorf("nil State: DoneSteps = %d, want 0", got)
+	}
+	s := &State{Steps: []StepState{{Phase: StepDone}, {Phase: StepPending}, {Phase: StepDone}, {Phase: StepReverted}}}
+	if got := s.DoneSteps(); got != 2 {
+		t.Errorf("DoneSteps = %d, want 2", got)
+	}
+}

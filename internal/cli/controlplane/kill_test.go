@@ -2,7 +2,6 @@ package controlplane
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -192,19 +191,9 @@ func waitReady(t *testing.T, ep cpmig.Endpoint, a netip.Addr) {
 }
 
 func doneSteps(path string) (int, plan.Outcome) {
-	b, err := os.ReadFile(path)
-	if err != nil {
+	st, err := plan.NewFileCheckpoint(path).Load(context.Background())
+	if err != nil || st == nil {
 		return 0, ""
 	}
-	var st plan.State
-	if json.Unmarshal(b, &st) != nil {
-		return 0, ""
-	}
-	n := 0
-	for _, s := range st.Steps {
-		if s.Phase == plan.StepDone {
-			n++
-		}
-	}
-	return n, st.Outcome
+	return st.DoneSteps(), st.Outcome
 }

@@ -2,7 +2,6 @@ package etcd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -60,21 +59,11 @@ func processCluster(t *testing.T, prov *etcdmig.Process, n int) []etcdmig.Target
 }
 
 func doneSteps(path string) (int, plan.Outcome) {
-	b, err := os.ReadFile(path)
-	if err != nil {
+	st, err := plan.NewFileCheckpoint(path).Load(context.Background())
+	if err != nil || st == nil {
 		return 0, ""
 	}
-	var st plan.State
-	if json.Unmarshal(b, &st) != nil {
-		return 0, ""
-	}
-	n := 0
-	for _, s := range st.Steps {
-		if s.Phase == plan.StepDone {
-			n++
-		}
-	}
-	return n, st.Outcome
+	return st.DoneSteps(), st.Outcome
 }
 
 // TestKilledBetweenEveryStep runs `handover etcd migrate` as a real process
