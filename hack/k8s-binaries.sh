@@ -25,8 +25,6 @@ set -euo pipefail
 # so editing this file while a build runs cannot derail that build.
 main() {
 	K8S_VERSION=v1.35.4
-	K8S_MAJOR=1
-	K8S_MINOR=35
 	ETCD_VERSION=v3.6.5
 	KWOK_VERSION=v0.8.0
 	# Bump when the recipe below changes in a way that needs a rebuild.
@@ -82,15 +80,9 @@ main() {
 	rm -f "$out/stamp"
 	start=$(date +%s)
 
-	build_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-	ldflags="-s -w"
-	for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-		ldflags+=" -X $pkg.gitVersion=${K8S_VERSION}"
-		ldflags+=" -X $pkg.gitMajor=${K8S_MAJOR}"
-		ldflags+=" -X $pkg.gitMinor=${K8S_MINOR}"
-		ldflags+=" -X $pkg.gitTreeState=clean"
-		ldflags+=" -X $pkg.buildDate=${build_date}"
-	done
+	# shellcheck source=lib.sh
+	source "$root/hack/lib.sh"
+	ldflags=$(k8s_ldflags "$K8S_VERSION")
 
 	echo "building kubernetes ${K8S_VERSION} and etcd ${ETCD_VERSION} into $out (cold: 6-23 min on 2 cores, by load)"
 	(

@@ -23,8 +23,6 @@ set -euo pipefail
 
 main() {
 	K8S_VERSION=v1.35.4
-	K8S_MAJOR=1
-	K8S_MINOR=35
 	RECIPE=1
 
 	GO=${GO:-go}
@@ -65,15 +63,9 @@ main() {
 	rm -f "$out/stamp"
 	start=$(date +%s)
 
-	build_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-	ldflags="-s -w"
-	for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-		ldflags+=" -X $pkg.gitVersion=${K8S_VERSION}"
-		ldflags+=" -X $pkg.gitMajor=${K8S_MAJOR}"
-		ldflags+=" -X $pkg.gitMinor=${K8S_MINOR}"
-		ldflags+=" -X $pkg.gitTreeState=clean"
-		ldflags+=" -X $pkg.buildDate=${build_date}"
-	done
+	# shellcheck source=lib.sh
+	source "$root/hack/lib.sh"
+	ldflags=$(k8s_ldflags "$K8S_VERSION")
 
 	echo "building kubelet ${K8S_VERSION} into $out (about 3 min on a partly warm cache, 2 cores)"
 	(
