@@ -49,8 +49,8 @@ type Options struct {
 	// (default 250ms).
 	Startup time.Duration
 	// Handshakes is the minimum number of probe attempts: probing goes on
-	// until the plan ended, Handshakes were made and Propagation has passed
-	// since the plan ended (so the aftermath is measured). Default 20000.
+	// until the plan ended, Handshakes were made and tailAfterPlan has
+	// passed since the plan ended (so the aftermath is measured). Default 20000.
 	Handshakes int64
 	// Baseline is how long the fleet is probed before the plan starts
 	// (default 1s).
@@ -91,7 +91,7 @@ type Result struct {
 }
 
 // Convergence says when a run stopped failing. Probing goes on for at least
-// one Propagation after the plan ended (Options.Handshakes), so a run whose
+// two Propagations and one Startup after the plan ended (tailAfterPlan), so a run whose
 // last failed handshake ended more than Propagation before the last sample
 // has converged: every mount had time to change since.
 type Convergence struct {
@@ -251,7 +251,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		res.Outcome, res.Reason = st.Outcome, st.Reason
 	}
 	if runErr == nil {
-		runErr = keepProbing(ctx, clk, f, opts.Handshakes, clk.Now().Add(opts.Propagation))
+		runErr = keepProbing(ctx, clk, f, opts.Handshakes, clk.Now().Add(tailAfterPlan(opts)))
 	}
 	closed = true
 	if err := f.Close(); err != nil && runErr == nil {
@@ -260,6 +260,15 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	res.Summary = rec.Summary()
 	res.Convergence = convergenceOf(res.Summary, start, opts.Propagation)
 	return res, runErr
+}
+
+// tailAfterPlan is how long probing goes on after the plan ended: a mount
+// may change up to one Propagation after the plan's last write and a
+// restarted load-once replica needs Startup more to serve it, so failures can
+// still begin then; one Propagation more of probing shows whether they
+// stopped (Convergence).
+func tailAfterPlan(o Options) time.Duration {
+	return 2*o.Propagation + o.Startup
 }
 
 // keepProbing waits until at least n attempts were made and until is past.
