@@ -44,8 +44,8 @@ Strategies (same fleet, same workload, same delays):
 
 A restarted replica mounts the current content of its files, like a new pod
 mounts a Secret's current content. Probing goes on until the plan ended, at
-least --handshakes attempts were made and one propagation delay has passed
-since the plan ended. Per strategy the table shows when the last handshake
+least --handshakes attempts were made and two propagation delays plus one
+replica startup have passed since the plan ended. Per strategy the table shows when the last handshake
 failed (after the plan started) and whether the fleet converged (no failure
 in the last propagation delay of probing); each plan's phases follow. The staged plan's
 wall time is shown next to its floor: propagation × 3 trust changes + grace +
