@@ -192,7 +192,12 @@ func setupRealFleet(t *testing.T, cfg *rest.Config, c client.Client, ns string, 
 			// the previous CA") never passes. The nginx consumers are
 			// verified by their restarts instead (a consumer without probe);
 			// the probe clients below still see every nginx failure.
-			consumer.Probe = &v1alpha1.ConsumerProbe{Address: b.Addr(), ServerName: name}
+			// The operator probes each ready pod by its address on the
+			// bridge (probe.service), not one pod of the balancer's choosing:
+			// at the kubelet's default syncFrequency (1m) pods see a change
+			// up to a minute apart, and a gate that reached only the pods
+			// already updated passed early (154 failed handshakes).
+			consumer.Probe = &v1alpha1.ConsumerProbe{Service: a.name, ServerName: name}
 		}
 		consumers = append(consumers, consumer)
 	}
