@@ -40,7 +40,10 @@ import (
 const (
 	podPort      = 8443
 	nginxConf    = "nginx-conf"
-	preStopSleep = 2 // seconds: Services drop a terminating pod before it stops serving
+	// preStopSleep (seconds) lets the balancer drop a terminating pod before
+	// it stops serving; 2 s was too short on a loaded machine (read
+	// timeouts on connections sent to a pod whose network was gone).
+	preStopSleep = 5
 )
 
 // nginxConfig serves mTLS on podPort: a client without a certificate the
