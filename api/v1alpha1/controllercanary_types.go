@@ -95,6 +95,12 @@ type CanaryAnalysis struct {
 	// status.observedGeneration == metadata.generation.
 	// +optional
 	ReconciledCondition string `json:"reconciledCondition,omitempty"`
+	// ReconcileTimeout is how long after a step handed objects over the
+	// canary may take to reconcile every object it owns (the reconciled
+	// gate); past it the step fails and the plan rolls back.
+	// +kubebuilder:default="5m"
+	// +optional
+	ReconcileTimeout *metav1.Duration `json:"reconcileTimeout,omitempty"`
 	// MaxErrorPercent is the highest reconcile error ratio (errors/total, in
 	// percent, from the canary's metrics endpoint) a step accepts.
 	// +kubebuilder:default=5

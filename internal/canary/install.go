@@ -19,13 +19,16 @@ import (
 // apiserver needs a moment to load a new policy; EnforcementActive observes
 // when it bites.
 func Install(ctx context.Context, c client.Client, cc *v1alpha1.ControllerCanary, webhookURL string, caBundle []byte) error {
-	pol, bind := Policy(cc)
+	pols, binds := Policies(cc)
 	hook := WebhookConfiguration(cc, webhookURL, caBundle)
-	if err := upsert(ctx, c, pol, func(o *admv1.ValidatingAdmissionPolicy) { o.Labels, o.Spec = pol.Labels, pol.Spec }); err != nil {
-		return err
-	}
-	if err := upsert(ctx, c, bind, func(o *admv1.ValidatingAdmissionPolicyBinding) { o.Labels, o.Spec = bind.Labels, bind.Spec }); err != nil {
-		return err
+	for i, pol := range pols {
+		bind := binds[i]
+		if err := upsert(ctx, c, pol, func(o *admv1.ValidatingAdmissionPolicy) { o.Labels, o.Spec = pol.Labels, pol.Spec }); err != nil {
+			return err
+		}
+		if err := upsert(ctx, c, bind, func(o *admv1.ValidatingAdmissionPolicyBinding) { o.Labels, o.Spec = bind.Labels, bind.Spec }); err != nil {
+			return err
+		}
 	}
 	return upsert(ctx, c, hook, func(o *admv1.ValidatingWebhookConfiguration) { o.Labels, o.Webhooks = hook.Labels, hook.Webhooks })
 }
@@ -38,17 +41,19 @@ func upsert[T client.Object](ctx context.Context, c client.Client, want T, set f
 	return nil
 }
 
-// Uninstall deletes cc's policy, binding and webhook configuration (absent
-// ones are fine): after it both versions may write everything again.
+// Uninstall deletes cc's policies, bindings and webhook configuration
+// (absent ones are fine): after it both versions may write everything again.
 func Uninstall(ctx context.Context, c client.Client, name string) error {
-	n := PolicyName(name)
+	n, s := PolicyName(name), StablePolicyName(name)
 	for _, o := range []client.Object{
 		&admv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: n}},
 		&admv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: n}},
 		&admv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: n}},
+		&admv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: s}},
+		&admv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: s}},
 	} {
 		if err := c.Delete(ctx, o); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("delete %T %s: %w", o, n, err)
+			return fmt.Errorf("delete %T %s: %w", o, o.GetName(), err)
 		}
 	}
 	return nil

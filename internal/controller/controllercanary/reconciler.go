@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -183,14 +184,19 @@ func (r *Reconciler) ledger(cc *v1alpha1.ControllerCanary) *canary.Ledger {
 		ctx := context.Background()
 		cur := &v1alpha1.ControllerCanary{}
 		if err := r.Reader.Get(ctx, client.ObjectKey{Name: name}, cur); err != nil {
+			r.Recorder.Eventf(&v1alpha1.ControllerCanary{ObjectMeta: metav1.ObjectMeta{Name: name}}, nil, corev1.EventTypeWarning, "BreakerOpen", "BreakerOpen", "%s",
+				fmt.Sprintf("revision %s: %s (status not written: %v)", rev, t.Reason, err))
 			return
 		}
 		base := cur.DeepCopy()
 		cur.Status.Breaker = v1alpha1.BreakerStatus{Open: true, Revision: rev, Reason: t.Reason, OpenedAt: &metav1.Time{Time: t.At}}
 		meta.SetStatusCondition(&cur.Status.Conditions, metav1.Condition{Type: v1alpha1.CanaryConditionBreakerOpen, Status: metav1.ConditionTrue,
 			Reason: "BudgetExceeded", Message: t.Reason, ObservedGeneration: cur.Generation})
-		_ = r.Client.Status().Patch(ctx, cur, client.MergeFrom(base))
 		r.Recorder.Eventf(cur, nil, corev1.EventTypeWarning, "BreakerOpen", "BreakerOpen", "%s", "revision "+rev+": "+t.Reason)
+		if err := r.Client.Status().Patch(ctx, cur, client.MergeFrom(base)); err != nil {
+			r.Recorder.Eventf(cur, nil, corev1.EventTypeWarning, "StatusWriteFailed", "StatusWriteFailed", "%s",
+				fmt.Sprintf("controllercanary %s: write status.breaker: %v", name, err))
+		}
 	})
 	r.ledgers[cc.Name] = l
 	return l
@@ -258,24 +264,38 @@ func (r *Reconciler) run(ctx context.Context, cc *v1alpha1.ControllerCanary, kin
 		cur := &v1alpha1.ControllerCanary{}
 		return cur, r.Client.Get(ctx, client.ObjectKey{Name: cc.Name}, cur)
 	}
-	r.Server.Handle(canary.WebhookPath(cc.Name), &canary.Webhook{Canary: current, Reader: r.Client, Ledger: ledger, Kinds: kindMap, Children: kinds[len(cc.Spec.Resources):]})
+	denied := &canary.DeniedWrites{Revision: cc.Spec.Canary.Revision}
+	if cc.Spec.Analysis.MaxDeniedWrites != nil {
+		dc, err := discovery.NewDiscoveryClientForConfig(r.Config)
+		if err != nil {
+			r.degraded(ctx, cc, "PlanError", fmt.Errorf("controllercanary %s: apiserver metrics client: %w", cc.Name, err))
+			return
+		}
+		rc, policy := dc.RESTClient(), canary.PolicyName(cc.Name)
+		denied.Scrape = func(ctx context.Context) (float64, error) { return canary.ScrapePolicyDenials(ctx, rc, policy) }
+	}
+	r.Server.Handle(canary.WebhookPath(cc.Name), &canary.Webhook{Canary: current, Reader: r.Client, Ledger: ledger, Kinds: kindMap,
+		Children: kinds[len(cc.Spec.Resources):], OnDecision: denied.Observe})
 	imp := rest.CopyConfig(r.Config)
 	imp.Impersonate = rest.ImpersonationConfig{UserName: cc.Spec.Canary.Identity}
 	canaryClient, err := client.New(imp, client.Options{Scheme: r.Client.Scheme(), Mapper: r.Mapper})
 	if err != nil {
-		logger.Error(err, "canary client")
+		r.degraded(ctx, cc, "PlanError", fmt.Errorf("controllercanary %s: client as %s: %w", cc.Name, cc.Spec.Canary.Identity, err))
 		return
 	}
+	report := newStatusReport(r.Client, r.Reader, r.Recorder, r.Clock, cc, ledger)
+	defer report.flush(ctx, true)
 	cp := &StatusCheckpoint{Client: r.Client, Reader: r.Reader, Name: cc.Name, Plan: canary.PlanName(cc.Name)}
 	p, err := canary.NewPlan(canary.Config{
 		Client: r.Client, CanaryClient: canaryClient, Canary: cc, Kinds: kinds,
 		WebhookURL: r.Server.URL(), CABundle: r.Server.CABundle(), Ledger: ledger, Current: current, Clock: r.Clock,
-		Pauses: cp,
+		Pauses: cp, DeniedWrites: denied, OnGate: report.Gate, OnOwned: report.Owned,
 	})
 	if err != nil {
-		r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, "PlanFailed", "PlanFailed", "%s", err.Error())
+		r.degraded(ctx, cc, "PlanFailed", err)
 		return
 	}
+	r.clearDegraded(ctx, cc)
 	runner := &plan.Runner{
 		Checkpoint: cp,
 		Clock:      r.Clock,
@@ -297,7 +317,34 @@ func (r *Reconciler) run(ctx context.Context, cc *v1alpha1.ControllerCanary, kin
 		})},
 	}
 	if _, err := runner.Run(ctx, p); err != nil && ctx.Err() == nil {
-		r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, "PlanError", "PlanError", "%s", err.Error())
 		logger.Error(err, "plan stopped")
+		r.degraded(ctx, cc, "PlanError", err)
+	}
+}
+
+// clearDegraded sets Degraded False once a plan could be built again (only
+// when the condition is there; a failed write is an event).
+func (r *Reconciler) clearDegraded(ctx context.Context, cc *v1alpha1.ControllerCanary) {
+	cur := &v1alpha1.ControllerCanary{}
+	if err := r.Reader.Get(ctx, client.ObjectKey{Name: cc.Name}, cur); err != nil || !meta.IsStatusConditionTrue(cur.Status.Conditions, v1alpha1.ConditionDegraded) {
+		return
+	}
+	if err := r.setCondition(ctx, cur, v1alpha1.ConditionDegraded, metav1.ConditionFalse, ReasonRunning, "plan built and running"); err != nil {
+		r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, "StatusWriteFailed", "StatusWriteFailed", "%s", err.Error())
+	}
+}
+
+// degraded reports err on cc: a Warning event and the Degraded condition
+// (True, reason) — never only a log line. A failed condition write is an
+// event too.
+func (r *Reconciler) degraded(ctx context.Context, cc *v1alpha1.ControllerCanary, reason string, err error) {
+	r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, reason, reason, "%s", err.Error())
+	cur := &v1alpha1.ControllerCanary{}
+	if gerr := r.Reader.Get(context.WithoutCancel(ctx), client.ObjectKey{Name: cc.Name}, cur); gerr != nil {
+		r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, "StatusWriteFailed", "StatusWriteFailed", "%s", gerr.Error())
+		return
+	}
+	if werr := r.setCondition(context.WithoutCancel(ctx), cur, v1alpha1.ConditionDegraded, metav1.ConditionTrue, reason, err.Error()); werr != nil {
+		r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, "StatusWriteFailed", "StatusWriteFailed", "%s", werr.Error())
 	}
 }

@@ -39,6 +39,12 @@ func setup(t *testing.T) (*rest.Config, client.Client, *runtime.Scheme) {
 		if err := c.Create(ctx, r); err != nil {
 			t.Fatal(err)
 		}
+		// As a controller that reconciled it would (the reconciled gate at
+		// its default reads status.observedGeneration).
+		r.Status.ObservedGeneration = r.Generation
+		if err := c.Status().Update(ctx, r); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return cfg, c, s
 }
