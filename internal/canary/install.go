@@ -19,8 +19,13 @@ import (
 // apiserver needs a moment to load a new policy; EnforcementActive observes
 // when it bites.
 func Install(ctx context.Context, c client.Client, cc *v1alpha1.ControllerCanary, webhookURL string, caBundle []byte) error {
+	return InstallWith(ctx, c, cc, WebhookConfiguration(cc, webhookURL, caBundle))
+}
+
+// InstallWith is Install with the webhook configuration given (e.g.
+// WebhookConfigurationForService).
+func InstallWith(ctx context.Context, c client.Client, cc *v1alpha1.ControllerCanary, hook *admv1.ValidatingWebhookConfiguration) error {
 	pols, binds := Policies(cc)
-	hook := WebhookConfiguration(cc, webhookURL, caBundle)
 	for i, pol := range pols {
 		bind := binds[i]
 		if err := upsert(ctx, c, pol, func(o *admv1.ValidatingAdmissionPolicy) { o.Labels, o.Spec = pol.Labels, pol.Spec }); err != nil {
@@ -69,4 +74,19 @@ func SetRevert(ctx context.Context, c client.Client, name string, revert bool) e
 		return fmt.Errorf("controllercanary %s: set spec.revert=%t: %w", name, revert, err)
 	}
 	return nil
+}
+
+// RefreshWebhook updates the client config (URL or Service, caBundle) of
+// cc's webhook configuration when it exists (nothing otherwise): a restarted
+// handover serves with a new CA, and a resumed plan does not apply its
+// enforce step again.
+func RefreshWebhook(ctx context.Context, c client.Client, hook *admv1.ValidatingWebhookConfiguration) error {
+	cur := &admv1.ValidatingWebhookConfiguration{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(hook), cur); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("read validatingwebhookconfiguration %s: %w", hook.Name, err)
+	}
+	return upsert(ctx, c, hook, func(o *admv1.ValidatingWebhookConfiguration) { o.Labels, o.Webhooks = hook.Labels, hook.Webhooks })
 }

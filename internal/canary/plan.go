@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	admv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -51,9 +51,12 @@ type Config struct {
 	Kinds        []schema.GroupVersionKind
 	// Namespace limits relabelling to one namespace ("" = all).
 	Namespace string
-	// WebhookURL and CABundle point the webhook configuration at handover.
-	WebhookURL string
-	CABundle   []byte
+	// WebhookURL and CABundle point the webhook configuration at handover;
+	// WebhookService, when set, replaces WebhookURL (a controller in the
+	// cluster behind a Service).
+	WebhookURL     string
+	WebhookService *admv1.ServiceReference
+	CABundle       []byte
 	// Ledger is the webhook's; its breaker is the guard of every step.
 	Ledger *Ledger
 	// Reconciled, when set, replaces the reconciled gate of each weight step
@@ -145,7 +148,15 @@ func (s *enforceStep) Describe() string {
 }
 
 func (s *enforceStep) Apply(ctx context.Context) error {
-	return Install(ctx, s.cfg.Client, s.cfg.Canary, s.cfg.WebhookURL, s.cfg.CABundle)
+	return InstallWith(ctx, s.cfg.Client, s.cfg.Canary, s.cfg.Webhook())
+}
+
+// Webhook is the webhook configuration cfg installs (URL or Service).
+func (cfg *Config) Webhook() *admv1.ValidatingWebhookConfiguration {
+	if cfg.WebhookService != nil {
+		return WebhookConfigurationForService(cfg.Canary, *cfg.WebhookService, cfg.CABundle)
+	}
+	return WebhookConfiguration(cfg.Canary, cfg.WebhookURL, cfg.CABundle)
 }
 
 // Check makes a dry-run no-op patch, as the canary, of one object the
@@ -165,17 +176,15 @@ func (s *enforceStep) Revert(context.Context) error { return nil }
 // when there is no stable-owned object to try (nothing to protect).
 func EnforcementActive(ctx context.Context, admin, canary client.Client, cc *v1alpha1.ControllerCanary, kinds []schema.GroupVersionKind, namespace string) plan.Result {
 	for _, gvk := range kinds[:len(cc.Spec.Resources)] {
-		var list metav1.PartialObjectMetadataList
-		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-		if err := admin.List(ctx, &list, client.InNamespace(namespace), client.Limit(50)); err != nil {
-			return plan.NotYet(fmt.Sprintf("list %s: %v", gvk.Kind, err))
+		items, err := listInScope(ctx, admin, cc, gvk, namespace, 50)
+		if err != nil {
+			return plan.NotYet(err.Error())
 		}
-		for i := range list.Items {
-			o := &list.Items[i]
+		for i := range items {
+			o := &items[i]
 			if RevisionOf(o.Labels, v1alpha1.LabelControllerRevision, cc.Spec.Stable.Revision, cc.Spec.Revert) != cc.Spec.Stable.Revision {
 				continue
 			}
-			o.SetGroupVersionKind(gvk)
 			err := canary.Patch(ctx, o, client.RawPatch("application/merge-patch+json", []byte(`{}`)), client.DryRunAll)
 			if err == nil {
 				return plan.NotYet(fmt.Sprintf("policy not loaded yet: %s %s/%s still writable by %s", gvk.Kind, o.Namespace, o.Name, cc.Spec.Canary.Identity))
@@ -356,7 +365,7 @@ func reconciledNow(ctx context.Context, cfg *Config) plan.Result {
 	}
 	var objs []ObjectReconcile
 	for _, gvk := range cfg.Kinds[:len(cc.Spec.Resources)] {
-		o, err := ReadReconciled(ctx, cfg.Client, gvk, cfg.Namespace, cc.Spec.Canary.Revision)
+		o, err := ReadReconciled(ctx, cfg.Client, cc, gvk, cfg.Namespace)
 		if err != nil {
 			return plan.NotYet(err.Error())
 		}

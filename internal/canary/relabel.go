@@ -8,6 +8,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -22,8 +23,9 @@ type Move struct {
 	Done     time.Time // when the apiserver answered it
 }
 
-// Relabel sets the ownership label of every object of kind gvk in namespace
-// ("" = all) to what weight says (ToCanary on the object's Key: canary's
+// Relabel sets the ownership label of every object of kind gvk in the
+// canary's scope (ScopeOf spec.resources[0], narrowed to namespace unless
+// "") to what weight says (ToCanary on the object's Key: canary's
 // revision, else no label = stable). With revert every object goes back to
 // stable. It patches only objects whose owner changes (a merge patch of
 // metadata.labels with resourceVersion, so a concurrent relabel conflicts
@@ -35,10 +37,9 @@ func Relabel(ctx context.Context, c client.Client, cc *v1alpha1.ControllerCanary
 	if workers <= 0 {
 		workers = 16
 	}
-	var list metav1.PartialObjectMetadataList
-	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-	if err := c.List(ctx, &list, client.InNamespace(namespace)); err != nil {
-		return nil, fmt.Errorf("list %s: %w", gvk.Kind, err)
+	items, err := listInScope(ctx, c, cc, gvk, namespace, 0)
+	if err != nil {
+		return nil, err
 	}
 	stable, canaryRev := cc.Spec.Stable.Revision, cc.Spec.Canary.Revision
 	owned := map[string]int{stable: 0, canaryRev: 0}
@@ -70,9 +71,8 @@ func Relabel(ctx context.Context, c client.Client, cc *v1alpha1.ControllerCanary
 			}
 		})
 	}
-	for i := range list.Items {
-		o := &list.Items[i]
-		o.SetGroupVersionKind(gvk)
+	for i := range items {
+		o := &items[i]
 		want := stable
 		if !revert {
 			in, err := ToCanary(Key(gvk.Group, gvk.Kind, o.Namespace, o.Name), weight)
@@ -119,4 +119,16 @@ func patchLabel(ctx context.Context, c client.Client, o *metav1.PartialObjectMet
 		return fmt.Errorf("label %s %s/%s %s=%s: %w", o.Kind, o.Namespace, o.Name, v1alpha1.LabelControllerRevision, want, err)
 	}
 	return nil
+}
+
+// listInScope lists the metadata of the objects of the main kind gvk that
+// cc selects (Validate makes every main resource's selectors equal those of
+// spec.resources[0]), narrowed to namespace unless "". Errors name cc and
+// the field or the list.
+func listInScope(ctx context.Context, c client.Reader, cc *v1alpha1.ControllerCanary, gvk schema.GroupVersionKind, namespace string, limit int, extra ...labels.Requirement) ([]metav1.PartialObjectMetadata, error) {
+	scope, err := ScopeOf(ctx, c, cc.Spec.Resources[0], namespace)
+	if err != nil {
+		return nil, fmt.Errorf("controllercanary %s: spec.resources[0].%w", cc.Name, err)
+	}
+	return scope.ListMeta(ctx, c, gvk, limit, extra...)
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	admv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -40,13 +41,16 @@ const (
 // resumes when cleared); spec.revert makes the running weight step fail and
 // the plan roll back.
 type Reconciler struct {
-	Client   client.Client
-	Reader   client.Reader // uncached
-	Mapper   meta.RESTMapper
-	Config   *rest.Config // handover's own; impersonated for the enforcement gate
-	Server   *canary.Server
-	Recorder events.EventRecorder
-	Clock    clock.Clock
+	Client client.Client
+	Reader client.Reader // uncached
+	Mapper meta.RESTMapper
+	Config *rest.Config // handover's own; impersonated for the enforcement gate
+	Server *canary.Server
+	// WebhookService, when set, is the Service the apiserver reaches Server
+	// through (in a cluster); nil = Server.URL().
+	WebhookService *admv1.ServiceReference
+	Recorder       events.EventRecorder
+	Clock          clock.Clock
 
 	mu      sync.Mutex
 	workers map[string]*worker // by ControllerCanary name
@@ -100,57 +104,27 @@ func (r *Reconciler) validate(ctx context.Context, cc *v1alpha1.ControllerCanary
 	if len(errs) > 0 {
 		return nil, ReasonUnknownResource, fmt.Sprintf("controllercanary %s: %v", cc.Name, errs.ToAggregate())
 	}
+	msg, err := r.checkAccess(ctx, cc)
+	if err != nil {
+		return nil, ReasonForbidden, fmt.Sprintf("controllercanary %s: %v", cc.Name, err)
+	}
+	if msg != "" {
+		return nil, ReasonForbidden, fmt.Sprintf("controllercanary %s: %s", cc.Name, msg)
+	}
 	for i, res := range cc.Spec.Resources {
-		n, err := countSelected(ctx, r.Client, kinds[i], res)
+		scope, err := canary.ScopeOf(ctx, r.Reader, res, "")
+		if err != nil {
+			return nil, ReasonInvalidSpec, fmt.Sprintf("controllercanary %s: spec.resources[%d].%v", cc.Name, i, err)
+		}
+		one, err := scope.ListMeta(ctx, r.Reader, kinds[i], 1)
 		if err != nil {
 			return nil, ReasonNothingSelected, fmt.Sprintf("controllercanary %s: spec.resources[%d]: %v", cc.Name, i, err)
 		}
-		if n == 0 {
+		if len(one) == 0 {
 			return nil, ReasonNothingSelected, fmt.Sprintf("controllercanary %s: spec.resources[%d] (%s) selects no object", cc.Name, i, canary.GVR(res).String())
 		}
 	}
 	return kinds, "", ""
-}
-
-// countSelected counts the objects of gvk matching res's selectors.
-func countSelected(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, res v1alpha1.CanaryResource) (int, error) {
-	var nsNames []string
-	if res.NamespaceSelector != nil {
-		sel, err := metav1.LabelSelectorAsSelector(res.NamespaceSelector)
-		if err != nil {
-			return 0, err
-		}
-		var nss corev1.NamespaceList
-		if err := c.List(ctx, &nss, client.MatchingLabelsSelector{Selector: sel}); err != nil {
-			return 0, err
-		}
-		for _, ns := range nss.Items {
-			nsNames = append(nsNames, ns.Name)
-		}
-		if len(nsNames) == 0 {
-			return 0, nil
-		}
-	} else {
-		nsNames = []string{""}
-	}
-	opts := []client.ListOption{}
-	if res.ObjectSelector != nil {
-		sel, err := metav1.LabelSelectorAsSelector(res.ObjectSelector)
-		if err != nil {
-			return 0, err
-		}
-		opts = append(opts, client.MatchingLabelsSelector{Selector: sel})
-	}
-	n := 0
-	for _, ns := range nsNames {
-		var list metav1.PartialObjectMetadataList
-		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-		if err := c.List(ctx, &list, append(opts, client.InNamespace(ns))...); err != nil {
-			return 0, err
-		}
-		n += len(list.Items)
-	}
-	return n, nil
 }
 
 func (r *Reconciler) setCondition(ctx context.Context, cc *v1alpha1.ControllerCanary, typ string, status metav1.ConditionStatus, reason, msg string) error {
@@ -264,6 +238,14 @@ func (r *Reconciler) run(ctx context.Context, cc *v1alpha1.ControllerCanary, kin
 		cur := &v1alpha1.ControllerCanary{}
 		return cur, r.Client.Get(ctx, client.ObjectKey{Name: cc.Name}, cur)
 	}
+	// The canary's objects are read and written uncached: a cache would
+	// start cluster-wide informers for every resource a canary names, which
+	// needs list/watch everywhere, not only in the selected namespaces.
+	direct, err := client.New(r.Config, client.Options{Scheme: r.Client.Scheme(), Mapper: r.Mapper})
+	if err != nil {
+		r.degraded(ctx, cc, "PlanError", fmt.Errorf("controllercanary %s: client: %w", cc.Name, err))
+		return
+	}
 	denied := &canary.DeniedWrites{Revision: cc.Spec.Canary.Revision}
 	if cc.Spec.Analysis.MaxDeniedWrites != nil {
 		dc, err := discovery.NewDiscoveryClientForConfig(r.Config)
@@ -274,7 +256,7 @@ func (r *Reconciler) run(ctx context.Context, cc *v1alpha1.ControllerCanary, kin
 		rc, policy := dc.RESTClient(), canary.PolicyName(cc.Name)
 		denied.Scrape = func(ctx context.Context) (float64, error) { return canary.ScrapePolicyDenials(ctx, rc, policy) }
 	}
-	r.Server.Handle(canary.WebhookPath(cc.Name), &canary.Webhook{Canary: current, Reader: r.Client, Ledger: ledger, Kinds: kindMap,
+	r.Server.Handle(canary.WebhookPath(cc.Name), &canary.Webhook{Canary: current, Reader: direct, Ledger: ledger, Kinds: kindMap,
 		Children: kinds[len(cc.Spec.Resources):], OnDecision: denied.Observe})
 	imp := rest.CopyConfig(r.Config)
 	imp.Impersonate = rest.ImpersonationConfig{UserName: cc.Spec.Canary.Identity}
@@ -286,13 +268,20 @@ func (r *Reconciler) run(ctx context.Context, cc *v1alpha1.ControllerCanary, kin
 	report := newStatusReport(r.Client, r.Reader, r.Recorder, r.Clock, cc, ledger)
 	defer report.flush(ctx, true)
 	cp := &StatusCheckpoint{Client: r.Client, Reader: r.Reader, Name: cc.Name, Plan: canary.PlanName(cc.Name)}
-	p, err := canary.NewPlan(canary.Config{
-		Client: r.Client, CanaryClient: canaryClient, Canary: cc, Kinds: kinds,
-		WebhookURL: r.Server.URL(), CABundle: r.Server.CABundle(), Ledger: ledger, Current: current, Clock: r.Clock,
+	pcfg := canary.Config{
+		Client: direct, CanaryClient: canaryClient, Canary: cc, Kinds: kinds,
+		WebhookURL: r.Server.URL(), WebhookService: r.WebhookService, CABundle: r.Server.CABundle(), Ledger: ledger, Current: current, Clock: r.Clock,
 		Pauses: cp, DeniedWrites: denied, OnGate: report.Gate, OnOwned: report.Owned,
-	})
+	}
+	p, err := canary.NewPlan(pcfg)
 	if err != nil {
 		r.degraded(ctx, cc, "PlanFailed", err)
+		return
+	}
+	// A resumed plan skips its Done enforce step: point an installed webhook
+	// configuration at this process's server and CA.
+	if err := canary.RefreshWebhook(ctx, direct, pcfg.Webhook()); err != nil {
+		r.degraded(ctx, cc, "PlanError", fmt.Errorf("controllercanary %s: %w", cc.Name, err))
 		return
 	}
 	r.clearDegraded(ctx, cc)
