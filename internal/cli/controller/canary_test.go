@@ -13,6 +13,7 @@ import (
 	"time"
 
 	admv1 "k8s.io/api/admissionregistration/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -24,6 +25,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
@@ -348,4 +350,74 @@ func waitEvent(ctx context.Context, t *testing.T, c client.Client, name, reason 
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("controllercanary %s: no %s event", name, reason)
+}
+
+// TestLeaderLabelsItsPodForTheWebhook: the canary webhook's Service selects
+// the pod labelled handover.dev/canary-webhook=serving. A replica that is
+// not the leader removes a stale label from its pod (a former leader's
+// restarted container); once it leads it sets the label, and removes it
+// when it stops.
+func TestLeaderLabelsItsPodForTheWebhook(t *testing.T) {
+	cfg, c := apiServerWithCRD(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const ns, podName = "handover-system", "handover-controller-0"
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: podName, Labels: map[string]string{LabelCanaryWebhook: "serving"}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "controller", Image: "handover"}}},
+	}
+	if err := c.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	holder, now := "another-replica", metav1.NewMicroTime(time.Now())
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "canary-label-test"},
+		Spec:       coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: ptr.To[int32](3600), AcquireTime: &now, RenewTime: &now},
+	}
+	if err := c.Create(ctx, lease); err != nil {
+		t.Fatal(err)
+	}
+	o := &Options{
+		Kube: kubeflags.Flags{Kubeconfig: writeKubeconfig(t, cfg)}, MetricsAddr: "0", ProbeAddr: "0",
+		LeaderElect: true, LeaderElectionID: lease.Name, LeaderElectionNamespace: ns,
+		LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 500 * time.Millisecond,
+		GracefulShutdown: 10 * time.Second, Controller: ControllerOptions{MaxConcurrentReconciles: 1, PollInterval: time.Second},
+		Canary: CanaryOptions{WebhookAddr: "127.0.0.1:0", WebhookService: ns + "/handover-canary-webhook", PodNamespace: ns, PodName: podName},
+		skipNameValidation: true,
+	}
+	o.Zap.DestWriter = io.Discard
+	run := startRun(ctx, t, o)
+	label := func() (string, bool) {
+		p := &corev1.Pod{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(pod), p); err != nil {
+			t.Fatal(err)
+		}
+		v, ok := p.Labels[LabelCanaryWebhook]
+		return v, ok
+	}
+	waitUntil(t, "the replica that is not the leader removes the stale label", func() bool { _, ok := label(); return !ok })
+	if err := c.Delete(ctx, lease); err != nil { // the other replica let go
+		t.Fatal(err)
+	}
+	waitUntil(t, "the new leader labels its pod", func() bool { v, _ := label(); return v == "serving" })
+	run.stop()
+	<-run.done
+	if _, ok := label(); ok {
+		t.Fatal("the stopped leader left its pod labelled: the Service would send the canary's requests to it")
+	}
+}
+
+func waitUntil(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if ok() {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("not reached in 60s: %s", what)
 }

@@ -150,6 +150,7 @@ func NewCommand() *cobra.Command {
 		Example: exampleHelp,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Canary.PodNamespace, o.Canary.PodName = os.Getenv("POD_NAMESPACE"), os.Getenv("POD_NAME")
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
 			return run(ctx, o)

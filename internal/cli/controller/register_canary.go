@@ -27,6 +27,11 @@ type CanaryOptions struct {
 	// name.namespace.svc. Empty: they use https://<WebhookAddr>, which the
 	// apiserver must reach (a controller beside the apiserver, tests).
 	WebhookService string
+	// PodNamespace and PodName name this replica's pod (in a cluster, from
+	// the downward API: $POD_NAMESPACE, $POD_NAME). With WebhookService set,
+	// the leader labels its pod LabelCanaryWebhook=serving so that the
+	// Service selects only the leader; empty = no labelling.
+	PodNamespace, PodName string
 }
 
 // parseService parses "namespace/name[:port]".
@@ -74,8 +79,18 @@ func registerControllerCanary(mgr manager.Manager, o CanaryOptions, skipNameVali
 		_ = srv.Close()
 		return err
 	}
-	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+	if err := mgr.Add(nonLeader(func(ctx context.Context) error {
 		<-ctx.Done()
 		return srv.Close()
-	}))
+	})); err != nil {
+		return err
+	}
+	if svc == nil || o.PodName == "" || o.PodNamespace == "" {
+		return nil
+	}
+	unset, set := leaderLabel(mgr.GetClient(), o.PodNamespace, o.PodName)
+	if err := mgr.Add(unset); err != nil {
+		return err
+	}
+	return mgr.Add(set)
 }
