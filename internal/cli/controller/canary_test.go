@@ -385,7 +385,7 @@ func TestLeaderLabelsItsPodForTheWebhook(t *testing.T) {
 		LeaderElect: true, LeaderElectionID: lease.Name, LeaderElectionNamespace: ns,
 		LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 500 * time.Millisecond,
 		GracefulShutdown: 10 * time.Second, Controller: ControllerOptions{MaxConcurrentReconciles: 1, PollInterval: time.Second},
-		Canary: CanaryOptions{WebhookAddr: "127.0.0.1:0", WebhookService: ns + "/handover-canary-webhook", PodNamespace: ns, PodName: podName},
+		Canary:             CanaryOptions{WebhookAddr: "127.0.0.1:0", WebhookService: ns + "/handover-canary-webhook", PodNamespace: ns, PodName: podName},
 		skipNameValidation: true,
 	}
 	o.Zap.DestWriter = io.Discard
