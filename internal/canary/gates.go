@@ -15,6 +15,7 @@ const (
 	GateErrorRatio     = "ErrorRatio"
 	GateDeniedWrites   = "DeniedWrites"
 	GateDeletionBudget = "DeletionBudget"
+	GateDrained        = "Drained"
 )
 
 // DefaultReconcileTimeout is analysis.reconcileTimeout when unset (the
@@ -113,6 +114,24 @@ func ReconciledGate(objs []ObjectReconcile, condition, revision string, since, n
 	msg := fmt.Sprintf("%d/%d objects of revision %s reconciled (%s); first not: %s", done, len(objs), revision, what, first)
 	if !since.IsZero() && now.Sub(since) >= timeout {
 		return plan.Failed(fmt.Sprintf("%s — not reconciled within analysis.reconcileTimeout %s", msg, timeout))
+	}
+	return plan.NotYet(msg)
+}
+
+// DrainGate is the drain handshake's gate while pending objects still wait
+// for the stable revision's acknowledgement: NotYet, then Failed once
+// timeout (≤ 0: DefaultReconcileTimeout) has passed since the step's
+// relabel (since; zero never fails). Pure.
+func DrainGate(pending int, stable string, since, now time.Time, timeout time.Duration) plan.Result {
+	if pending == 0 {
+		return plan.Done()
+	}
+	if timeout <= 0 {
+		timeout = DefaultReconcileTimeout
+	}
+	msg := fmt.Sprintf("%d objects wait for revision %s to acknowledge their drain (label %s)", pending, stable, "handover.dev/drain-ack")
+	if !since.IsZero() && now.Sub(since) >= timeout {
+		return plan.Failed(msg + fmt.Sprintf(" — not acknowledged within analysis.reconcileTimeout %s", timeout))
 	}
 	return plan.NotYet(msg)
 }

@@ -102,3 +102,31 @@ func TestReconciledGate(t *testing.T) {
 		})
 	}
 }
+
+func TestDrainGate(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name    string
+		pending int
+		since   time.Time
+		now     time.Time
+		timeout time.Duration
+		want    plan.CheckState
+		reason  string
+	}{
+		{"nothing waits", 0, t0, t0.Add(time.Hour), time.Second, plan.CheckDone, ""},
+		{"waiting", 3, t0, t0.Add(time.Minute), 0, plan.CheckNotYet, "3 objects wait for revision v1 to acknowledge their drain"},
+		{"past the default timeout", 3, t0, t0.Add(DefaultReconcileTimeout), 0, plan.CheckFailed, "not acknowledged within analysis.reconcileTimeout 5m0s"},
+		{"unknown start never fails", 1, time.Time{}, t0.Add(time.Hour), time.Second, plan.CheckNotYet, "1 objects"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			got := DrainGate(c.pending, "v1", c.since, c.now, c.timeout)
+			if got.State != c.want || !strings.Contains(got.Reason, c.reason) {
+				t.Fatalf("DrainGate = %+v, want %s …%q…", got, c.want, c.reason)
+			}
+		})
+	}
+}

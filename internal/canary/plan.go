@@ -204,6 +204,8 @@ type weightStep struct {
 
 	mu       sync.Mutex
 	passed   time.Time // first time every gate passed (pause runs from here)
+	drainAt  time.Time // last drain pass
+	drainRes plan.Result
 	applied  bool
 	baseline *Reconciles // canary's reconcile counters when the step began
 }
@@ -218,7 +220,7 @@ func (s *weightStep) Apply(ctx context.Context) error {
 	if err := s.guard(); err != nil {
 		return plan.Permanent(err)
 	}
-	if err := relabelAll(ctx, s.cfg, s.weight, false); err != nil {
+	if _, err := relabelAll(ctx, s.cfg, s.weight, false); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -279,6 +281,9 @@ func (s *weightStep) Check(ctx context.Context) plan.Result {
 		note(GateErrorRatio, r)
 	}
 	note(GateDeniedWrites, s.deniedWrites(ctx))
+	if s.cfg.Canary.Spec.Stable.AcknowledgesDrain {
+		note(GateDrained, s.drained(ctx))
+	}
 	note(GateReconciled, s.cfg.Reconciled(ctx, s.weight))
 	if failed != nil {
 		return *failed
@@ -308,6 +313,37 @@ func (s *weightStep) Check(ctx context.Context) plan.Result {
 		return plan.NotYet(fmt.Sprintf("gates hold; pause %s left", left.Round(time.Millisecond)))
 	}
 	return plan.Done()
+}
+
+// drained is the drain handshake's gate (spec.stable.acknowledgesDrain):
+// at most once a second it relabels again, which moves the objects the
+// stable version acknowledged, and is Done when none waits; NotYet while
+// some do, Failed when some still wait analysis.reconcileTimeout after the
+// step's relabel (the stable version is not acknowledging).
+func (s *weightStep) drained(ctx context.Context) plan.Result {
+	now := s.cfg.Clock.Now()
+	s.mu.Lock()
+	if !s.drainAt.IsZero() && now.Sub(s.drainAt) < time.Second {
+		r := s.drainRes
+		s.mu.Unlock()
+		return r
+	}
+	s.mu.Unlock()
+	pending, err := relabelAll(ctx, s.cfg, s.weight, false)
+	var r plan.Result
+	switch {
+	case err != nil:
+		r = plan.NotYet(fmt.Sprintf("relabel: %v", err))
+	case pending == 0:
+		r = plan.Result{State: plan.CheckDone, Reason: "every object moved after its drain was acknowledged"}
+	default:
+		since, _ := plan.AppliedAt(ctx)
+		r = DrainGate(pending, s.cfg.Canary.Spec.Stable.Revision, since, now, reconcileTimeout(s.cfg.Canary))
+	}
+	s.mu.Lock()
+	s.drainAt, s.drainRes = now, r
+	s.mu.Unlock()
+	return r
 }
 
 // budget is the deletion budget's verdict while the breaker is closed:
@@ -359,10 +395,7 @@ func specReconciled(cfg *Config) func(context.Context, int32) plan.Result {
 // reconciledNow reads the canary's main objects and applies ReconciledGate.
 func reconciledNow(ctx context.Context, cfg *Config) plan.Result {
 	cc := cfg.Canary
-	timeout := DefaultReconcileTimeout
-	if t := cc.Spec.Analysis.ReconcileTimeout; t != nil {
-		timeout = t.Duration
-	}
+	timeout := reconcileTimeout(cc)
 	var objs []ObjectReconcile
 	for _, gvk := range cfg.Kinds[:len(cc.Spec.Resources)] {
 		o, err := ReadReconciled(ctx, cfg.Client, cc, gvk, cfg.Namespace)
@@ -414,26 +447,29 @@ func (s *weightStep) Revert(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	return relabelAll(ctx, s.cfg, 0, true)
+	_, err := relabelAll(ctx, s.cfg, 0, true)
+	return err
 }
 
-// relabelAll relabels every main kind to weight (or back with revert) and
-// reports the owned counts, summed over the kinds, to cfg.OnOwned.
-func relabelAll(ctx context.Context, cfg *Config, weight int32, revert bool) error {
-	total := map[string]int{}
+// relabelAll relabels every main kind to weight (or back with revert),
+// reports the owned counts, summed over the kinds, to cfg.OnOwned, and
+// returns how many objects wait for their drain to be acknowledged.
+func relabelAll(ctx context.Context, cfg *Config, weight int32, revert bool) (int, error) {
+	total, pending := map[string]int{}, 0
 	for _, gvk := range cfg.Kinds[:len(cfg.Canary.Spec.Resources)] {
-		owned, err := Relabel(ctx, cfg.Client, cfg.Canary, gvk, cfg.Namespace, weight, revert, 0, cfg.OnMove)
+		r, err := relabel(ctx, cfg.Client, cfg.Canary, gvk, cfg.Namespace, weight, revert, 0, cfg.OnMove)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		for rev, n := range owned {
+		for rev, n := range r.owned {
 			total[rev] += n
 		}
+		pending += r.pending
 	}
 	if cfg.OnOwned != nil {
 		cfg.OnOwned(total)
 	}
-	return nil
+	return pending, nil
 }
 
 // revertOnce runs the revert switch once per plan run.
@@ -473,3 +509,11 @@ func (s *promoteStep) Apply(ctx context.Context) error {
 func (s *promoteStep) Check(context.Context) plan.Result { return plan.Done() }
 
 func (s *promoteStep) Revert(context.Context) error { return nil }
+
+// reconcileTimeout is analysis.reconcileTimeout or its default.
+func reconcileTimeout(cc *v1alpha1.ControllerCanary) time.Duration {
+	if t := cc.Spec.Analysis.ReconcileTimeout; t != nil {
+		return t.Duration
+	}
+	return DefaultReconcileTimeout
+}

@@ -18,7 +18,7 @@ import (
 )
 
 // gateOrder is the order of status.gates.
-var gateOrder = []string{canary.GateDeletionBudget, canary.GateErrorRatio, canary.GateDeniedWrites, canary.GateReconciled}
+var gateOrder = []string{canary.GateDeletionBudget, canary.GateErrorRatio, canary.GateDeniedWrites, canary.GateDrained, canary.GateReconciled}
 
 // statusReport collects what the plan observes — each gate's last verdict
 // (canary.Config.OnGate), the main objects each revision owns
