@@ -47,21 +47,7 @@ func TestDrainHandshake(t *testing.T) {
 	cc := canaryAtDefaults("drain")
 	cc.Spec.Stable.AcknowledgesDrain = true
 	cc.Spec.Steps = []v1alpha1.CanaryStep{{Weight: 100}}
-	if err := w.admin.Create(ctx, cc); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.admin.Get(ctx, client.ObjectKey{Name: cc.Name}, cc); err != nil {
-		t.Fatal(err)
-	}
-	kinds, ferrs := canary.CheckResources(cc, w.admin.RESTMapper())
-	if len(ferrs) > 0 {
-		t.Fatal(ferrs)
-	}
-	srv, err := canary.StartServer("127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = srv.Close() }()
+	cfg := planConfig(ctx, t, w, cc)
 
 	var (
 		mu    sync.Mutex
@@ -69,26 +55,23 @@ func TestDrainHandshake(t *testing.T) {
 		early []string                 // routes moved before their acknowledgement
 	)
 	gates := make(chan plan.Result, 1000)
-	p, err := canary.NewPlan(canary.Config{
-		Client: w.admin, CanaryClient: w.v2, Canary: cc, Kinds: kinds, Namespace: testNS,
-		WebhookURL: srv.URL(), CABundle: srv.CABundle(), Ledger: canary.NewLedger(canary.BudgetOf(cc), nil, nil),
-		OnGate: func(name string, r plan.Result) {
-			if name == canary.GateDrained {
-				select {
-				case gates <- r:
-				default:
-				}
+	cfg.OnGate = func(name string, r plan.Result) {
+		if name == canary.GateDrained {
+			select {
+			case gates <- r:
+			default:
 			}
-		},
-		OnMove: func(m canary.Move) {
-			name := m.Key[strings.LastIndex(m.Key, "/")+1:]
-			mu.Lock()
-			defer mu.Unlock()
-			if at, ok := acked[name]; !ok || m.Sent.Before(at) {
-				early = append(early, name)
-			}
-		},
-	})
+		}
+	}
+	cfg.OnMove = func(m canary.Move) {
+		name := m.Key[strings.LastIndex(m.Key, "/")+1:]
+		mu.Lock()
+		defer mu.Unlock()
+		if at, ok := acked[name]; !ok || m.Sent.Before(at) {
+			early = append(early, name)
+		}
+	}
+	p, err := canary.NewPlan(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -262,14 +262,15 @@ func impersonating(t *testing.T, cfg *rest.Config, s *runtime.Scheme, user strin
 	return c
 }
 
-// writeKubeconfigAs is writeKubeconfig impersonating user (kubeconfig "as").
+// writeKubeconfigAs writes a kubeconfig for cfg's admin certificate that
+// impersonates user (kubeconfig "as"; "" = none).
 func writeKubeconfigAs(t *testing.T, cfg *rest.Config, user string) string {
 	t.Helper()
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos["sa"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Impersonate: user}
-	kc.Contexts["sa"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "sa"}
-	kc.CurrentContext = "sa"
+	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Impersonate: user}
+	kc.Contexts["admin"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "admin"}
+	kc.CurrentContext = "admin"
 	path := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := clientcmd.WriteToFile(*kc, path); err != nil {
 		t.Fatal(err)

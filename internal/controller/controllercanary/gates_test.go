@@ -41,11 +41,7 @@ func count(vs []v1alpha1.VersionCount, rev string) int64 {
 // object ever gets breaches analysis.reconcileTimeout and rolls back.
 func TestGatesStatusAndBreaches(t *testing.T) {
 	cfg, c, s := setup(t)
-	srv, err := canary.StartServer("127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = srv.Close() }()
+	srv := startServer(t)
 	ctx := context.Background()
 	if err := sample.Grant(ctx, c, "sample-v1", "sample-v2"); err != nil {
 		t.Fatal(err)
