@@ -6,11 +6,11 @@ import "github.com/handover-dev/handover/api/v1alpha1"
 type DrainStep int
 
 const (
-	// DrainMove: change the owner now (and clear the drain labels).
+	// DrainMove changes the owner now (and clear the drain labels).
 	DrainMove DrainStep = iota
-	// DrainMark: label the object LabelDrain=<to> and wait.
+	// DrainMark labels the object LabelDrain=<to> and wait.
 	DrainMark
-	// DrainWait: marked, not acknowledged yet.
+	// DrainWait waits: marked, not acknowledged yet.
 	DrainWait
 )
 
