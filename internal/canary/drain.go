@@ -6,9 +6,9 @@ import "github.com/handover-dev/handover/api/v1alpha1"
 type DrainStep int
 
 const (
-	// DrainMove changes the owner now (and clear the drain labels).
+	// DrainMove changes the owner now (and clears the drain labels).
 	DrainMove DrainStep = iota
-	// DrainMark labels the object LabelDrain=<to> and wait.
+	// DrainMark labels the object LabelDrain=<to> and waits.
 	DrainMark
 	// DrainWait waits: marked, not acknowledged yet.
 	DrainWait
