@@ -137,7 +137,9 @@ func (r *Reconciler) setCondition(ctx context.Context, cc *v1alpha1.ControllerCa
 	}
 	cc.Status.ObservedGeneration = cc.Generation
 	if err := r.Client.Status().Patch(ctx, cc, client.MergeFrom(base)); err != nil {
-		return fmt.Errorf("controllercanary %s: write condition %s: %w", cc.Name, typ, err)
+		err = fmt.Errorf("controllercanary %s: write condition %s: %w", cc.Name, typ, err)
+		r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, "StatusWriteFailed", "StatusWriteFailed", "%s", err.Error())
+		return err
 	}
 	return nil
 }
@@ -312,15 +314,13 @@ func (r *Reconciler) run(ctx context.Context, cc *v1alpha1.ControllerCanary, kin
 }
 
 // clearDegraded sets Degraded False once a plan could be built again (only
-// when the condition is there; a failed write is an event).
+// when the condition is there; a failed write is an event, see setCondition).
 func (r *Reconciler) clearDegraded(ctx context.Context, cc *v1alpha1.ControllerCanary) {
 	cur := &v1alpha1.ControllerCanary{}
 	if err := r.Reader.Get(ctx, client.ObjectKey{Name: cc.Name}, cur); err != nil || !meta.IsStatusConditionTrue(cur.Status.Conditions, v1alpha1.ConditionDegraded) {
 		return
 	}
-	if err := r.setCondition(ctx, cur, v1alpha1.ConditionDegraded, metav1.ConditionFalse, ReasonRunning, "plan built and running"); err != nil {
-		r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, "StatusWriteFailed", "StatusWriteFailed", "%s", err.Error())
-	}
+	_ = r.setCondition(ctx, cur, v1alpha1.ConditionDegraded, metav1.ConditionFalse, ReasonRunning, "plan built and running") // a failure is an event
 }
 
 // degraded reports err on cc: a Warning event and the Degraded condition
@@ -333,9 +333,7 @@ func (r *Reconciler) degraded(ctx context.Context, cc *v1alpha1.ControllerCanary
 		r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, "StatusWriteFailed", "StatusWriteFailed", "%s", gerr.Error())
 		return
 	}
-	if werr := r.setCondition(context.WithoutCancel(ctx), cur, v1alpha1.ConditionDegraded, metav1.ConditionTrue, reason, err.Error()); werr != nil {
-		r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, "StatusWriteFailed", "StatusWriteFailed", "%s", werr.Error())
-	}
+	_ = r.setCondition(context.WithoutCancel(ctx), cur, v1alpha1.ConditionDegraded, metav1.ConditionTrue, reason, err.Error()) // a failure is an event
 }
 
 // relabelConfig is cfg for the canary's objects: without a rate limit of
