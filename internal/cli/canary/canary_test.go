@@ -99,7 +99,7 @@ func TestVerbsOnRealAPIServer(t *testing.T) {
 	}
 	out, err = run(t, "status", "routes", "--kubeconfig", kc)
 	if err != nil || !strings.Contains(out, "revert true, paused false") || !strings.Contains(out, "owned  v1 30, v2 10") ||
-		!strings.Contains(out, "deletes in window  v1 0, v2 3") || !strings.Contains(out, "gate Reconciled       NotYet  7/10 objects of revision v2 reconciled") {
+		!strings.Contains(out, "deletes in window  v1 0, v2 3") || !strings.Contains(out, "gate Reconciled      NotYet  7/10 objects of revision v2 reconciled") {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
 	if _, err := run(t, "status", "nope", "--kubeconfig", kc); err == nil || !strings.Contains(err.Error(), "ControllerCanary nope") {
