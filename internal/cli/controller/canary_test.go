@@ -53,7 +53,9 @@ const (
 //     may touch routes only in team-a, reports Valid=False Forbidden with
 //     the field and an event, and changes nothing in team-a or team-b;
 //   - her canary limited to team-a runs to promotion at the API's default
-//     steps: every route in team-a is v2's, none in team-b was touched.
+//     steps (with the denied-writes gate on, which reads the apiserver's
+//     /metrics as the operator): every route in team-a is v2's, none in
+//     team-b was touched.
 func TestControllerCanaryLeastPrivilege(t *testing.T) {
 	cfg, _ := apiServerWithCRD(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -173,6 +175,9 @@ func TestControllerCanaryLeastPrivilege(t *testing.T) {
 	teamA := all.DeepCopy()
 	teamA.Name = "team-a"
 	teamA.Spec.Resources[0].NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: "team-a"}}
+	// The denied-writes gate reads kube-apiserver's /metrics as the
+	// operator's ServiceAccount (the generated ClusterRole grants it).
+	teamA.Spec.Analysis.MaxDeniedWrites = ptr.To[int32](1000)
 	if err := alice.Create(ctx, teamA); err != nil {
 		t.Fatal(err)
 	}
@@ -190,6 +195,15 @@ func TestControllerCanaryLeastPrivilege(t *testing.T) {
 		}
 	}
 	assertUntouched(ctx, t, admin, "team-b")
+	denied := false
+	for _, g := range got.Status.Gates {
+		if g.Name == canary.GateDeniedWrites {
+			denied = g.Verdict == "Done" && strings.Contains(g.Message, "analysis.maxDeniedWrites 1000")
+		}
+	}
+	if !denied {
+		t.Errorf("status.gates = %+v, want DeniedWrites Done from the scraped counter", got.Status.Gates)
+	}
 	if v2 := count(got.Status.Owned, "v2"); v2 != 10 {
 		t.Errorf("status.owned = %+v, want v2 owning the 10 routes of team-a", got.Status.Owned)
 	}
