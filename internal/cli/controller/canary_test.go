@@ -23,8 +23,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -34,6 +32,7 @@ import (
 	"github.com/handover-dev/handover/internal/canary"
 	"github.com/handover-dev/handover/internal/canary/sample"
 	"github.com/handover-dev/handover/internal/cli/kubeflags"
+	"github.com/handover-dev/handover/internal/testenv"
 )
 
 const (
@@ -117,7 +116,7 @@ func TestControllerCanaryLeastPrivilege(t *testing.T) {
 	alice := impersonating(t, cfg, s, requester)
 
 	o := &Options{
-		Kube: kubeflags.Flags{Kubeconfig: writeKubeconfigAs(t, cfg, operatorSA)}, MetricsAddr: "0", ProbeAddr: "0",
+		Kube: kubeflags.Flags{Kubeconfig: testenv.WriteKubeconfig(t, cfg, operatorSA)}, MetricsAddr: "0", ProbeAddr: "0",
 		GracefulShutdown: 10 * time.Second, Controller: ControllerOptions{MaxConcurrentReconciles: 1, PollInterval: time.Second},
 		Canary: CanaryOptions{WebhookAddr: "127.0.0.1:0"}, skipNameValidation: true,
 	}
@@ -274,22 +273,6 @@ func impersonating(t *testing.T, cfg *rest.Config, s *runtime.Scheme, user strin
 		t.Fatal(err)
 	}
 	return c
-}
-
-// writeKubeconfigAs writes a kubeconfig for cfg's admin certificate that
-// impersonates user (kubeconfig "as"; "" = none).
-func writeKubeconfigAs(t *testing.T, cfg *rest.Config, user string) string {
-	t.Helper()
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Impersonate: user}
-	kc.Contexts["admin"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "admin"}
-	kc.CurrentContext = "admin"
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*kc, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // decodeFile decodes every document of a YAML file into typed objects

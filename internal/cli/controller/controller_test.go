@@ -59,7 +59,7 @@ func freeAddr(t *testing.T) string {
 
 func writeKubeconfig(t *testing.T, cfg *rest.Config) string {
 	t.Helper()
-	return writeKubeconfigAs(t, cfg, "")
+	return testenv.WriteKubeconfig(t, cfg, "")
 }
 
 func httpGet(ctx context.Context, url string) (int, string, error) {
