@@ -278,3 +278,20 @@ func TestNextDrainStep(t *testing.T) {
 		})
 	}
 }
+
+func TestLedgerRestoreOpensWithoutCallback(t *testing.T) {
+	t.Parallel()
+	calls := 0
+	l := NewLedger(Budget{MaxDeletes: 3, Window: time.Minute}, nil, func(string, Trip) { calls++ })
+	at := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	l.Restore("v2", Trip{At: at, Reason: "delete 4 exceeds"})
+	if tr, open := l.Tripped("v2"); !open || !tr.At.Equal(at) {
+		t.Fatalf("Tripped after Restore = %+v %v", tr, open)
+	}
+	if ok, reason := l.Delete("v2"); ok || !strings.Contains(reason, "breaker is open") {
+		t.Fatalf("a restored breaker let a delete through: %v %q", ok, reason)
+	}
+	if calls != 0 {
+		t.Fatalf("onTrip called %d times for a restored breaker", calls)
+	}
+}

@@ -122,3 +122,39 @@ func TestGatesStatusAndBreaches(t *testing.T) {
 		t.Errorf("after the rollback v2 owns %d routes", n)
 	}
 }
+
+// TestBreakerSurvivesRestart: the breaker opened (status.breaker) while a
+// step held; the controller is killed before its plan rolled back. The new
+// controller (a new leader, a fresh process) resumes the plan with the
+// breaker still open, so the step fails and the plan rolls back.
+func TestBreakerSurvivesRestart(t *testing.T) {
+	cfg, c, s := setup(t)
+	srv := startServer(t)
+	ctx := context.Background()
+	stop := startManager(t, cfg, s, srv)
+	cc := newCanary("restart")
+	cc.Spec.Steps = []v1alpha1.CanaryStep{{Weight: 50, Pause: &metav1.Duration{Duration: time.Hour}}, {Weight: 100}}
+	if err := c.Create(ctx, cc); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, c, "restart", "the pause of step 1", func(cc *v1alpha1.ControllerCanary) bool { return cc.Status.PauseStartedAt != nil })
+	stop()
+	// What the former leader's ledger wrote when the canary's delete went
+	// over the budget.
+	got := &v1alpha1.ControllerCanary{}
+	if err := c.Get(ctx, client.ObjectKey{Name: "restart"}, got); err != nil {
+		t.Fatal(err)
+	}
+	got.Status.Breaker = v1alpha1.BreakerStatus{Open: true, Revision: "v2", Reason: "delete 11 in the last 1m0s exceeds deletionBudget.maxDeletes 10", OpenedAt: &metav1.Time{Time: time.Now()}}
+	if err := c.Status().Update(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	startManager(t, cfg, s, srv)
+	got = waitFor(t, c, "restart", "RolledBack", func(cc *v1alpha1.ControllerCanary) bool { return cc.Status.Outcome != "" })
+	if got.Status.Outcome != "RolledBack" || !strings.Contains(got.Status.RollbackReason, "deletion breaker tripped") {
+		t.Fatalf("outcome %s, rollback reason %q: want RolledBack by the carried-over breaker", got.Status.Outcome, got.Status.RollbackReason)
+	}
+	if n := labelled(t, c, "v2"); n != 0 {
+		t.Fatalf("after the rollback v2 owns %d routes", n)
+	}
+}

@@ -232,6 +232,15 @@ func (r *Reconciler) Stop() {
 func (r *Reconciler) run(ctx context.Context, cc *v1alpha1.ControllerCanary, kinds []schema.GroupVersionKind) {
 	logger := log.FromContext(ctx).WithValues("controllercanary", cc.Name)
 	ledger := r.ledger(cc)
+	// A breaker that opened under another process (the former leader)
+	// stays open: the resumed plan must fail and roll back.
+	if cur := (&v1alpha1.ControllerCanary{}); r.Reader.Get(ctx, client.ObjectKey{Name: cc.Name}, cur) == nil && cur.Status.Breaker.Open {
+		t := canary.Trip{Reason: cur.Status.Breaker.Reason}
+		if cur.Status.Breaker.OpenedAt != nil {
+			t.At = cur.Status.Breaker.OpenedAt.Time
+		}
+		ledger.Restore(cur.Status.Breaker.Revision, t)
+	}
 	kindMap := map[schema.GroupKind]schema.GroupVersionKind{}
 	for _, k := range kinds[:len(cc.Spec.Resources)] {
 		kindMap[k.GroupKind()] = k
