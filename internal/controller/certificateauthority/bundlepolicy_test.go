@@ -27,7 +27,7 @@ func policyCA(name, probeAddr string, maxCAs int32, grace time.Duration) *v1alph
 			BundlePolicy: v1alpha1.BundlePolicy{MaxCAs: maxCAs},
 			Certificates: []v1alpha1.CertificateSpec{
 				{SecretName: "gw-tls", DNSNames: []string{"gw.test"}},
-				{SecretName: "batch-tls", CommonName: "batch"},
+				{SecretName: "batch-tls", CommonName: "batch", Usages: []v1alpha1.Usage{v1alpha1.UsageClient}},
 			},
 			Consumers: []v1alpha1.Consumer{{Name: "gw", Kind: "Deployment", WorkloadName: "gw", Reload: v1alpha1.ReloadHot,
 				Probe: &v1alpha1.ConsumerProbe{Address: probeAddr, ServerName: "gw.test"}}},
