@@ -79,6 +79,14 @@ func TestNamespaceSelectorFollows100Namespaces(t *testing.T) {
 	if err := e.c.Create(ctx, cca); err != nil {
 		t.Fatal(err)
 	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if err := e.c.Get(ctx, types.NamespacedName{Namespace: "trust-home", Name: "org"}, &v1alpha1.CertificateAuthority{}); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the run-as CertificateAuthority trust-home/org was never created")
+		}
+	}
 	ca := e.waitFor(t, "trust-home", "org", 180*time.Second, "100 namespaces reached", func(ca *v1alpha1.CertificateAuthority) bool {
 		return ready(ca) && ca.Status.TrustBundleNamespaces == 100
 	})
