@@ -3,7 +3,6 @@ package certificateauthority_test
 import (
 	"context"
 	"crypto/x509"
-	"reflect"
 	"testing"
 	"time"
 
@@ -96,25 +95,13 @@ func secretCert(t *testing.T, c client.Client, name string) *x509.Certificate {
 // and handover's trust bundle.
 func startMergedMount(t *testing.T, c client.Client, leaf, bundle string, delay time.Duration) *mount {
 	t.Helper()
-	m := &mount{}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go func() {
-		var seen map[string][]byte
-		for ctx.Err() == nil {
-			l, b := &corev1.Secret{}, &corev1.Secret{}
-			if c.Get(ctx, types.NamespacedName{Namespace: cmNS, Name: leaf}, l) == nil &&
-				c.Get(ctx, types.NamespacedName{Namespace: cmNS, Name: bundle}, b) == nil {
-				data := map[string][]byte{"tls.crt": l.Data["tls.crt"], "tls.key": l.Data["tls.key"], "ca.crt": b.Data["ca.crt"]}
-				if !reflect.DeepEqual(data, seen) {
-					seen = data
-					time.AfterFunc(delay, func() { m.mu.Lock(); m.data = data; m.mu.Unlock() })
-				}
-			}
-			time.Sleep(50 * time.Millisecond)
+	return startMountOf(t, delay, func(ctx context.Context) (map[string][]byte, bool) {
+		l, b := &corev1.Secret{}, &corev1.Secret{}
+		if c.Get(ctx, types.NamespacedName{Namespace: cmNS, Name: leaf}, l) != nil || c.Get(ctx, types.NamespacedName{Namespace: cmNS, Name: bundle}, b) != nil {
+			return nil, false
 		}
-	}()
-	return m
+		return map[string][]byte{"tls.crt": l.Data["tls.crt"], "tls.key": l.Data["tls.key"], "ca.crt": b.Data["ca.crt"]}, true
+	})
 }
 
 // Seed 000 with the real cert-manager: cert-manager owns the root (a
@@ -210,14 +197,7 @@ func TestCertManagerRootRotationStagedByHandover(t *testing.T) {
 	waitLeaves("first publish", root1)
 
 	tr := startTraffic(t, addr, "gw.test", clientMount)
-	deadline := time.Now().Add(30 * time.Second)
-	for ok, _, _ := tr.snapshot(); ok == 0; ok, _, _ = tr.snapshot() {
-		if time.Now().After(deadline) {
-			_, _, last := tr.snapshot()
-			t.Fatalf("live traffic never succeeded: %v", last)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	tr.waitFlowing(t)
 
 	// cert-manager rotates the root (a new key: rotationPolicy Always).
 	cmRenew(t, e.c, "klm-root")

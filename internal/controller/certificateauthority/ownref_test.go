@@ -2,18 +2,13 @@ package certificateauthority_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
 	"github.com/handover-dev/handover/internal/testenv"
@@ -27,24 +22,7 @@ func newClusterEnv(t *testing.T) *env {
 	if testing.Short() {
 		t.Skip("integration test against a real cluster")
 	}
-	cl := testenv.StartCluster(t, testenv.ClusterOptions{})
-	cfg := cl.RESTConfig
-	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{
-		Paths: []string{filepath.Join("..", "..", "..", "config", "crd", "bases")}, ErrorIfPathMissing: true,
-	}); err != nil {
-		t.Fatalf("install CRDs: %v", err)
-	}
-	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme} {
-		if err := add(scheme); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{cfg: cfg, scheme: scheme, c: c}
+	return envOn(t, testenv.StartCluster(t, testenv.ClusterOptions{}).RESTConfig)
 }
 
 // Deleting a CertificateAuthority deletes its managed copy (the CA keys)
