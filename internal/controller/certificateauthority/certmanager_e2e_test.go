@@ -31,6 +31,11 @@ func cmObject(kind, name string, spec map[string]any) *unstructured.Unstructured
 	return u
 }
 
+func withLabels(u *unstructured.Unstructured, l map[string]string) *unstructured.Unstructured {
+	u.SetLabels(l)
+	return u
+}
+
 // cmRenew triggers re-issuance of Certificate name as `cmctl renew` does.
 func cmRenew(t *testing.T, c client.Client, name string) {
 	t.Helper()
@@ -134,11 +139,11 @@ func TestCertManagerRootRotationStagedByHandover(t *testing.T) {
 			"privateKey": map[string]any{"algorithm": "ECDSA", "size": int64(256)},
 			"issuerRef":  map[string]any{"name": "klm-handover", "kind": "Issuer"},
 		}),
-		cmObject("Certificate", "client", map[string]any{
+		withLabels(cmObject("Certificate", "client", map[string]any{
 			"secretName": "client-tls", "commonName": "client", "usages": []any{"client auth"},
 			"privateKey": map[string]any{"algorithm": "ECDSA", "size": int64(256)},
 			"issuerRef":  map[string]any{"name": "klm-handover", "kind": "Issuer"},
-		}),
+		}), map[string]string{"handover.dev/ca": "klm"}),
 	} {
 		if err := e.c.Create(ctx, o); err != nil {
 			t.Fatalf("create %s %s: %v", o.GetKind(), o.GetName(), err)
@@ -166,7 +171,9 @@ func TestCertManagerRootRotationStagedByHandover(t *testing.T) {
 		Spec: v1alpha1.CertificateAuthoritySpec{
 			Source:       v1alpha1.CASource{SecretRef: &v1alpha1.CASecretRef{Name: "klm-root"}},
 			TrustBundles: []v1alpha1.TrustBundleTarget{{Kind: v1alpha1.TargetSecret, Name: "klm-ca-bundle"}},
-			CertManager:  &v1alpha1.CertManagerLeaves{Certificates: []string{"gateway", "client"}},
+			// One by name, one by label: both ways of naming them.
+			CertManager: &v1alpha1.CertManagerLeaves{Certificates: []string{"gateway"},
+				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"handover.dev/ca": "klm"}}},
 			Consumers: []v1alpha1.Consumer{
 				{Name: "gateway", Kind: "Deployment", WorkloadName: "gateway", Reload: v1alpha1.ReloadHot,
 					Probe: &v1alpha1.ConsumerProbe{Address: addr, ServerName: "gw.test"}},
