@@ -166,3 +166,33 @@ func TestNamespaceSelectorRefusedOnANamespacedCA(t *testing.T) {
 		t.Fatal("a refused object got a managed copy")
 	}
 }
+
+// spec.certManager naming a Certificate on a cluster without cert-manager:
+// Degraded ConsumerNotFound naming the field, nothing written.
+func TestCertManagerCertificateMissingIsBadInput(t *testing.T) {
+	e := newEnv(t)
+	e.namespace(t, ns)
+	e.startManager(t, nil, false)
+	ca := &v1alpha1.CertificateAuthority{
+		ObjectMeta: metav1.ObjectMeta{Name: "cm", Namespace: ns},
+		Spec: v1alpha1.CertificateAuthoritySpec{
+			Source:      v1alpha1.CASource{Generate: &v1alpha1.GenerateSource{}},
+			CertManager: &v1alpha1.CertManagerLeaves{Certificates: []string{"gateway"}},
+		},
+	}
+	if err := e.c.Create(context.Background(), ca); err != nil {
+		t.Fatal(err)
+	}
+	got := e.waitFor(t, ns, "cm", 60*time.Second, "Degraded ConsumerNotFound", func(ca *v1alpha1.CertificateAuthority) bool {
+		c := condition(ca, v1alpha1.ConditionDegraded)
+		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == "ConsumerNotFound"
+	})
+	if c := condition(got, v1alpha1.ConditionDegraded); !strings.Contains(c.Message, "spec.certManager.certificates") || !strings.Contains(c.Message, "app/gateway") {
+		t.Fatalf("message %q does not name the field and the Certificate", c.Message)
+	}
+	for _, name := range []string{"cm-handover-ca", "cm-handover-issuer"} {
+		if err := e.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, &corev1.Secret{}); err == nil {
+			t.Fatalf("bad input wrote Secret %s", name)
+		}
+	}
+}
