@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"math"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -68,7 +69,7 @@ func (r *Reconciler) expandTargets(ctx context.Context, ca *v1alpha1.Certificate
 			reached[ns.Name] = true
 		}
 	}
-	return out, int32(len(reached)), nil
+	return out, int32(min(len(reached), math.MaxInt32)), nil
 }
 
 // followSelected writes the resting bundle to the targets a
