@@ -8,8 +8,10 @@ import (
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -72,38 +74,57 @@ func (r *Reconciler) expandTargets(ctx context.Context, ca *v1alpha1.Certificate
 	return out, int32(min(len(reached), math.MaxInt32)), nil
 }
 
-// followSelected writes the resting bundle to the targets a
-// namespaceSelector reaches while no rotation runs and the active CA is
-// published: a namespace that appeared (or an object deleted) since the
-// last publish gets the bundle within this reconcile. Targets already
-// holding it are not written (the backend skips equal content). During a
-// rotation its worker's targets are fixed when it starts; a namespace that
-// appears meanwhile is served by the first reconcile after it ends.
+// followSelected keeps the targets a namespaceSelector reaches in step
+// with the others, so a namespace that appeared (or an object deleted)
+// since the last publish gets the bundle within this reconcile:
+//
+//   - no rotation runs and the active CA is published: every selected target
+//     gets the resting bundle (trust.Bundle over the active, previous and
+//     retired CAs at rotation.RestingCap); targets already holding it are
+//     not written (the backend skips equal content);
+//   - a rotation runs: its worker's targets were fixed when it started, so
+//     only selected targets that are missing (no object, or no key) are
+//     written, with the overlap bundle (the same CAs at maxCAs), which
+//     trusts every leaf of the rotation at any step; when the rotation ends
+//     the first case brings them to the resting bundle.
 func (r *Reconciler) followSelected(ctx context.Context, orig, ca *v1alpha1.CertificateAuthority, cp *managedCopy) error {
 	if !hasSelectorTargets(orig) || cp == nil {
 		return nil
 	}
-	if rot := ca.Status.Rotation; rot != nil && rot.Outcome == "" {
+	rot := ca.Status.Rotation
+	rotating := rot != nil && rot.Outcome == ""
+	if !rotating && cp.ann(AnnotationPublished) != trust.Fingerprint(cp.active.Cert) {
 		return nil
 	}
-	if cp.ann(AnnotationPublished) != trust.Fingerprint(cp.active.Cert) {
-		return nil
+	limit := rotation.RestingCap(maxCAsOf(ca))
+	if rotating {
+		limit = maxCAsOf(ca)
 	}
-	in := trust.BundleInput{Active: cp.active.Cert, Now: r.Clock.Now(), MaxCAs: rotation.RestingCap(maxCAsOf(ca))}
+	in := trust.BundleInput{Active: cp.active.Cert, Now: r.Clock.Now(), MaxCAs: limit}
 	if cp.previous != nil && modeOf(ca) == v1alpha1.ModeManaged {
 		in.Previous = append([]*x509.Certificate{cp.previous.Cert}, cp.retired...)
 	}
 	certs, err := trust.Bundle(in)
 	if err != nil {
-		return fmt.Errorf("resting trust bundle: %w", err)
+		return fmt.Errorf("trust bundle for namespaceSelector targets: %w", err)
 	}
 	only := ca.DeepCopy()
 	only.Spec.TrustBundles = nil
 	only.Spec.Certificates, only.Spec.Consumers, only.Spec.CertManager = nil, nil, nil
 	for _, t := range ca.Spec.TrustBundles {
-		if selectedByOrig(orig, t) {
-			only.Spec.TrustBundles = append(only.Spec.TrustBundles, t)
+		if !selectedByOrig(orig, t) {
+			continue
 		}
+		if rotating {
+			missing, err := r.targetMissing(ctx, t)
+			if err != nil {
+				return err
+			}
+			if !missing {
+				continue
+			}
+		}
+		only.Spec.TrustBundles = append(only.Spec.TrustBundles, t)
 	}
 	if len(only.Spec.TrustBundles) == 0 {
 		return nil
@@ -116,6 +137,33 @@ func (r *Reconciler) followSelected(ctx context.Context, orig, ca *v1alpha1.Cert
 		return fmt.Errorf("publish the trust bundle to namespaceSelector targets: %w", err)
 	}
 	return nil
+}
+
+// targetMissing reports (from the manager's cache) whether target t does
+// not exist or lacks its key.
+func (r *Reconciler) targetMissing(ctx context.Context, t v1alpha1.TrustBundleTarget) (bool, error) {
+	key := types.NamespacedName{Namespace: t.Namespace, Name: t.Name}
+	k := keyOr(t.Key, "ca.crt")
+	var has bool
+	var err error
+	if t.Kind == v1alpha1.TargetConfigMap {
+		cm := &corev1.ConfigMap{}
+		if err = r.Client.Get(ctx, key, cm); err == nil {
+			has = cm.Data[k] != ""
+		}
+	} else {
+		s := &corev1.Secret{}
+		if err = r.Client.Get(ctx, key, s); err == nil {
+			has = len(s.Data[k]) > 0
+		}
+	}
+	switch {
+	case apierrors.IsNotFound(err):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("read %s %s: %w", t.Kind, key, err)
+	}
+	return !has, nil
 }
 
 // selectedByOrig reports whether the expanded entry t came from a

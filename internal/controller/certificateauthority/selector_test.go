@@ -196,3 +196,100 @@ func TestCertManagerCertificateMissingIsBadInput(t *testing.T) {
 		}
 	}
 }
+
+// A namespace created while a rotation runs gets the overlap bundle (it
+// trusts the leaves of both CAs at any step) within a reconcile, not after
+// the grace period; the rotation's end brings it to the resting bundle.
+func TestNamespaceSelectorFollowsDuringARotation(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	home := "trust-home"
+	e.namespace(t, home)
+	e.deployment(t, home, "gw", map[string]string{"app": "gw"})
+	addr := serveMTLS(t, startMount(t, e.c, home, "gw-tls", 200*time.Millisecond))
+	e.startManager(t, nil, false)
+	sel := &metav1.LabelSelector{MatchLabels: map[string]string{"trust": "org"}}
+	cca := &v1alpha1.ClusterCertificateAuthority{
+		ObjectMeta: metav1.ObjectMeta{Name: "org"},
+		Spec: v1alpha1.ClusterCertificateAuthoritySpec{
+			Namespace: home,
+			CertificateAuthoritySpec: v1alpha1.CertificateAuthoritySpec{
+				Source:       v1alpha1.CASource{Generate: &v1alpha1.GenerateSource{}},
+				TrustBundles: []v1alpha1.TrustBundleTarget{{Kind: v1alpha1.TargetConfigMap, Name: "org-ca", NamespaceSelector: sel}},
+				Certificates: []v1alpha1.CertificateSpec{{SecretName: "gw-tls", DNSNames: []string{"gw.test"}}},
+				Consumers: []v1alpha1.Consumer{{Name: "gw", Kind: "Deployment", WorkloadName: "gw", Reload: v1alpha1.ReloadHot,
+					Probe: &v1alpha1.ConsumerProbe{Address: addr, ServerName: "gw.test"}}},
+				PropagationTimeout: v1alpha1.NewDuration(time.Second),
+				GracePeriod:        v1alpha1.NewDuration(20 * time.Second),
+			},
+		},
+	}
+	if err := e.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "early", Labels: sel.MatchLabels}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.c.Create(ctx, cca); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if err := e.c.Get(ctx, types.NamespacedName{Namespace: home, Name: "org"}, &v1alpha1.CertificateAuthority{}); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the run-as CertificateAuthority was never created")
+		}
+	}
+	ca := e.waitFor(t, home, "org", 60*time.Second, "first publish", func(ca *v1alpha1.CertificateAuthority) bool {
+		return ready(ca) && ca.Status.TrustBundleNamespaces == 1
+	})
+	first := ca.Status.Active.Fingerprint
+
+	if err := e.c.Get(ctx, types.NamespacedName{Name: "org"}, cca); err != nil {
+		t.Fatal(err)
+	}
+	cca.Annotations = map[string]string{v1alpha1.AnnotationRotate: "1"}
+	if err := e.c.Update(ctx, cca); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor(t, home, "org", 90*time.Second, "the grace step", func(ca *v1alpha1.CertificateAuthority) bool {
+		return ca.Status.Rotation != nil && ca.Status.Rotation.Phase == "keep-previous-ca-for-grace-period"
+	})
+	if err := e.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "late", Labels: sel.MatchLabels}}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		cm := &corev1.ConfigMap{}
+		if err := e.c.Get(ctx, types.NamespacedName{Namespace: "late", Name: "org-ca"}, cm); err == nil {
+			got = fingerprints(t, []byte(cm.Data["ca.crt"]))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the namespace created during the rotation got no bundle")
+		}
+	}
+	cur := e.get(t, home, "org")
+	if r := cur.Status.Rotation; r == nil || r.Outcome != "" {
+		t.Fatalf("the rotation ended before the check (rotation %+v); the 20s grace period is too short for this machine", r)
+	}
+	if len(got) != 2 || got[0] != cur.Status.Active.Fingerprint || got[1] != first {
+		t.Fatalf("bundle of a namespace created during the rotation = %v, want the overlap [new, %s]", got, first)
+	}
+	done := e.waitFor(t, home, "org", 90*time.Second, "rotation ends", rotatedFrom(first))
+	for _, n := range []string{"early", "late"} {
+		cm := &corev1.ConfigMap{}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if err := e.c.Get(ctx, types.NamespacedName{Namespace: n, Name: "org-ca"}, cm); err != nil {
+				t.Fatal(err)
+			}
+			fps := fingerprints(t, []byte(cm.Data["ca.crt"]))
+			if len(fps) == 1 && fps[0] == done.Status.Active.Fingerprint {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("namespace %s bundle after the rotation = %v, want [%s]", n, fps, done.Status.Active.Fingerprint)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
