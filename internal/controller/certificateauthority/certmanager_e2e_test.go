@@ -15,6 +15,7 @@ import (
 
 	"github.com/handover-dev/handover/api/v1alpha1"
 	"github.com/handover-dev/handover/internal/controller/certificateauthority"
+	"github.com/handover-dev/handover/internal/rotation"
 	"github.com/handover-dev/handover/internal/testenv"
 	"github.com/handover-dev/handover/internal/trust"
 )
@@ -207,6 +208,9 @@ func TestCertManagerRootRotationStagedByHandover(t *testing.T) {
 	tr.waitFlowing(t)
 
 	// cert-manager rotates the root (a new key: rotationPolicy Always).
+	// Before the switch-leaves step neither the issuer Secret nor the
+	// leaves may move to the new root: sample them with the phase.
+	steps := sampleSteps(t, e.c, root1)
 	cmRenew(t, e.c, "klm-root")
 	var root2 *x509.Certificate
 	rotated := e.waitFor(t, cmNS, "klm", 180*time.Second, "staged rotation to cert-manager's new root", func(ca *v1alpha1.CertificateAuthority) bool {
@@ -215,6 +219,7 @@ func TestCertManagerRootRotationStagedByHandover(t *testing.T) {
 		}
 		return rotatedFrom(trust.Fingerprint(root1))(ca)
 	})
+	steps.check(t)
 	root2 = secretCert(t, e.c, "klm-root")
 	if rotated.Status.Active.Fingerprint != trust.Fingerprint(root2) || rotated.Status.Rotation.Trigger != certificateauthority.TriggerSourceChanged {
 		t.Fatalf("rotation %+v to %s, want source-changed to cert-manager's new root %s", rotated.Status.Rotation, rotated.Status.Active.Fingerprint, trust.Fingerprint(root2))
@@ -255,4 +260,74 @@ func secretDataIn(t *testing.T, c client.Client, namespace, name string) map[str
 		t.Fatal(err)
 	}
 	return s.Data
+}
+
+// stepSampler records, every 50ms, whether the issuer Secret and the
+// gateway's leaf still hold the old root, and the rotation's phase read
+// after them (so a phase is never older than the Secrets it is paired with).
+type stepSampler struct {
+	stop    chan struct{}
+	done    chan struct{}
+	early   int      // samples taken before the switch-leaves step
+	touched []string // phases in which something had already moved
+}
+
+func sampleSteps(t *testing.T, c client.Client, old *x509.Certificate) *stepSampler {
+	t.Helper()
+	s := &stepSampler{stop: make(chan struct{}), done: make(chan struct{})}
+	oldFP := trust.Fingerprint(old)
+	go func() {
+		defer close(s.done)
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			leafOld := leafIssuer(c, "gateway-tls", old) == oldFP
+			iss := &corev1.Secret{}
+			issuerOld := false
+			if c.Get(context.Background(), types.NamespacedName{Namespace: cmNS, Name: "klm-handover-issuer"}, iss) == nil {
+				if certs, err := trust.ParseCertificates(iss.Data["tls.crt"]); err == nil {
+					issuerOld = trust.Fingerprint(certs[0]) == oldFP
+				}
+			}
+			ca := &v1alpha1.CertificateAuthority{}
+			if c.Get(context.Background(), types.NamespacedName{Namespace: cmNS, Name: "klm"}, ca) != nil || ca.Status.Rotation == nil || ca.Status.Rotation.Outcome != "" {
+				continue
+			}
+			switch ph := ca.Status.Rotation.Phase; ph {
+			case rotation.StepAddCA, rotation.StepTrustNewCA:
+				s.early++
+				if !leafOld || !issuerOld {
+					s.touched = append(s.touched, ph)
+				}
+			}
+		}
+	}()
+	t.Cleanup(s.halt)
+	return s
+}
+
+func (s *stepSampler) halt() {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	<-s.done
+}
+
+// check fails when the issuer Secret or a leaf moved to the new CA before
+// the switch-leaves step, or when no sample fell before it.
+func (s *stepSampler) check(t *testing.T) {
+	t.Helper()
+	s.halt()
+	if len(s.touched) > 0 {
+		t.Fatalf("issuer Secret or leaf moved to the new root before %s (phases %v)", rotation.StepSwitchLeaves, s.touched)
+	}
+	if s.early == 0 {
+		t.Fatalf("no sample before %s: nothing checked", rotation.StepSwitchLeaves)
+	}
+	t.Logf("%d samples before %s: issuer Secret and leaf still on the old root", s.early, rotation.StepSwitchLeaves)
 }
