@@ -79,14 +79,7 @@ func TestNamespaceSelectorFollows100Namespaces(t *testing.T) {
 	if err := e.c.Create(ctx, cca); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if err := e.c.Get(ctx, types.NamespacedName{Namespace: "trust-home", Name: "org"}, &v1alpha1.CertificateAuthority{}); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the run-as CertificateAuthority trust-home/org was never created")
-		}
-	}
+	e.waitExists(t, "trust-home", "org")
 	ca := e.waitFor(t, "trust-home", "org", 180*time.Second, "100 namespaces reached", func(ca *v1alpha1.CertificateAuthority) bool {
 		return ready(ca) && ca.Status.TrustBundleNamespaces == 100
 	})
@@ -230,14 +223,7 @@ func TestNamespaceSelectorFollowsDuringARotation(t *testing.T) {
 	if err := e.c.Create(ctx, cca); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if err := e.c.Get(ctx, types.NamespacedName{Namespace: home, Name: "org"}, &v1alpha1.CertificateAuthority{}); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the run-as CertificateAuthority was never created")
-		}
-	}
+	e.waitExists(t, home, "org")
 	ca := e.waitFor(t, home, "org", 60*time.Second, "first publish", func(ca *v1alpha1.CertificateAuthority) bool {
 		return ready(ca) && ca.Status.TrustBundleNamespaces == 1
 	})
@@ -290,6 +276,20 @@ func TestNamespaceSelectorFollowsDuringARotation(t *testing.T) {
 				t.Fatalf("namespace %s bundle after the rotation = %v, want [%s]", n, fps, done.Status.Active.Fingerprint)
 			}
 			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// waitExists waits (at most 60s) until CertificateAuthority ns/name exists,
+// e.g. the run-as object of a ClusterCertificateAuthority.
+func (e *env) waitExists(t *testing.T, ns, name string) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if err := e.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, &v1alpha1.CertificateAuthority{}); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("CertificateAuthority %s/%s was never created", ns, name)
 		}
 	}
 }
