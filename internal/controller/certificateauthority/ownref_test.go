@@ -87,3 +87,41 @@ func TestDeletingACARemovesItsManagedCopyUnlessRetained(t *testing.T) {
 		t.Fatalf("retained managed copy: %v", err)
 	}
 }
+
+// An existing managed copy without the owner reference (written by an
+// earlier version, or while spec.retainManagedCopy was set) gets it at the
+// next reconcile; setting retainManagedCopy removes it again.
+func TestManagedCopyOwnerFollowsRetain(t *testing.T) {
+	e := newEnv(t)
+	e.namespace(t, ns)
+	e.startManager(t, nil, false)
+	ctx := context.Background()
+	ca := &v1alpha1.CertificateAuthority{
+		ObjectMeta: metav1.ObjectMeta{Name: "toggle", Namespace: ns},
+		Spec:       v1alpha1.CertificateAuthoritySpec{Source: v1alpha1.CASource{Generate: &v1alpha1.GenerateSource{}}, RetainManagedCopy: true},
+	}
+	if err := e.c.Create(ctx, ca); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor(t, ns, "toggle", 60*time.Second, "first publish", func(ca *v1alpha1.CertificateAuthority) bool { return ready(ca) && ca.Status.Active != nil })
+	owned := func() bool {
+		s := &corev1.Secret{}
+		if err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "toggle-handover-ca"}, s); err != nil {
+			t.Fatal(err)
+		}
+		return len(s.OwnerReferences) == 1 && s.OwnerReferences[0].Name == "toggle"
+	}
+	waitOwned := func(want bool) {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); owned() != want; time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("managed copy owned = %v, want %v", !want, want)
+			}
+		}
+	}
+	waitOwned(false)
+	e.update(t, ns, "toggle", func(ca *v1alpha1.CertificateAuthority) { ca.Spec.RetainManagedCopy = false })
+	waitOwned(true)
+	e.update(t, ns, "toggle", func(ca *v1alpha1.CertificateAuthority) { ca.Spec.RetainManagedCopy = true })
+	waitOwned(false)
+}
