@@ -127,9 +127,10 @@ type CertificateAuthorityStatus struct {
 	// Active is the CA that signs new leaves.
 	// +optional
 	Active *CAInfo `json:"active,omitempty"`
-	// Previous is the CA before Active, newest first. handover keeps it,
-	// with its key, in the managed copy so that a revert can rotate back to
-	// it; after a rotation's grace period it is no longer in the trust bundle.
+	// Previous are the CAs before Active, newest first. handover keeps the
+	// first, with its key, in the managed copy so that a revert can rotate
+	// back to it, and the certificates (no keys) of as many older ones as
+	// spec.bundlePolicy.maxCAs keeps in the trust bundle.
 	// +listType=atomic
 	// +optional
 	Previous []CAInfo `json:"previous,omitempty"`
@@ -148,6 +149,10 @@ type CertificateAuthorityStatus struct {
 	// ConsumersConverged reads like "3/4 on generation 5".
 	// +optional
 	ConsumersConverged string `json:"consumersConverged,omitempty"`
+	// TrustBundleNamespaces counts the namespaces that spec.trustBundles
+	// namespaceSelector entries reach now.
+	// +optional
+	TrustBundleNamespaces int32 `json:"trustBundleNamespaces,omitempty"`
 	// UndeclaredConsumers are pods that mount a target (a trust bundle or a
 	// leaf Secret of this CA) but are not declared
 	// in spec.consumers; a rotation may break them.

@@ -86,6 +86,42 @@ type CertificateAuthoritySpec struct {
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9.]+(ns|us|µs|ms|s|m|h))+$') || duration(self) <= duration('720h')",message="must be at most 720h"
 	// +optional
 	GracePeriod *Duration `json:"gracePeriod,omitempty"`
+
+	// CertManager names existing cert-manager Certificates whose Issuer signs
+	// with this CA (a CA Issuer reading the issuer Secret handover keeps):
+	// handover re-issues them at the switch-leaves step the way
+	// `cmctl renew` does and waits until each Secret holds a leaf from the
+	// new CA. See docs/operator.md.
+	// +optional
+	CertManager *CertManagerLeaves `json:"certManager,omitempty"`
+
+	// RetainManagedCopy keeps the managed copy Secret (it holds the CA
+	// private keys) and the cert-manager issuer Secret when the
+	// CertificateAuthority is deleted. Default false: both carry an owner
+	// reference to this object and the garbage collector deletes them with it.
+	// +optional
+	RetainManagedCopy bool `json:"retainManagedCopy,omitempty"`
+}
+
+// CertManagerLeaves selects cert-manager Certificates (cert-manager.io/v1)
+// in the object's namespace whose leaves this CA signs.
+// +kubebuilder:validation:XValidation:rule="has(self.certificates) || has(self.selector)",message="set certificates or selector"
+type CertManagerLeaves struct {
+	// IssuerSecretName is the Secret (tls.crt, tls.key, ca.crt) handover
+	// keeps holding the CA that issues leaves now: the active CA from the
+	// switch-leaves step on, the previous one before it. Point the CA
+	// Issuer's spec.ca.secretName at it. Default "<name>-handover-issuer".
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	IssuerSecretName string `json:"issuerSecretName,omitempty"`
+	// Certificates are Certificate names.
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=256
+	// +optional
+	Certificates []string `json:"certificates,omitempty"`
+	// Selector selects Certificates by label.
+	// +optional
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
 }
 
 // CASource names exactly one origin of the CA.
@@ -178,6 +214,13 @@ type TrustBundleTarget struct {
 	// is refused (condition NamespaceForbidden) and nothing is written.
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
+	// NamespaceSelector writes the bundle to an object of this name in every
+	// namespace whose labels match (like trust-manager's Bundle), following
+	// namespaces as they come and go; status.trustBundleNamespaces counts
+	// them. Exclusive with namespace. It reaches other namespaces, so only a
+	// ClusterCertificateAuthority may use it (NamespaceForbidden otherwise).
+	// +optional
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
 	// Key is the data key that holds the PEM bundle. Default "ca.crt".
 	// +kubebuilder:default="ca.crt"
 	// +optional
@@ -186,13 +229,16 @@ type TrustBundleTarget struct {
 
 // BundlePolicy bounds the trust bundle.
 type BundlePolicy struct {
-	// MaxCAs is the most CAs a bundle holds (active first). handover keeps
-	// the active CA and at most one previous CA, so 2 is the largest value
-	// it supports; 1 (no overlap) is accepted only in mode Legacy. A CA that
-	// still signs a leaf in use is never dropped: the rotation waits instead.
+	// MaxCAs is the most CAs a bundle holds (active first), 1 to 8. During a
+	// rotation the bundle holds the new CA and up to MaxCAs-1 previous ones;
+	// after the grace period it drops to MaxCAs-1 CAs, so the next rotation
+	// fits (2: [new, previous] then [new]; 3 keeps one previous CA between
+	// rotations and two during one). 1 (no overlap) is accepted only in mode
+	// Legacy. A CA that still signs a leaf in use is never dropped: the
+	// rotation waits at the grace step instead, with the reason in status.
 	// +kubebuilder:default=2
 	// +kubebuilder:validation:Minimum=1
-	// +kubebuilder:validation:Maximum=2
+	// +kubebuilder:validation:Maximum=8
 	// +optional
 	MaxCAs int32 `json:"maxCAs,omitempty"`
 }

@@ -114,9 +114,12 @@ func TestCRDDefaultsAndValidation(t *testing.T) {
 		{"unknown target kind", func(ca *v1alpha1.CertificateAuthority) {
 			ca.Spec.TrustBundles = []v1alpha1.TrustBundleTarget{{Kind: "Volume", Name: "x"}}
 		}, "spec.trustBundles[0].kind"},
-		{"maxCAs above 2 (one previous CA is kept)", func(ca *v1alpha1.CertificateAuthority) {
-			ca.Spec.BundlePolicy.MaxCAs = 3
+		{"maxCAs above 8", func(ca *v1alpha1.CertificateAuthority) {
+			ca.Spec.BundlePolicy.MaxCAs = 9
 		}, "spec.bundlePolicy.maxCAs"},
+		{"certManager without certificates or selector", func(ca *v1alpha1.CertificateAuthority) {
+			ca.Spec.CertManager = &v1alpha1.CertManagerLeaves{IssuerSecretName: "x"}
+		}, "spec.certManager"},
 		{"duration not a duration", func(ca *v1alpha1.CertificateAuthority) {
 			ca.Spec.Source.Generate.Duration = dur(t, "abc")
 		}, "spec.source.generate.duration"},

@@ -3,10 +3,12 @@ package rotation
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/handover-dev/handover/internal/plan"
+	"github.com/handover-dev/handover/internal/trust"
 )
 
 // Step names of the staged plan (they key the checkpoint).
@@ -36,8 +38,10 @@ const (
 //     a leaf that chains to the new CA.
 //  4. restart load-once consumers still presenting an old leaf; gate:
 //     every consumer presents a new-CA leaf.
-//  5. keep the previous CA; gate: Grace since this step began.
-//  6. bundle [new]; gate: Propagation since the publish, and every
+//  5. keep the previous CA; gate: Grace since this step began, then the
+//     signer rule: no CA the next bundle drops signs a leaf in use
+//     (Spec.InUse; the reason names both while it waits).
+//  6. bundle [new] (plus Spec.Retained up to RestingCap); gate: Propagation since the publish, and every
 //     hot-reload consumer rejects the previous CA.
 //  7. restart load-once consumers still trusting the previous CA; gate:
 //     every consumer accepts the new CA and rejects the previous one.
@@ -62,9 +66,13 @@ func (r *Rotation) stagedPlan() (*plan.Plan, error) {
 	}
 	newRoots := x509.NewCertPool()
 	newRoots.AddCert(r.spec.New.Cert)
-	publishBundle := func(ctx context.Context, bundle func() ([]byte, error)) error {
-		b, err := bundle()
+	publishBundle := func(ctx context.Context, bundle func(context.Context) ([]byte, error)) error {
+		b, err := bundle(ctx)
 		if err != nil {
+			var se *trust.SignerError
+			if errors.As(err, &se) {
+				return err // retried: the leaf may be re-issued yet
+			}
 			return plan.Permanent(err)
 		}
 		if err := r.spec.Backend.PublishTrustBundle(ctx, b); err != nil {
@@ -72,10 +80,23 @@ func (r *Rotation) stagedPlan() (*plan.Plan, error) {
 		}
 		return nil
 	}
-	oldOnly := func() ([]byte, error) { return r.bundlePEM(r.spec.Old) }
-	overlap := func() ([]byte, error) { return r.bundlePEM(r.spec.New, r.spec.Old) }
-	newOnly := func() ([]byte, error) { return r.bundlePEM(r.spec.New) }
+	// Bundles under Spec.MaxCAs: before and after the rotation at most
+	// RestingCap CAs, during the overlap at most MaxCAs; the last one never
+	// drops a CA that signs a leaf in use (Spec.InUse).
+	resting := RestingCap(r.maxCAs())
+	oldOnly := func(ctx context.Context) ([]byte, error) { return r.stagedBundle(ctx, resting, false, r.spec.Old) }
+	overlap := func(ctx context.Context) ([]byte, error) {
+		return r.stagedBundle(ctx, r.maxCAs(), false, r.spec.New, r.spec.Old)
+	}
+	newOnly := func(ctx context.Context) ([]byte, error) {
+		return r.stagedBundle(ctx, resting, true, r.spec.New, r.spec.Old)
+	}
 	acceptsNew, presentsNew, rejectsOld := r.accepts(newProbe), r.presents(newRoots, newProbe), r.rejects(oldProbe)
+	if resting >= 2 {
+		// The bundle after the grace period keeps the previous CA
+		// (MaxCAs > 2): nothing has to reject it; only older CAs leave.
+		rejectsOld = func(context.Context, Consumer) error { return nil }
+	}
 	acceptsNewRejectsOld := func(ctx context.Context) plan.Result {
 		res := r.gate(ctx, "accept the new CA", nil, acceptsNew)
 		if res.State != plan.CheckDone {
@@ -110,18 +131,23 @@ func (r *Rotation) stagedPlan() (*plan.Plan, error) {
 				}
 				return r.publishLeaves(ctx)
 			},
-			check: r.afterWait(r.spec.Propagation, "propagation of the new leaves", func(ctx context.Context) plan.Result {
-				return r.gate(ctx, "present a new-CA leaf (hot-reload)", isHot, presentsNew)
-			}),
+			check: func(ctx context.Context) plan.Result {
+				if res := r.leavesGate(ctx); res.State != plan.CheckDone {
+					return res
+				}
+				return r.afterWait(r.spec.Propagation, "propagation of the new leaves", func(ctx context.Context) plan.Result {
+					return r.gate(ctx, "present a new-CA leaf (hot-reload)", isHot, presentsNew)
+				})(ctx)
+			},
 		},
 		r.restartStep(StepPresentNewLeaf, "restart load-once consumers still presenting an old leaf", "every consumer presents a new-CA leaf",
 			"present an old leaf", presentsNew, func(ctx context.Context) plan.Result { return r.gate(ctx, "present a new-CA leaf", nil, presentsNew) }),
 		&step{
 			name:    StepGracePeriod,
-			desc:    "keep the previous CA in the bundles; gate: the grace period since this step began",
+			desc:    "keep the previous CA in the bundles; gate: the grace period since this step began, then no CA that the next bundle drops signs a leaf in use",
 			timeout: r.spec.Grace + budget,
 			apply:   func(context.Context) error { return nil },
-			check:   r.afterWait(r.spec.Grace, "the grace period", done),
+			check:   r.afterWait(r.spec.Grace, "the grace period", r.signerGate),
 		},
 		&step{
 			name:    StepDropPrevious,

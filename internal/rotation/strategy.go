@@ -1,6 +1,8 @@
 package rotation
 
 import (
+	"context"
+	"crypto/x509"
 	"fmt"
 	"sync"
 	"time"
@@ -66,6 +68,24 @@ type Spec struct {
 	PollInterval time.Duration
 	// Clock times the waits and stamps issued leaves; nil = real clock.
 	Clock clock.Clock
+	// Retained are CAs older than Old still kept in the trust bundle
+	// (certificates only, newest first); see MaxCAs.
+	Retained []*x509.Certificate
+	// MaxCAs caps the staged plan's bundles (trust.Bundle): the overlap
+	// [New, Old, Retained...] holds at most MaxCAs CAs, the bundle before
+	// (a revert) and after the grace period at most MaxCAs-1 (at least 1), so
+	// the next rotation fits. 0 = trust.DefaultMaxCAs (2: [new, previous],
+	// then [new]).
+	MaxCAs int
+	// InUse lists the leaves in use now (nil = none known). The staged
+	// plan never drops a CA that signs one: the grace step's gate waits,
+	// naming the leaf and the CA (trust.SignerError), until it is re-issued.
+	InUse func(ctx context.Context) ([]*x509.Certificate, error)
+	// LeavesIssued, when set, gates the switch-leaves step before its
+	// propagation wait: leaves issued by someone else (cert-manager) are
+	// re-issued asynchronously after PublishLeaves; it returns "" once every
+	// such leaf is signed by the CA that issues now, else what it waits for.
+	LeavesIssued func(ctx context.Context) (waiting string, err error)
 }
 
 // Rotation is a built plan plus what it measures while it runs.

@@ -69,7 +69,7 @@ RFC 5280 §4.2.1.9 and §4.2.1.3) valid at --now.`,
 	f.StringVar(&o.Active, "active", "", "PEM file with the active CA certificate (required)")
 	f.StringArrayVar(&o.Previous, "previous", nil, "PEM file with previous CA certificates, newest first (repeatable)")
 	f.StringArrayVar(&o.InUse, "in-use", nil, "PEM file whose first certificate is a leaf still in use (repeatable)")
-	f.IntVar(&o.Max, "max", trust.DefaultMaxCAs, "maximum number of CAs in the bundle (the operator's spec.bundlePolicy.maxCAs accepts 1 or 2)")
+	f.IntVar(&o.Max, "max", trust.DefaultMaxCAs, "maximum number of CAs in the bundle (the operator's spec.bundlePolicy.maxCAs accepts 1 to 8)")
 	f.StringVar(&o.Now, "now", "", "evaluate expiry at this RFC 3339 time instead of the current time")
 	_ = cmd.MarkFlagRequired("active")
 	return cmd

@@ -74,6 +74,9 @@ func writeStatus(w io.Writer, ca *v1alpha1.CertificateAuthority) error {
 	_, _ = fmt.Fprintf(tw, "Bundle generation:\t%d\n", st.BundleGeneration)
 	_, _ = fmt.Fprintf(tw, "Consumers:\t%s\n", orDash(st.ConsumersConverged))
 	_, _ = fmt.Fprintf(tw, "Queued:\t%s\n", orText(st.Queued, "nothing"))
+	if st.TrustBundleNamespaces > 0 {
+		_, _ = fmt.Fprintf(tw, "Bundle namespaces:\t%d (reached by spec.trustBundles namespaceSelector)\n", st.TrustBundleNamespaces)
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}

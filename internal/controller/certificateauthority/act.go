@@ -214,7 +214,8 @@ func (r *Reconciler) startRotation(ctx context.Context, ca *v1alpha1.Certificate
 	if _, err := r.NewBackend(r.Client, ca, next); err != nil {
 		return &problemError{&Problem{ReasonInvalidSpec, "spec", err.Error()}}
 	}
-	if _, err := writeCopy(ctx, r.Client, ca, cp.secret, copyUpdate{active: next, previous: prev, setCA: true, annotations: ann}); err != nil {
+	if _, err := writeCopy(ctx, r.Client, ca, cp.secret, copyUpdate{active: next, previous: prev, setCA: true, annotations: ann,
+		setRetired: true, retired: retiredFor(cp, next, prev, maxCAsOf(ca))}); err != nil {
 		return err
 	}
 	return r.begin(ctx, ca, trigger, now)
@@ -283,6 +284,8 @@ func (r *Reconciler) launch(_ context.Context, ca *v1alpha1.CertificateAuthority
 	}
 	rr, err := rotation.Build(rotation.Strategy(rot.Strategy), rotation.Spec{
 		Backend: b, Old: cp.previous, New: cp.active,
+		Retained: cp.retired, MaxCAs: maxCAsOf(ca), InUse: r.leavesInUse(ca),
+		LeavesIssued: r.certManagerGate(ca, cp.active),
 		Propagation:  durationOr(ca.Spec.PropagationTimeout, defaultPropagation),
 		Grace:        grace,
 		PollInterval: r.PollInterval,

@@ -95,6 +95,7 @@ func Add(mgr manager.Manager, opts Options) error {
 		Named("certificateauthority").
 		For(&v1alpha1.CertificateAuthority{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToCAs)).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.namespaceToCAs)).
 		WatchesRawSource(source.Channel(workers.Events(), &handler.TypedEnqueueRequestForObject[*v1alpha1.CertificateAuthority]{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, opts.MaxConcurrentReconciles)}).
 		Complete(r)
@@ -114,7 +115,11 @@ func KubeBackend(opts backend.Options) BackendFactory {
 			now = o.Clock.Now
 		}
 		o.Issuer = backend.SpecIssuer(issuer, now)
-		return backend.New(c, ca, o)
+		b, err := backend.New(c, ca, o)
+		if err != nil {
+			return nil, err
+		}
+		return withCertManager(c, ca, issuer, now, b), nil
 	}
 }
 
@@ -145,6 +150,14 @@ func refersTo(ca *v1alpha1.CertificateAuthority, ns, name string) bool {
 		if t.Kind == v1alpha1.TargetSecret && t.Namespace == ns && t.Name == name {
 			return true
 		}
+	}
+	for _, t := range ca.Spec.TrustBundles {
+		if t.NamespaceSelector != nil && t.Kind == v1alpha1.TargetSecret && t.Name == name {
+			return true // a namespaceSelector target (any namespace)
+		}
+	}
+	if ca.Spec.CertManager != nil && ns == ca.Namespace {
+		return true // a cert-manager leaf Secret: the switch-leaves gate reads it
 	}
 	return false
 }

@@ -2,6 +2,7 @@ package certificateauthority
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"strconv"
 
@@ -34,6 +35,10 @@ const (
 const (
 	keyPreviousCert = "previous.crt"
 	keyPreviousKey  = "previous.key"
+	// keyRetired holds the certificates (no keys) of CAs older than the
+	// previous one that spec.bundlePolicy.maxCAs keeps in the bundle,
+	// newest first (retain.go).
+	keyRetired = "retired.crt"
 )
 
 // CopySecretName is v1alpha1.CopySecretName.
@@ -43,6 +48,7 @@ func CopySecretName(ca *v1alpha1.CertificateAuthority) string { return v1alpha1.
 type managedCopy struct {
 	secret           *corev1.Secret
 	active, previous *trust.CA
+	retired          []*x509.Certificate
 }
 
 func (m *managedCopy) ann(k string) string {
@@ -92,6 +98,9 @@ func loadCopy(ctx context.Context, r client.Reader, ca *v1alpha1.CertificateAuth
 			return nil, p, nil
 		}
 	}
+	if m.retired, p = parseRetired(s, field); p != nil {
+		return nil, p, nil
+	}
 	return m, nil, nil
 }
 
@@ -122,6 +131,9 @@ type copyUpdate struct {
 	setCA            bool
 	annotations      map[string]string
 	bumpGeneration   string // idempotency key; "" = no bump
+	// setRetired replaces keyRetired with retired (none: removed).
+	setRetired bool
+	retired    []*x509.Certificate
 }
 
 // writeCopy creates or updates the managed copy with u (optimistic
@@ -149,9 +161,13 @@ func writeCopy(ctx context.Context, c client.Client, ca *v1alpha1.CertificateAut
 			delete(s.Data, keyPreviousKey)
 		}
 	}
+	if u.setRetired {
+		setRetired(s, u.retired)
+	}
 	for k, v := range u.annotations {
 		s.Annotations[k] = v
 	}
+	ownCopy(ca, s)
 	s.Annotations[v1alpha1.AnnotationOwner] = v1alpha1.OwnerOf(ca.Namespace, ca.Name)
 	if u.bumpGeneration != "" && s.Annotations[annotationGenerationKey] != u.bumpGeneration {
 		g, _ := strconv.ParseInt(s.Annotations[AnnotationBundleGeneration], 10, 64)

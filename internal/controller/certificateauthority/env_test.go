@@ -55,6 +55,14 @@ func newEnv(t *testing.T) *env {
 		t.Skip("integration test against a real kube-apiserver")
 	}
 	cfg, etcdURL := testenv.StartAPIServerEtcd(t)
+	e := envOn(t, cfg)
+	e.etcd = etcdURL
+	return e
+}
+
+// envOn installs the CRDs on the apiserver of cfg and returns its env.
+func envOn(t *testing.T, cfg *rest.Config) *env {
+	t.Helper()
 	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{
 		Paths:              []string{filepath.Join("..", "..", "..", "config", "crd", "bases")},
 		ErrorIfPathMissing: true,
@@ -71,7 +79,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{cfg: cfg, scheme: scheme, c: c, etcd: etcdURL}
+	return &env{cfg: cfg, scheme: scheme, c: c}
 }
 
 // startManager runs a real controller-runtime manager with Add and returns
@@ -254,16 +262,27 @@ type mount struct {
 
 func startMount(t *testing.T, c client.Client, ns, name string, delay time.Duration) *mount {
 	t.Helper()
+	return startMountOf(t, delay, func(ctx context.Context) (map[string][]byte, bool) {
+		s := &corev1.Secret{}
+		if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, s); err != nil {
+			return nil, false
+		}
+		return s.Data, true
+	})
+}
+
+// startMountOf polls read every 50ms and exposes each new version of its
+// data after delay.
+func startMountOf(t *testing.T, delay time.Duration, read func(context.Context) (map[string][]byte, bool)) *mount {
+	t.Helper()
 	m := &mount{}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go func() {
 		var seen map[string][]byte
 		for ctx.Err() == nil {
-			s := &corev1.Secret{}
-			if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, s); err == nil && !reflect.DeepEqual(s.Data, seen) {
-				seen = s.Data
-				data := s.Data
+			if data, ok := read(ctx); ok && !reflect.DeepEqual(data, seen) {
+				seen = data
 				time.AfterFunc(delay, func() { m.mu.Lock(); m.data = data; m.mu.Unlock() })
 			}
 			time.Sleep(50 * time.Millisecond)
@@ -366,6 +385,19 @@ func startTraffic(t *testing.T, addr, serverName string, m *mount) *traffic {
 		}
 	}()
 	return tr
+}
+
+// waitFlowing waits until tr's first handshake succeeded (at most 30s).
+func (tr *traffic) waitFlowing(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for ok, _, _ := tr.snapshot(); ok == 0; ok, _, _ = tr.snapshot() {
+		if time.Now().After(deadline) {
+			_, _, last := tr.snapshot()
+			t.Fatalf("live traffic never succeeded: %v", last)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func (tr *traffic) snapshot() (ok, failed int64, last error) {

@@ -172,14 +172,7 @@ func TestGenerateManagedLifecycle(t *testing.T) {
 	checkPublished(t, e, first)
 
 	tr := startTraffic(t, addr, "gw.test", clientMount)
-	deadline := time.Now().Add(20 * time.Second)
-	for ok, _, _ := tr.snapshot(); ok == 0; ok, _, _ = tr.snapshot() {
-		if time.Now().After(deadline) {
-			_, _, last := tr.snapshot()
-			t.Fatalf("live traffic never succeeded: %v", last)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	tr.waitFlowing(t)
 
 	// Manual rotation: staged, verified by live handshakes, no failure.
 	e.annotate(t, ns, "mesh", certificateauthority.AnnotationRotate, "1")

@@ -46,6 +46,12 @@ package certificateauthority
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=selfsubjectaccessreviews,verbs=create
 
+// cert-manager Certificates named by spec.certManager: read them (uncached)
+// and trigger their re-issuance as `cmctl renew` does (the Issuing
+// condition, written through the status subresource).
+// +kubebuilder:rbac:groups=cert-manager.io,resources=certificates,verbs=get;list
+// +kubebuilder:rbac:groups=cert-manager.io,resources=certificates/status,verbs=update
+
 // Events on CertificateAuthorities (both APIs: the events recorder writes
 // events.k8s.io, client-go's leader election core events).
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

@@ -71,6 +71,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err != nil {
 		return reconcile.Result{}, err
 	}
+	if w.ca != nil {
+		ca = w.ca
+	}
 	if w.problem != nil {
 		return r.degraded(ctx, ca, w, now)
 	}
@@ -104,6 +107,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			return reconcile.Result{}, err
 		}
 	}
+	if err := r.afterAct(ctx, ca, w); err != nil {
+		return reconcile.Result{}, err
+	}
 	if err := r.writeStatus(ctx, ca, w, dec, now); err != nil {
 		return reconcile.Result{}, err
 	}
@@ -112,6 +118,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 
 // world is what observe found.
 type world struct {
+	// orig is the object as stored, ca the same with namespaceSelector
+	// targets expanded (selector.go).
+	orig, ca *v1alpha1.CertificateAuthority
+	selected int32 // namespaces the selector targets reach
 	copy     *managedCopy
 	source   *trust.CA
 	problem  *Problem
@@ -128,6 +138,11 @@ func (r *Reconciler) observe(ctx context.Context, ca *v1alpha1.CertificateAuthor
 	if w.problem = validateAs(ca, cluster); w.problem != nil {
 		return w, nil
 	}
+	w.orig = ca
+	if ca, w.selected, err = r.expandTargets(ctx, ca); err != nil {
+		return nil, err
+	}
+	w.ca = ca
 	cp, p, err := loadCopy(ctx, r.APIReader, ca)
 	if err != nil || p != nil {
 		w.problem = p
@@ -276,7 +291,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, ca *v1alpha1.CertificateAu
 		st.Active = caInfo(cp.active)
 		activeNotAfter = cp.active.Cert.NotAfter
 		if cp.previous != nil {
-			st.Previous = []v1alpha1.CAInfo{*caInfo(cp.previous)}
+			st.Previous = previousInfos(cp)
 			previousNotAfter = cp.previous.Cert.NotAfter
 		}
 	}
@@ -285,6 +300,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, ca *v1alpha1.CertificateAu
 		r.Metrics.SetPhase(key.String(), "Idle")
 	}
 	st.Queued = dec.Queued
+	st.TrustBundleNamespaces = w.selected
 	undeclared, err := r.inventory(ctx, ca, w.declared)
 	if err != nil {
 		return err

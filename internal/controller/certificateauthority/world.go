@@ -88,6 +88,9 @@ func (r *Reconciler) checkWorld(ctx context.Context, ca *v1alpha1.CertificateAut
 			return p, nil, err
 		}
 	}
+	if p, err := r.checkCertManager(ctx, ca); p != nil || err != nil {
+		return p, nil, err
+	}
 	if p, err := r.checkOwnership(ctx, ca); p != nil || err != nil {
 		return p, nil, err
 	}

@@ -37,6 +37,9 @@ const (
 	MinLeafDuration    = 5 * time.Minute
 )
 
+// MaxCAs is the largest spec.bundlePolicy.maxCAs (the CRD's maximum).
+const MaxCAs = 8
+
 // Defaults the CRD applies; used when a field is unset (an object created
 // before the default existed).
 const (
@@ -60,6 +63,11 @@ func Scope(ca *v1alpha1.CertificateAuthority) field.ErrorList {
 	}
 	for i, t := range ca.Spec.TrustBundles {
 		check(spec.Child("trustBundles").Index(i).Child("namespace"), t.Namespace)
+		if t.NamespaceSelector != nil {
+			errs = append(errs, field.Forbidden(spec.Child("trustBundles").Index(i).Child("namespaceSelector"), fmt.Sprintf(
+				"reaches namespaces other than %q: a CertificateAuthority acts only in its own namespace; select namespaces from a ClusterCertificateAuthority",
+				ca.Namespace)))
+		}
 	}
 	for i, c := range ca.Spec.Certificates {
 		check(spec.Child("certificates").Index(i).Child("namespace"), c.Namespace)
@@ -86,6 +94,9 @@ func Spec(ca *v1alpha1.CertificateAuthority) field.ErrorList {
 	s := &ca.Spec
 	errs = append(errs, durationIn(spec.Child("propagationTimeout"), s.PropagationTimeout, MinPropagation, MaxPropagation)...)
 	errs = append(errs, durationIn(spec.Child("gracePeriod"), s.GracePeriod, 0, MaxGrace)...)
+	if m := s.BundlePolicy.MaxCAs; m < 0 || m > MaxCAs {
+		errs = append(errs, field.Invalid(spec.Child("bundlePolicy", "maxCAs"), m, fmt.Sprintf("must be between 1 and %d", MaxCAs)))
+	}
 	if s.BundlePolicy.MaxCAs == 1 && s.Mode != v1alpha1.ModeLegacy {
 		errs = append(errs, field.Invalid(spec.Child("bundlePolicy", "maxCAs"), 1,
 			"1 leaves no room for the [new, previous] overlap a Managed rotation publishes; use 2, or mode Legacy"))
@@ -106,6 +117,31 @@ func Spec(ca *v1alpha1.CertificateAuthority) field.ErrorList {
 			errs = append(errs, field.Invalid(p, ref.Name, "is the managed copy handover writes; name the external root"))
 		}
 		protected[objectKey{"Secret", ca.Namespace, ref.Name}] = "the source Secret (spec.source.secretRef.name)"
+	}
+	if cm := s.CertManager; cm != nil {
+		p := spec.Child("certManager")
+		if cm.IssuerSecretName != "" {
+			errs = append(errs, name(p.Child("issuerSecretName"), cm.IssuerSecretName)...)
+		}
+		issuer := cm.IssuerSecretName
+		if issuer == "" {
+			issuer = ca.Name + "-handover-issuer"
+		}
+		if issuer == copyName || s.Source.SecretRef != nil && issuer == s.Source.SecretRef.Name {
+			errs = append(errs, field.Invalid(p.Child("issuerSecretName"), issuer, "is the managed copy or the source Secret; name a Secret of its own"))
+		}
+		protected[objectKey{"Secret", ca.Namespace, issuer}] = "the cert-manager issuer Secret (it holds the CA key)"
+		if len(cm.Certificates) == 0 && cm.Selector == nil {
+			errs = append(errs, field.Required(p, "set certificates or selector"))
+		}
+		for j, n := range cm.Certificates {
+			errs = append(errs, name(p.Child("certificates").Index(j), n)...)
+		}
+		if cm.Selector != nil {
+			if _, err := metav1.LabelSelectorAsSelector(cm.Selector); err != nil {
+				errs = append(errs, field.Invalid(p.Child("selector"), cm.Selector.String(), err.Error()))
+			}
+		}
 	}
 	seen := map[objectKey]string{}
 	errs = append(errs, trustBundles(ca, spec.Child("trustBundles"), protected, seen)...)
@@ -140,6 +176,15 @@ func trustBundles(ca *v1alpha1.CertificateAuthority, p *field.Path, protected, s
 			errs = append(errs, field.NotSupported(f.Child("kind"), t.Kind, []string{string(v1alpha1.TargetSecret), string(v1alpha1.TargetConfigMap)}))
 		}
 		errs = append(errs, name(f.Child("name"), t.Name)...)
+		if t.NamespaceSelector != nil {
+			if t.Namespace != "" {
+				errs = append(errs, field.Invalid(f.Child("namespaceSelector"), t.Namespace, "set namespace or namespaceSelector, not both"))
+			}
+			if _, err := metav1.LabelSelectorAsSelector(t.NamespaceSelector); err != nil {
+				errs = append(errs, field.Invalid(f.Child("namespaceSelector"), t.NamespaceSelector.String(), err.Error()))
+			}
+			continue // its namespaces are known only when the API is read
+		}
 		ns := Namespace(t.Namespace, ca.Namespace)
 		errs = append(errs, namespace(f.Child("namespace"), t.Namespace)...)
 		key := KeyOr(t.Key, "ca.crt")
