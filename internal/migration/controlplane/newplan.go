@@ -35,7 +35,15 @@ func NewPlan(cfg Config) (*Plan, error) {
 	steps := []plan.Step{ph.Preflight, &preflightStep{c: &c}}
 	steps = append(steps, ph.Grow...)
 	steps = append(steps, &startTargetStep{c: &c}, sw, &drainStep{c: &c, sw: sw}, &stopSourceStep{c: &c, sw: sw})
-	steps = append(steps, ph.Handover...)
+	if c.WriteHold == nil {
+		steps = append(steps, ph.Handover...)
+	} else {
+		// The leader transfer (ph.Handover[0], move-leader) inside a write
+		// hold; see writepause.go.
+		hc := &holdClock{}
+		steps = append(steps, &holdWritesStep{c: &c, hc: hc}, ph.Handover[0], &releaseWritesStep{c: &c, hc: hc})
+		steps = append(steps, ph.Handover[1:]...)
+	}
 	pnr := len(steps)
 	steps = append(steps, ph.Remove...)
 	steps = append(steps, ph.Final, &verifyStep{c: &c})

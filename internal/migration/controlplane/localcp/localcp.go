@@ -4,6 +4,9 @@
 // 127.0.0.1), a target site (embedded etcd provisioner and the
 // kube-apiserver provisioner, on 127.0.0.2), and an authoritative DNS
 // server on 127.0.0.1 that resolves the endpoint name to the source.
+// Clients use Files.User, a cluster admin outside system:masters (bound by
+// Start), so API Priority and Fairness applies to them as to real
+// clients; handover itself checks apiservers as Files.Admin.
 //
 // Both apiservers listen on the same port (a DNS record carries no port),
 // so the sites need two loopback addresses; Linux routes all of 127/8 to
@@ -166,6 +169,9 @@ func Start(ctx context.Context, o Options) (l *Local, err error) {
 		return l, err
 	}
 	if err := l.WaitReady(ctx, SourceAddr, 2*time.Minute); err != nil {
+		return l, err
+	}
+	if err := l.bindUser(ctx); err != nil {
 		return l, err
 	}
 	if l.DNS, err = endpointdns.Serve(EndpointName, []netip.Addr{SourceAddr}, o.TTL); err != nil {
