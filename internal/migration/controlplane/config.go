@@ -38,6 +38,12 @@ type Config struct {
 	// skips the drain (the proof of concept's order: switch DNS and stop
 	// the source at once — a baseline, never a recommendation).
 	DrainWait time.Duration
+	// OnEndpoints, when set, is told every endpoint change and gates it
+	// (EndpointHook): the DNS switch, each etcd promotion and the leader
+	// move (an error fails the step; before the point of no return the
+	// plan rolls back), and before each source removal (through etcd's
+	// PublishEndpoints: the member stays while it errs).
+	OnEndpoints EndpointHook
 	// WriteHold, when set, holds every write in admission while the etcd
 	// leader moves to a target (see writepause.go); the apiservers must
 	// reach it. Nil moves the leader unheld: a write in flight during the

@@ -66,6 +66,8 @@ type Options struct {
 	BreakTarget bool
 	// SiteLatency is added between the sites' etcd members (localcp).
 	SiteLatency time.Duration
+	// OnEndpoints is the plan's endpoint hook (controlplane.Config).
+	OnEndpoints controlplane.EndpointHook
 	Log         io.Writer   // phase log (nil = discard)
 	Clock       clock.Clock // nil = real clock
 }
@@ -166,6 +168,7 @@ func Run(ctx context.Context, name string, o Options) (*Outcome, error) {
 	cfg.TargetReadyTimeout = o.TargetReadyTimeout
 	cfg.Clock = o.Clock
 	cfg.Target = l.Target
+	cfg.OnEndpoints = o.OnEndpoints
 	switch name {
 	case Handover, POC:
 		if name == POC {
