@@ -32,9 +32,8 @@ import (
 // processes and SIGKILLs it inside step 1, then as soon as the checkpoint
 // shows one more step done than when it started, and reruns the same
 // command each time — one kill per step index, so a kill lands in every
-// step (a
-// step shorter than the 2 ms poll is passed over and the kill lands in the
-// next; the log lists where each kill landed). The run that is not killed
+// step (a step shorter than the 2 ms poll is passed over and the kill lands
+// in the next; the log lists where each kill landed). The run that is not killed
 // must finish: the record names the target, only target members remain,
 // the target apiserver is Ready and no write-hold webhook is left.
 func TestKilledAfterEveryStep(t *testing.T) {
