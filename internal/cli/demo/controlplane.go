@@ -93,7 +93,7 @@ func newControlplaneCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.BinDir, "bin-dir", cluster.DefaultBinDir(os.Getenv), "directory with kube-apiserver and kubectl (make k8s-binaries)")
 	f.DurationVar(&o.TTL, "ttl", time.Second, "TTL of the endpoint's DNS record (whole seconds)")
-	f.DurationVar(&o.Latency, "site-latency", 0, "latency added between the sites' etcd members (in-process toxiproxy): 0, 50ms, 180ms; the preflight refuses above 180ms")
+	f.DurationVar(&o.Latency, "site-latency", 0, "round trip between the sites' etcd members, half each way, nothing within a site (in-process toxiproxy behind a router that knows each raft dialer's site): 0, 50ms, 180ms; the preflight refuses above 180ms")
 	f.StringSliceVar(&o.Runs, "runs", []string{scenario.Handover, scenario.POC, scenario.BackupRestore}, "runs, in order: handover, poc, backup-restore")
 	f.Float64Var(&o.ProbeRate, "probe-rate", 10, "attempts per second of each probe kind")
 	f.StringVar(&o.JSON, "json", "", "write the report as JSON (handover.report/v1) to this file")
