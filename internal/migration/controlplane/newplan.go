@@ -46,7 +46,8 @@ func NewPlan(cfg Config) (*Plan, error) {
 		// The leader transfer (handover[0], move-leader) inside a write
 		// hold; see writepause.go.
 		hc := &holdClock{}
-		steps = append(steps, &holdWritesStep{c: &c, hc: hc}, handover[0], &releaseWritesStep{c: &c, hc: hc})
+		hold := &holdWritesStep{c: &c, hc: hc}
+		steps = append(steps, hold, &heldStep{Step: handover[0], hold: hold}, &releaseWritesStep{c: &c, hc: hc})
 		steps = append(steps, handover[1:]...)
 	}
 	pnr := len(steps)

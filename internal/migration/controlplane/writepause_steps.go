@@ -152,3 +152,52 @@ func (s *releaseWritesStep) Check(context.Context) plan.Result { return plan.Don
 
 // Revert does nothing: the hold step's revert deletes the configuration.
 func (s *releaseWritesStep) Revert(context.Context) error { return nil }
+
+// --- the transfer under the hold ---
+
+// heldStep is the leader move: a run resumed after the hold step was done
+// holds nothing (the hold lives in the killed process), so its Apply first
+// holds again and waits for the hold's gate, then applies the move.
+// Check, Revert, Describe and Timeout are the move's.
+type heldStep struct {
+	plan.Step
+	hold *holdWritesStep
+}
+
+func (h *heldStep) Apply(ctx context.Context) error {
+	if ch, _, _ := h.hold.c.WriteHold.state(); ch == nil {
+		if err := h.hold.Apply(ctx); err != nil {
+			return err
+		}
+		for {
+			r := h.hold.Check(ctx)
+			if r.State == plan.CheckDone {
+				break
+			}
+			if r.State == plan.CheckFailed {
+				return errors.New("write hold: " + r.Reason)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-h.hold.c.Clock.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return h.Step.Apply(ctx)
+}
+
+func (h *heldStep) Describe() string {
+	d := ""
+	if ds, ok := h.Step.(plan.Describer); ok {
+		d = ds.Describe()
+	}
+	return d + " (under the write hold; a resumed run holds again first)"
+}
+
+func (h *heldStep) Timeout() time.Duration {
+	if t, ok := h.Step.(plan.Timeouter); ok {
+		return t.Timeout()
+	}
+	return 0
+}
