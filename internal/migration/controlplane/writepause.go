@@ -75,6 +75,7 @@ type WriteHold struct {
 	mu       sync.Mutex
 	released chan struct{} // open while holding; nil when not
 	checks   int           // check requests seen during this hold
+	reached  int           // check requests seen (all time)
 	held     int           // requests held (all holds)
 }
 
@@ -172,6 +173,9 @@ func (h *WriteHold) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	wait := h.released
 	isCheck := rev.Request.Name == holdCheckName && ptr.Deref(rev.Request.DryRun, false)
+	if isCheck {
+		h.reached++
+	}
 	switch {
 	case wait != nil && isCheck:
 		h.checks++
@@ -258,4 +262,44 @@ func SendHoldCheck(ctx context.Context, rc *rest.Config) error {
 func (h *WriteHold) CheckSeen() bool {
 	_, n, _ := h.state()
 	return n > 0
+}
+
+// Reachable checks, before anything changes, that the apiserver behind cs
+// and rc calls the hold: it installs the configuration (not holding:
+// requests pass at once), sends dry-run checks until one reaches the
+// webhook or within expires, and deletes the configuration again. An error
+// names what failed (unreachable: the apiserver cannot dial the listen
+// address, or rejects its certificate).
+func (h *WriteHold) Reachable(ctx context.Context, cs kubernetes.Interface, rc *rest.Config, within time.Duration) (err error) {
+	h.mu.Lock()
+	before := h.reached
+	h.mu.Unlock()
+	if err := h.Install(ctx, cs); err != nil {
+		return err
+	}
+	defer func() {
+		if uerr := UninstallWriteHold(context.WithoutCancel(ctx), cs); uerr != nil && err == nil {
+			err = uerr
+		}
+	}()
+	deadline := h.clk.Now().Add(within)
+	for {
+		if err := SendHoldCheck(ctx, rc); err != nil {
+			return err
+		}
+		h.mu.Lock()
+		seen := h.reached > before
+		h.mu.Unlock()
+		if seen {
+			return nil
+		}
+		if h.clk.Now().After(deadline) {
+			return fmt.Errorf("write hold: the apiserver did not call the webhook at %s within %s (can it reach that address?)", h.srv.URL(), within)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-h.clk.After(200 * time.Millisecond):
+		}
+	}
 }

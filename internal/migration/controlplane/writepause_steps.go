@@ -201,3 +201,14 @@ func (h *heldStep) Timeout() time.Duration {
 	}
 	return 0
 }
+
+// holdReachable is the preflight's write-hold check, through the source
+// apiserver (it must reach the webhook too while it serves).
+func (c *Config) holdReachable(ctx context.Context) error {
+	rc := c.Endpoint.At(c.Source.Addr)
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	return c.WriteHold.Reachable(ctx, cs, rc, 20*time.Second)
+}

@@ -3,10 +3,12 @@ package controlplane
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -34,6 +36,22 @@ func TestWriteHoldHoldsWritesOnRealAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = h.Close() }()
+	// The preflight's check: reachable, and the configuration is gone
+	// afterwards; a hold whose server is closed is reported unreachable.
+	if err := h.Reachable(ctx, cs, rc, 30*time.Second); err != nil {
+		t.Fatalf("reachable hold: %v", err)
+	}
+	if _, err := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, WriteHoldWebhook, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("configuration after the reachability check: %v, want not found", err)
+	}
+	dead, err := StartWriteHold("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = dead.Close()
+	if err := dead.Reachable(ctx, cs, rc, 2*time.Second); err == nil || !strings.Contains(err.Error(), "did not call the webhook") {
+		t.Fatalf("closed hold: %v, want unreachable", err)
+	}
 	// Long enough that only Release can end the hold in this test.
 	h.MaxHold = time.Minute
 	h.Hold()
