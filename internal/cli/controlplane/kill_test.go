@@ -15,6 +15,10 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
 	cpmig "github.com/handover-dev/handover/internal/migration/controlplane"
 	"github.com/handover-dev/handover/internal/migration/controlplane/localcp"
 	etcdmig "github.com/handover-dev/handover/internal/migration/etcd"
@@ -23,14 +27,16 @@ import (
 	"github.com/handover-dev/handover/internal/testenv/pki"
 )
 
-// TestKilledAtSteps runs `handover controlplane migrate` as a real process
-// against real etcd and kube-apiserver processes, SIGKILLs it at several
-// points (etcd growth, target apiserver start, right after the DNS switch,
-// during the drain and the source stop, after the point of no return) and
-// reruns the same command each time; the last run must finish: the record
-// names the target, only target members remain, and the target apiserver
-// is Ready.
-func TestKilledAtSteps(t *testing.T) {
+// TestKilledAfterEveryStep runs `handover controlplane migrate` (with the
+// write hold) as a real process against real etcd and kube-apiserver
+// processes and SIGKILLs it inside step 1, then as soon as the checkpoint
+// shows one more step done than when it started, and reruns the same
+// command each time — one kill per step index, so a kill lands in every
+// step (a step shorter than the 2 ms poll is passed over and the kill lands
+// in the next; the log lists where each kill landed). The run that is not killed
+// must finish: the record names the target, only target members remain,
+// the target apiserver is Ready and no write-hold webhook is left.
+func TestKilledAfterEveryStep(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: builds handover, runs two kube-apiservers and six etcd processes")
 	}
@@ -110,13 +116,14 @@ func TestKilledAtSteps(t *testing.T) {
 	for i := range 3 {
 		args = append(args, "--to", fmt.Sprintf("t%d=%s,%s", i+1, urls[6+2*i], urls[7+2*i]))
 	}
+	args = append(args, "--write-hold-listen", "127.0.0.1:0")
 	checkpoint := filepath.Join(state, "checkpoint.json")
-	// Kill once the checkpoint shows this many steps done: inside the etcd
-	// growth, at start-target, right after the DNS switch, in the drain, in
-	// the source stop, after the first removal.
-	for _, at := range []int{4, 14, 15, 16, 17, 21} {
+	var landed []string // the step running when each kill landed
+	finished := false
+	for run := 0; run < 40 && !finished; run++ {
+		base, _ := doneSteps(checkpoint)
 		cmd := exec.Command(handover, args...)
-		log, err := os.Create(filepath.Join(dir, fmt.Sprintf("run-%d.log", at)))
+		log, err := os.Create(filepath.Join(dir, fmt.Sprintf("run-%02d.log", run)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,33 +133,47 @@ func TestKilledAtSteps(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		killed := false
-		for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline) && !killed; {
+		deadline := time.After(3 * time.Minute)
+	poll:
+		for {
 			select {
 			case err := <-done:
 				_ = log.Close()
-				b, _ := os.ReadFile(log.Name())
-				t.Fatalf("run ended before step %d: %v\n%s", at, err, b)
-			case <-time.After(20 * time.Millisecond):
-			}
-			if n, _ := doneSteps(checkpoint); n >= at {
+				if err != nil {
+					b, _ := os.ReadFile(log.Name())
+					t.Fatalf("run %d ended with %v before a kill\n%s", run, err, b)
+				}
+				finished = true
+				break poll
+			case <-deadline:
 				_ = cmd.Process.Signal(syscall.SIGKILL)
 				<-done
-				killed = true
+				t.Fatalf("run %d: no step finished in 3 minutes (from step %d)", run, base)
+			case <-time.After(2 * time.Millisecond):
+			}
+			// Kill only while the plan has not ended: a kill after the
+			// outcome is saved leaves nothing to resume.
+			// The first run is killed inside step 1, as soon as its
+			// checkpoint exists; every later run once one more step is done.
+			if st := loadState(checkpoint); st != nil && st.Outcome == "" && (st.DoneSteps() > base || (run == 0 && len(st.Steps) > 0)) {
+				_ = cmd.Process.Signal(syscall.SIGKILL)
+				<-done
+				_ = log.Close()
+				running := "after the last step"
+				if n := st.DoneSteps(); n < len(st.Steps) {
+					running = fmt.Sprintf("%d %s", n+1, st.Steps[n].Name)
+				}
+				landed = append(landed, running)
+				break poll
 			}
 		}
-		_ = log.Close()
-		if !killed {
-			t.Fatalf("step %d not reached in 3 minutes", at)
-		}
-		t.Logf("killed with %d steps done", at)
 	}
-	out, err := exec.Command(handover, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("final run: %v\n%s", err, out)
+	t.Logf("%d kills, landing in steps: %s", len(landed), strings.Join(landed, "; "))
+	if !finished {
+		t.Fatalf("not finished after %d killed runs", len(landed))
 	}
 	if n, oc := doneSteps(checkpoint); oc != plan.OutcomeSucceeded {
-		t.Fatalf("final outcome %s with %d steps done\n%s", oc, n, out)
+		t.Fatalf("final outcome %s with %d steps done", oc, n)
 	}
 	if b, _ := os.ReadFile(record); strings.TrimSpace(string(b)) != "1 127.0.0.2" {
 		t.Errorf("record after the migration: %q, want the target", b)
@@ -177,6 +198,13 @@ func TestKilledAtSteps(t *testing.T) {
 	if err := ep.Ready(ctx, localcp.TargetAddr); err != nil {
 		t.Errorf("target apiserver: %v", err)
 	}
+	cs, err := kubernetes.NewForConfig(ep.At(localcp.TargetAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations().Get(ctx, cpmig.WriteHoldWebhook, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("write-hold webhook after the migration: %v, want not found", err)
+	}
 }
 
 func waitReady(t *testing.T, ep cpmig.Endpoint, a netip.Addr) {
@@ -191,9 +219,19 @@ func waitReady(t *testing.T, ep cpmig.Endpoint, a netip.Addr) {
 }
 
 func doneSteps(path string) (int, plan.Outcome) {
-	st, err := plan.NewFileCheckpoint(path).Load(context.Background())
-	if err != nil || st == nil {
+	st := loadState(path)
+	if st == nil {
 		return 0, ""
 	}
 	return st.DoneSteps(), st.Outcome
+}
+
+// loadState reads the checkpoint (nil while there is none or it cannot be
+// read).
+func loadState(path string) *plan.State {
+	st, err := plan.NewFileCheckpoint(path).Load(context.Background())
+	if err != nil {
+		return nil
+	}
+	return st
 }

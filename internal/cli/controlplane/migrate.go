@@ -47,8 +47,10 @@ no failed request:
      2·TTL+1; stop it gracefully (it should run with --goaway-chance,
      --shutdown-delay-duration, --shutdown-send-retry-after and
      --shutdown-watch-termination-grace-period)
-  5. move etcd leadership to a target, then remove the source members
-     (point of no return: the first removal), verify
+  5. move etcd leadership to a target (with --write-hold-listen: while
+     handover's admission webhook holds every write, so raft's transfer
+     drops none), then remove the source members (point of no return: the
+     first removal), verify
 
 Before the point of no return a failed gate, a timeout or Ctrl-C switches DNS
 back, stops the target apiserver and removes the added members. Progress is
@@ -91,6 +93,8 @@ type Options struct {
 	DNSGet, DNSSet               string
 	MaxTTL, SiteRTT, MaxSiteRTT  time.Duration
 	StateDir                     string
+	WriteHoldListen              string
+	OnEndpoints                  string
 	Plan                         bool
 	NoProbe                      bool
 	ProbeRate                    float64
@@ -145,6 +149,8 @@ func newMigrateCommand(clk clock.Clock) *cobra.Command {
 	f.DurationVar(&o.MaxTTL, "max-ttl", cpmig.DefaultMaxTTL, "refuse a record whose TTL is longer")
 	f.DurationVar(&o.SiteRTT, "site-rtt", 0, "measured RTT between the sites (preflight bound, etcd timing advice)")
 	f.DurationVar(&o.MaxSiteRTT, "max-site-rtt", cpmig.DefaultMaxSiteRTT, "refuse above this RTT between the sites")
+	f.StringVar(&o.WriteHoldListen, "write-hold-listen", "", "IP:PORT where handover serves its write-hold admission webhook, reachable from both apiservers (a concrete IP: its certificate names it); writes are held there while the etcd leader moves. Empty: the leader moves unheld and a write in flight can fail with a 500")
+	f.StringVar(&o.OnEndpoints, "on-endpoints", "", "command told every endpoint change (env HANDOVER_ENDPOINTS_KIND apiserver|etcd, HANDOVER_ENDPOINTS, HANDOVER_STEP, HANDOVER_REVERTED); a non-zero exit fails the step and, before the point of no return, rolls the migration back")
 	f.StringVar(&o.StateDir, "state-dir", ".handover/controlplane-migrate", "checkpoint directory; rerun with the same dir to resume")
 	f.BoolVar(&o.NoProbe, "no-probe", false, "do not probe (the probe creates a namespace handover-probe-… and ConfigMaps in it)")
 	f.Float64Var(&o.ProbeRate, "probe-rate", 5, "attempts per second of each probe kind")
@@ -267,6 +273,19 @@ func run(ctx context.Context, o *Options) error {
 		DNS:      &endpointdns.Exec{Record: o.Name, GetCommand: o.DNSGet, SetCommand: o.DNSSet},
 		Source:   source, Target: target, SourceProvisioner: apiProv, TargetProvisioner: apiProv,
 		MaxTTL: o.MaxTTL, SiteRTT: o.SiteRTT, MaxSiteRTT: o.MaxSiteRTT, Clock: o.Clock,
+		OnEndpoints: endpointsHook(strings.Fields(o.OnEndpoints)),
+	}
+	if o.WriteHoldListen != "" && !o.Plan {
+		hold, err := cpmig.StartWriteHold(o.WriteHoldListen, o.Clock)
+		if err != nil {
+			return fmt.Errorf("flag --write-hold-listen: %w", err)
+		}
+		defer func() { _ = hold.Close() }()
+		cfg.WriteHold = hold
+	}
+	if o.WriteHoldListen != "" && o.Plan {
+		// --plan describes the held plan without listening.
+		cfg.WriteHold = &cpmig.WriteHold{}
 	}
 	cp, err := cpmig.NewPlan(cfg)
 	if err != nil {
@@ -349,6 +368,9 @@ func printPlan(o *Options, cp *cpmig.Plan, sources []etcdmig.Member, targets []e
 	hb, el := cpmig.EtcdTimings(o.SiteRTT)
 	fmt.Fprintf(&b, "site RTT %s (bound %s): advise etcd --heartbeat-interval=%d --election-timeout=%d\n",
 		o.SiteRTT, o.MaxSiteRTT, hb.Milliseconds(), el.Milliseconds())
+	if cp.Config.WriteHold == nil {
+		b.WriteString("no write hold (--write-hold-listen not set): a write in flight while the etcd leader moves can fail with a 500\n")
+	}
 	b.WriteString(plan.Describe(cp.Plan))
 	refusal := cpmig.CheckRTT(o.SiteRTT, o.MaxSiteRTT)
 	if refusal != "" {

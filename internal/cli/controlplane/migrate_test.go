@@ -56,7 +56,7 @@ func runCLI(args ...string) (string, error) {
 func TestPlanGolden(t *testing.T) {
 	ms := sources(t)
 	state := filepath.Join(t.TempDir(), "state")
-	out, err := runCLI(append(baseArgs(ms, state), "--plan", "--site-rtt", "50ms")...)
+	out, err := runCLI(append(baseArgs(ms, state), "--plan", "--site-rtt", "50ms", "--write-hold-listen", "127.0.0.1:0")...)
 	if err != nil {
 		t.Fatalf("--plan: %v\n%s", err, out)
 	}

@@ -48,11 +48,19 @@ kube-long (one client-go clientset over HTTP/2), kube-create (ConfigMap
 creates; every acknowledged one must be in the final LIST) and a watch checked
 for resourceVersion continuity. kubectl runs in a bounded loop as an
 independent client (through a CONNECT proxy that resolves via the same DNS);
-its errors are counted separately (checks kubectl_runs, kubectl_errors).
+its errors are counted separately (checks kubectl_runs, kubectl_errors); a
+second loop writes with "kubectl create configmap" (kubectl_writes,
+kubectl_write_errors).
+
+The etcd leader moves to a target member while writes are held: handover
+registers a validating webhook (failurePolicy Ignore) that holds every create,
+update and delete until no proposal is pending, the leader has moved and the
+hold is released (metrics write_hold_ms, held_writes). Without it raft drops
+proposals during the transfer and kube-apiserver returns them as 500s.
 
 Needs kube-apiserver and kubectl from "make k8s-binaries" (--bin-dir). Exits 1
 unless the handover run succeeded with 0 failed requests, 0 missing
-acknowledged writes and 0 watch gaps.`
+acknowledged writes, 0 watch gaps and 0 kubectl errors.`
 
 const controlplaneExample = `  # the three runs side by side, report and timeline
   handover demo controlplane --json out/controlplane.json --svg out/controlplane.svg
@@ -85,7 +93,7 @@ func newControlplaneCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.BinDir, "bin-dir", cluster.DefaultBinDir(os.Getenv), "directory with kube-apiserver and kubectl (make k8s-binaries)")
 	f.DurationVar(&o.TTL, "ttl", time.Second, "TTL of the endpoint's DNS record (whole seconds)")
-	f.DurationVar(&o.Latency, "site-latency", 0, "latency added between the sites' etcd members (in-process toxiproxy): 0, 50ms, 180ms; the preflight refuses above 180ms")
+	f.DurationVar(&o.Latency, "site-latency", 0, "round trip between the sites' etcd members, half each way, nothing within a site (in-process toxiproxy behind a router that knows each raft dialer's site): 0, 50ms, 180ms; the preflight refuses above 180ms")
 	f.StringSliceVar(&o.Runs, "runs", []string{scenario.Handover, scenario.POC, scenario.BackupRestore}, "runs, in order: handover, poc, backup-restore")
 	f.Float64Var(&o.ProbeRate, "probe-rate", 10, "attempts per second of each probe kind")
 	f.StringVar(&o.JSON, "json", "", "write the report as JSON (handover.report/v1) to this file")
@@ -127,9 +135,9 @@ func runControlplane(ctx context.Context, o *controlplaneOptions, stdout, stderr
 		}
 		r := scenario.ReportRun(out)
 		runs = append(runs, r)
-		_, _ = fmt.Fprintf(stderr, "[%s] %s: %d requests, %d failed, longest outage %.0f ms, missing acknowledged writes %d, watch gaps %d, kubectl errors %d/%d\n",
+		_, _ = fmt.Fprintf(stderr, "[%s] %s: %d requests, %d failed, longest outage %.0f ms, missing acknowledged writes %d, watch gaps %d, kubectl errors %d/%d, kubectl create errors %d/%d\n",
 			name, r.Outcome, r.Requests, r.Failures, r.LongestOutageMS, r.Checks["missing_acknowledged_writes"], r.Checks["watch_gaps"],
-			r.Checks["kubectl_errors"], r.Checks["kubectl_runs"])
+			r.Checks["kubectl_errors"], r.Checks["kubectl_runs"], r.Checks["kubectl_write_errors"], r.Checks["kubectl_writes"])
 		if name == scenario.Handover {
 			handover = &runs[len(runs)-1]
 			verdicts = handoverVerdict(r)
@@ -140,8 +148,8 @@ func runControlplane(ctx context.Context, o *controlplaneOptions, stdout, stderr
 		return err
 	}
 	if handover != nil {
-		_, _ = fmt.Fprintf(stdout, "\nhandover: DNS TTL %.0f s, drain %.1f s, etcd catch-up %.1f MiB/s, wall %.1f s\n",
-			handover.Metrics["dns_ttl_s"], handover.Metrics["drain_s"], handover.Metrics["catchup_mib_per_s"], handover.Metrics["wall_ms"]/1000)
+		_, _ = fmt.Fprintf(stdout, "\nhandover: DNS TTL %.0f s, drain %.1f s, %.0f writes held %.0f ms around the etcd leader transfer, etcd catch-up %.1f MiB/s, wall %.1f s\n",
+			handover.Metrics["dns_ttl_s"], handover.Metrics["drain_s"], handover.Metrics["held_writes"], handover.Metrics["write_hold_ms"], handover.Metrics["catchup_mib_per_s"], handover.Metrics["wall_ms"]/1000)
 	}
 	if err := session.WriteReportFiles(rep, o.JSON, o.SVG); err != nil {
 		return err
@@ -161,7 +169,7 @@ func handoverVerdict(r report.Run) []string {
 	if r.Failures != 0 {
 		bad = append(bad, fmt.Sprintf("%d failed requests", r.Failures))
 	}
-	for _, k := range []string{"missing_acknowledged_writes", "watch_gaps"} {
+	for _, k := range []string{"missing_acknowledged_writes", "watch_gaps", "kubectl_errors", "kubectl_write_errors"} {
 		if r.Checks[k] != 0 {
 			bad = append(bad, fmt.Sprintf("%s = %d", k, r.Checks[k]))
 		}

@@ -38,6 +38,17 @@ type Config struct {
 	// skips the drain (the proof of concept's order: switch DNS and stop
 	// the source at once — a baseline, never a recommendation).
 	DrainWait time.Duration
+	// OnEndpoints, when set, is told every endpoint change and gates it
+	// (EndpointHook): the DNS switch, each etcd promotion and the leader
+	// move (an error fails the step; before the point of no return the
+	// plan rolls back), and before each source removal (through etcd's
+	// PublishEndpoints: the member stays while it errs).
+	OnEndpoints EndpointHook
+	// WriteHold, when set, holds every write in admission while the etcd
+	// leader moves to a target (see writepause.go); the apiservers must
+	// reach it. Nil moves the leader unheld: a write in flight during the
+	// transfer can then fail with a 500.
+	WriteHold *WriteHold
 	// TargetReadyTimeout bounds the start-target gate (0 = 2 min).
 	TargetReadyTimeout time.Duration
 	Clock              clock.Clock // nil = real clock
@@ -49,6 +60,11 @@ type Config struct {
 type Stats struct {
 	DNSTTL time.Duration
 	Drain  time.Duration // DNS switch → source apiserver exited
+	// WriteHold is how long writes were held around the leader transfer
+	// (hold step applied → released; zero after a resume); HeldWrites how
+	// many requests the hold delayed.
+	WriteHold  time.Duration
+	HeldWrites int
 	// ResourcesListed is how many resources the target LISTed at its gate.
 	ResourcesListed int
 }

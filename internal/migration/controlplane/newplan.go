@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"context"
 	"fmt"
 
 	etcdmig "github.com/handover-dev/handover/internal/migration/etcd"
@@ -27,15 +28,28 @@ func NewPlan(cfg Config) (*Plan, error) {
 	if err := c.defaults(); err != nil {
 		return nil, err
 	}
+	if c.OnEndpoints != nil {
+		c.Etcd.PublishEndpoints = publishTo(c.OnEndpoints, c.Etcd.PublishEndpoints)
+	}
 	ph, err := etcdmig.NewPhases(c.Etcd)
 	if err != nil {
 		return nil, err
 	}
 	sw := &switchDNSStep{c: &c}
 	steps := []plan.Step{ph.Preflight, &preflightStep{c: &c}}
-	steps = append(steps, ph.Grow...)
-	steps = append(steps, &startTargetStep{c: &c}, sw, &drainStep{c: &c, sw: sw}, &stopSourceStep{c: &c, sw: sw})
-	steps = append(steps, ph.Handover...)
+	steps = append(steps, c.hookEtcd(ph.Grow)...)
+	steps = append(steps, &startTargetStep{c: &c}, c.hookDNS(sw), &drainStep{c: &c, sw: sw}, &stopSourceStep{c: &c, sw: sw})
+	handover := c.hookEtcd(ph.Handover)
+	if c.WriteHold == nil {
+		steps = append(steps, handover...)
+	} else {
+		// The leader transfer (handover[0], move-leader) inside a write
+		// hold; see writepause.go.
+		hc := &holdClock{}
+		hold := &holdWritesStep{c: &c, hc: hc}
+		steps = append(steps, hold, &heldStep{Step: handover[0], hold: hold}, &releaseWritesStep{c: &c, hc: hc})
+		steps = append(steps, handover[1:]...)
+	}
 	pnr := len(steps)
 	steps = append(steps, ph.Remove...)
 	steps = append(steps, ph.Final, &verifyStep{c: &c})
@@ -45,4 +59,64 @@ func NewPlan(cfg Config) (*Plan, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return &Plan{Plan: p, Config: &c, Stats: c.Stats, EtcdStats: ph.Config.Stats}, nil
+}
+
+// hookDNS wraps the DNS switch so that OnEndpoints gates it (nil hook: the
+// step as it is).
+func (c *Config) hookDNS(sw *switchDNSStep) plan.Step {
+	if c.OnEndpoints == nil {
+		return sw
+	}
+	return &hooked{Step: sw, kind: EndpointsAPIServer, hook: c.OnEndpoints,
+		endpoints: func(_ context.Context, reverted bool) ([]string, error) {
+			if reverted {
+				return []string{c.Source.Addr.String()}, nil
+			}
+			return []string{c.Target.Addr.String()}, nil
+		}}
+}
+
+// hookEtcd wraps the etcd steps that change the voters (promote, move
+// leader) so that OnEndpoints gates them.
+func (c *Config) hookEtcd(steps []plan.Step) []plan.Step {
+	if c.OnEndpoints == nil {
+		return steps
+	}
+	out := make([]plan.Step, len(steps))
+	for i, st := range steps {
+		out[i] = st
+		if changesEtcdEndpoints(st.Name()) {
+			out[i] = &hooked{Step: st, kind: EndpointsEtcd, hook: c.OnEndpoints, endpoints: c.voterURLs}
+		}
+	}
+	return out
+}
+
+// voterURLs returns the client URLs of the etcd voters now.
+func (c *Config) voterURLs(ctx context.Context, _ bool) ([]string, error) {
+	ms, err := c.Etcd.Cluster.Members(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range ms {
+		if !m.IsLearner {
+			out = append(out, m.ClientURLs...)
+		}
+	}
+	return out, nil
+}
+
+// publishTo makes etcd's PublishEndpoints (called before each removal with
+// the remaining client URLs; its error keeps the member) tell hook too,
+// after next (a PublishEndpoints the caller set) when there is one.
+func publishTo(hook EndpointHook, next func(context.Context, []string, etcdmig.Member) error) func(context.Context, []string, etcdmig.Member) error {
+	return func(ctx context.Context, eps []string, leaving etcdmig.Member) error {
+		if next != nil {
+			if err := next(ctx, eps, leaving); err != nil {
+				return err
+			}
+		}
+		return hook(ctx, EndpointChange{Step: "remove/" + leaving.Name, Kind: EndpointsEtcd, Endpoints: eps})
+	}
 }

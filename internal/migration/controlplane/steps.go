@@ -19,8 +19,12 @@ func (s *preflightStep) Name() string                 { return "apiserver/prefli
 func (s *preflightStep) Apply(context.Context) error  { return nil }
 func (s *preflightStep) Revert(context.Context) error { return nil }
 func (s *preflightStep) Describe() string {
-	return fmt.Sprintf("gate: the source apiserver Ready and serving a certificate for %q; the target's certificate carries it too; the record points at the source with TTL ≤ %s; site RTT ≤ %s; target version within one minor of the source",
+	d := fmt.Sprintf("gate: the source apiserver Ready and serving a certificate for %q; the target's certificate carries it too; the record points at the source with TTL ≤ %s; site RTT ≤ %s; target version within one minor of the source",
 		s.c.Endpoint.Name, s.c.MaxTTL, s.c.MaxSiteRTT)
+	if s.c.WriteHold != nil {
+		d += "; the source apiserver calls the write-hold webhook (registered for a dry-run check, then deleted)"
+	}
+	return d
 }
 func (s *preflightStep) Check(ctx context.Context) plan.Result {
 	c := s.c
@@ -58,6 +62,11 @@ func (s *preflightStep) Check(ctx context.Context) plan.Result {
 	}
 	if r := CheckSkew(sv, tv); r != "" {
 		reasons = append(reasons, r)
+	}
+	if c.WriteHold != nil {
+		if err := c.holdReachable(ctx); err != nil {
+			reasons = append(reasons, err.Error())
+		}
 	}
 	if len(reasons) > 0 {
 		return plan.Failed(strings.Join(reasons, "; "))

@@ -2,7 +2,10 @@
 // runners and background checkers, measure a baseline, run the
 // transition (a plan on the engine or a scripted baseline), measure the
 // aftermath, stop the probes, and return the recorder's summary. It is the
-// "plan + probes → report" loop the control-plane demo's three runs share.
+// "plan + probes → report" loop the control-plane demo's three runs and
+// `controlplane migrate` share; Recorder and Until cover what
+// rotation/scenario (a fleet whose clients report themselves, probed until
+// n handshakes) and migration/etcd/session need to move onto it.
 package harness
 
 import (
@@ -26,7 +29,15 @@ type Options struct {
 	// Baseline is probed before the transition, Aftermath after it
 	// (defaults 1 s and 1 s).
 	Baseline, Aftermath time.Duration
-	Clock               clock.Clock // nil = real clock
+	// Until, when set, extends the aftermath: after Aftermath, probing goes
+	// on until it returns nil (e.g. "at least n attempts were made") or ctx
+	// ends. It is polled every 50 ms and must not block.
+	Until func() error
+	// Recorder, when set, is the run's recorder: for probes that report to
+	// it themselves and must be built before Run (a fleet's clients); nil
+	// = a fresh one.
+	Recorder *probe.Recorder
+	Clock    clock.Clock // nil = real clock
 }
 
 // Transition runs the change; it reports phases to rec (as a plan.Observer
@@ -54,7 +65,10 @@ func Run(ctx context.Context, o Options, t Transition) (Result, func()) {
 	if o.Aftermath == 0 {
 		o.Aftermath = time.Second
 	}
-	rec := probe.NewRecorder(clk)
+	rec := o.Recorder
+	if rec == nil {
+		rec = probe.NewRecorder(clk)
+	}
 	bctx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
 	var bg sync.WaitGroup
 	for _, f := range o.Background {
@@ -71,6 +85,9 @@ func Run(ctx context.Context, o Options, t Transition) (Result, func()) {
 	err := t(ctx, rec)
 	wall := clk.Since(start)
 	sleep(ctx, clk, o.Aftermath)
+	for o.Until != nil && o.Until() != nil && ctx.Err() == nil {
+		sleep(ctx, clk, 50*time.Millisecond)
+	}
 	stopProbes()
 	pw.Wait()
 	return Result{Summary: rec.Summary(), Wall: wall, Err: err}, func() { stopBg(); bg.Wait() }

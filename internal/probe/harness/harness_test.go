@@ -61,3 +61,29 @@ func TestRun(t *testing.T) {
 		t.Errorf("fixed phase %+v: want requests and no failures", byPhase["fixed"])
 	}
 }
+
+// A given recorder is the run's (samples reported to it outside the
+// probe runners count), and Until keeps the aftermath going until it is
+// satisfied.
+func TestRunRecorderAndUntil(t *testing.T) {
+	t.Parallel()
+	rec := probe.NewRecorder(nil)
+	var polls atomic.Int64
+	res, stop := Run(context.Background(), Options{Recorder: rec, Baseline: time.Millisecond, Aftermath: time.Millisecond,
+		Until: func() error {
+			// An outside client reports one attempt per poll; satisfied
+			// after three.
+			rec.Add(probe.Sample{Probe: "outside", Start: time.Now()})
+			if polls.Add(1) < 3 {
+				return errors.New("fewer than 3 attempts")
+			}
+			return nil
+		}}, func(context.Context, *probe.Recorder) error { return nil })
+	stop()
+	if polls.Load() != 3 {
+		t.Errorf("Until polled %d times, want 3", polls.Load())
+	}
+	if res.Summary.Requests != 3 {
+		t.Errorf("summary has %d requests, want the 3 the outside client recorded", res.Summary.Requests)
+	}
+}

@@ -56,6 +56,11 @@ type Files struct {
 	ControllerManager Pair
 	// Scheduler is CN system:kube-scheduler.
 	Scheduler Pair
+	// User is CN handover-user, O kubeadm:cluster-admins: an administrator
+	// outside system:masters (kubeadm's admin.conf since v1.29), so RBAC
+	// and API Priority and Fairness apply to it. The apiserver grants it
+	// nothing until a binding does (e.g. to cluster-admin).
+	User Pair
 	// Kwok is CN kwok-controller, O system:masters (it writes node and pod status).
 	Kwok Pair
 	// ControllerManagerServing, SchedulerServing and KwokServing serve the
@@ -129,6 +134,7 @@ func GenerateWith(dir string, now time.Time, opts Options) (Files, error) {
 		{"admin", ca, pkix.Name{CommonName: "kubernetes-admin", Organization: []string{"system:masters"}}, x509.ExtKeyUsageClientAuth, nil, nil, &f.Admin},
 		{"kube-controller-manager", ca, pkix.Name{CommonName: "system:kube-controller-manager", Organization: []string{"system:masters"}}, x509.ExtKeyUsageClientAuth, nil, nil, &f.ControllerManager},
 		{"kube-scheduler", ca, pkix.Name{CommonName: "system:kube-scheduler"}, x509.ExtKeyUsageClientAuth, nil, nil, &f.Scheduler},
+		{"user", ca, pkix.Name{CommonName: "handover-user", Organization: []string{"kubeadm:cluster-admins"}}, x509.ExtKeyUsageClientAuth, nil, nil, &f.User},
 		{"kwok", ca, pkix.Name{CommonName: "kwok-controller", Organization: []string{"system:masters"}}, x509.ExtKeyUsageClientAuth, nil, nil, &f.Kwok},
 		{"kube-controller-manager-serving", ca, pkix.Name{CommonName: "kube-controller-manager"}, x509.ExtKeyUsageServerAuth, []string{"localhost"}, loopback, &f.ControllerManagerServing},
 		{"kube-scheduler-serving", ca, pkix.Name{CommonName: "kube-scheduler"}, x509.ExtKeyUsageServerAuth, []string{"localhost"}, loopback, &f.SchedulerServing},

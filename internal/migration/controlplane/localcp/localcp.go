@@ -4,6 +4,9 @@
 // 127.0.0.1), a target site (embedded etcd provisioner and the
 // kube-apiserver provisioner, on 127.0.0.2), and an authoritative DNS
 // server on 127.0.0.1 that resolves the endpoint name to the source.
+// Clients use Files.User, a cluster admin outside system:masters (bound by
+// Start), so API Priority and Fairness applies to them as to real
+// clients; handover itself checks apiservers as Files.Admin.
 //
 // Both apiservers listen on the same port (a DNS record carries no port),
 // so the sites need two loopback addresses; Linux routes all of 127/8 to
@@ -19,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/utils/clock"
@@ -50,8 +54,8 @@ type Options struct {
 	// 429 Retry-After, watch grace, GOAWAY chance); without, it runs with
 	// kube-apiserver's defaults (the baselines).
 	Graceful bool
-	// SiteLatency is added to the round trip between the sites' etcd
-	// members (see siteLink); 0 = none.
+	// SiteLatency is the round trip between the sites' etcd members, half
+	// each way (see siteLink); 0 = none.
 	SiteLatency time.Duration
 	Clock       clock.Clock
 }
@@ -118,7 +122,14 @@ func Start(ctx context.Context, o Options) (l *Local, err error) {
 	for i := range o.Members {
 		names = append(names, fmt.Sprintf("s%d", i+1))
 	}
-	srcTs, err := l.SrcEtcd.StartCluster(ctx, "handover-cp", names)
+	var srcTs []etcdmig.Target
+	if o.SiteLatency > 0 {
+		l.link = newSiteLink(o.SiteLatency)
+		l.SiteRTT = o.SiteLatency
+		srcTs, err = l.startLinkedSources(ctx, names)
+	} else {
+		srcTs, err = l.SrcEtcd.StartCluster(ctx, "handover-cp", names)
+	}
 	if err != nil {
 		return l, err
 	}
@@ -126,8 +137,11 @@ func Start(ctx context.Context, o Options) (l *Local, err error) {
 	for _, t := range srcTs {
 		eps = append(eps, t.ClientURL)
 	}
-	if l.Cluster, err = etcdmig.Connect(ctx, eps, nil, o.Clock); err != nil {
+	if l.Cluster, err = connect(ctx, eps, o.Clock); err != nil {
 		return l, err
+	}
+	if l.link != nil {
+		l.link.cluster.Store(l.Cluster)
 	}
 	if l.Sources, err = l.Cluster.Members(ctx); err != nil {
 		return l, err
@@ -139,11 +153,12 @@ func Start(ctx context.Context, o Options) (l *Local, err error) {
 	for i := range o.Members {
 		l.Targets = append(l.Targets, etcdmig.Target{Name: fmt.Sprintf("t%d", i+1), PeerURL: urls[2*i], ClientURL: urls[2*i+1]})
 	}
-	if o.SiteLatency > 0 {
-		if l.link, err = newSiteLink(l.Targets, o.SiteLatency); err != nil {
-			return l, err
+	if l.link != nil {
+		for i := range l.Targets {
+			if l.Targets[i].ListenPeerURL, err = l.link.add(siteTarget, l.Targets[i].Name, l.Targets[i].PeerURL); err != nil {
+				return l, err
+			}
 		}
-		l.SiteRTT = o.SiteLatency
 	}
 	spec := func(name string, addr netip.Addr, etcd []string) controlplane.APIServerSpec {
 		return controlplane.APIServerSpec{Name: name, Addr: addr, Port: port, EtcdServers: etcd,
@@ -166,6 +181,9 @@ func Start(ctx context.Context, o Options) (l *Local, err error) {
 		return l, err
 	}
 	if err := l.WaitReady(ctx, SourceAddr, 2*time.Minute); err != nil {
+		return l, err
+	}
+	if err := l.bindUser(ctx); err != nil {
 		return l, err
 	}
 	if l.DNS, err = endpointdns.Serve(EndpointName, []netip.Addr{SourceAddr}, o.TTL); err != nil {
@@ -251,3 +269,53 @@ func FreePortOnBoth() (int, error) {
 
 // RemoveAll removes Dir (after Close).
 func (l *Local) RemoveAll() error { return os.RemoveAll(l.Dir) }
+
+// startLinkedSources starts the source members of a new cluster behind
+// site routers (siteLink): each advertises the router's URL and listens
+// behind it.
+func (l *Local) startLinkedSources(ctx context.Context, names []string) ([]etcdmig.Target, error) {
+	urls, err := etcdmig.FreeLoopbackURLs(2 * len(names))
+	if err != nil {
+		return nil, err
+	}
+	ts := make([]etcdmig.Target, len(names))
+	var ic []string
+	for i, n := range names {
+		ts[i] = etcdmig.Target{Name: n, PeerURL: urls[2*i], ClientURL: urls[2*i+1]}
+		ic = append(ic, n+"="+ts[i].PeerURL)
+	}
+	for i := range ts {
+		if ts[i].ListenPeerURL, err = l.link.add(siteSource, ts[i].Name, ts[i].PeerURL); err != nil {
+			return nil, err
+		}
+		if err := l.SrcEtcd.Start(ctx, etcdmig.MemberSpec{Name: ts[i].Name, PeerURL: ts[i].PeerURL, ClientURL: ts[i].ClientURL,
+			ListenPeerURL: ts[i].ListenPeerURL, InitialCluster: strings.Join(ic, ","), ClusterState: "new",
+			ClusterToken: "handover-cp"}); err != nil {
+			return nil, err
+		}
+	}
+	return ts, nil
+}
+
+// connect connects to the cluster at eps, retrying for up to a minute
+// while its members find each other.
+func connect(ctx context.Context, eps []string, clk clock.Clock) (*etcdmig.Cluster, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		c, err := etcdmig.Connect(ctx, eps, nil, clk)
+		if err == nil {
+			if _, err = c.Members(ctx); err == nil {
+				return c, nil
+			}
+			_ = c.Close()
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("source etcd cluster: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

@@ -59,7 +59,7 @@ func backupRestore(ctx context.Context, l *localcp.Local, cfg controlplane.Confi
 		}
 	}
 	for _, t := range l.Targets {
-		if err := l.DstEtcd.Start(ctx, etcdmig.MemberSpec{Name: t.Name, PeerURL: t.PeerURL, ClientURL: t.ClientURL,
+		if err := l.DstEtcd.Start(ctx, etcdmig.MemberSpec{Name: t.Name, PeerURL: t.PeerURL, ClientURL: t.ClientURL, ListenPeerURL: t.ListenPeerURL,
 			InitialCluster: strings.Join(ic, ","), ClusterState: "new", ClusterToken: "handover-restored"}); err != nil {
 			return err
 		}

@@ -66,6 +66,8 @@ type Options struct {
 	BreakTarget bool
 	// SiteLatency is added between the sites' etcd members (localcp).
 	SiteLatency time.Duration
+	// OnEndpoints is the plan's endpoint hook (controlplane.Config).
+	OnEndpoints controlplane.EndpointHook
 	Log         io.Writer   // phase log (nil = discard)
 	Clock       clock.Clock // nil = real clock
 }
@@ -82,8 +84,12 @@ type Outcome struct {
 	// KubectlRuns and KubectlErrors count the independent kubectl client.
 	KubectlRuns, KubectlErrors int64
 	KubectlExample             string
-	Stats                      controlplane.Stats
-	CatchUpMiBps               float64
+	// KubectlWrites and KubectlWriteErrors count `kubectl create
+	// configmap` runs (a real client's writes).
+	KubectlWrites, KubectlWriteErrors int64
+	KubectlWriteExample               string
+	Stats                             controlplane.Stats
+	CatchUpMiBps                      float64
 	// DNSFinal and Members are the world after the run (for tests).
 	DNSFinal endpointdns.Entry
 	Members  []string
@@ -128,13 +134,13 @@ func Run(ctx context.Context, name string, o Options) (*Outcome, error) {
 	}
 	res := l.Resolver()
 	pr, err := kubeprobe.New(ctx, kubeprobe.Config{Host: l.Endpoint.Name, Port: l.Endpoint.Port,
-		CAFile: l.Files.CA.Cert, CertFile: l.Files.Admin.Cert, KeyFile: l.Files.Admin.Key,
+		CAFile: l.Files.CA.Cert, CertFile: l.Files.User.Cert, KeyFile: l.Files.User.Key,
 		Dial: res.DialContext, Clock: o.Clock})
 	if err != nil {
 		return nil, err
 	}
 	out := &Outcome{Name: name}
-	var kube kubectlLoop
+	var kube, kubeW kubectlLoop
 	bg := []func(context.Context){pr.Watch}
 	if !o.NoKubectl {
 		px, err := endpointdns.ServeProxy(res)
@@ -147,7 +153,9 @@ func Run(ctx context.Context, name string, o Options) (*Outcome, error) {
 		if kube.kubeconfig, err = writeKubeconfig(dir, l); err != nil {
 			return nil, err
 		}
-		bg = append(bg, kube.run)
+		kubeW = kubectlLoop{bin: kube.bin, proxy: kube.proxy, ns: kube.ns, kubeconfig: kube.kubeconfig,
+			every: kube.every, max: kube.max, write: true}
+		bg = append(bg, kube.run, kubeW.run)
 	}
 	runners := []*probe.Runner{
 		{Probe: pr.Fresh(), Rate: o.ProbeRate, Concurrency: 2, Timeout: 10 * time.Second},
@@ -160,11 +168,19 @@ func Run(ctx context.Context, name string, o Options) (*Outcome, error) {
 	cfg.TargetReadyTimeout = o.TargetReadyTimeout
 	cfg.Clock = o.Clock
 	cfg.Target = l.Target
+	cfg.OnEndpoints = o.OnEndpoints
 	switch name {
 	case Handover, POC:
 		if name == POC {
 			cfg.DrainWait = -1
 		}
+		// The apiservers run on this host: the hold listens on loopback.
+		hold, err := controlplane.StartWriteHold("127.0.0.1:0", o.Clock)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = hold.Close() }()
+		cfg.WriteHold = hold
 		cp, err := controlplane.NewPlan(cfg)
 		if err != nil {
 			return nil, err
@@ -203,8 +219,12 @@ func Run(ctx context.Context, name string, o Options) (*Outcome, error) {
 	}
 	stopBg()
 	out.KubectlRuns, out.KubectlErrors = kube.runs.Load(), kube.errs.Load()
+	out.KubectlWrites, out.KubectlWriteErrors = kubeW.runs.Load(), kubeW.errs.Load()
 	if e := kube.example.Load(); e != nil {
 		out.KubectlExample = *e
+	}
+	if e := kubeW.example.Load(); e != nil {
+		out.KubectlWriteExample = *e
 	}
 	out.DNSFinal, _ = l.DNS.Get(ctx)
 	if ms, err := l.Cluster.Members(ctx); err == nil {
@@ -232,23 +252,31 @@ func catchUpRate(cp *controlplane.Plan) float64 {
 // "controlplane-migration"): the probe summary; checks
 // missing_acknowledged_writes, watch_gaps (and acknowledged_writes,
 // watch_resumes, watch_relists, kubectl_runs, kubectl_errors); for
-// "handover" the metrics dns_ttl_s, drain_s, catchup_mib_per_s, wall_ms.
+// "handover" the metrics dns_ttl_s, drain_s, write_hold_ms, held_writes,
+// catchup_mib_per_s, wall_ms.
 func ReportRun(out *Outcome) report.Run {
 	r := report.NewRun(out.Name, "controlplane-migration", out.Summary)
 	r.Outcome = out.Outcome
 	r.Checks = out.Probe.Checks()
 	r.Checks["kubectl_runs"] = out.KubectlRuns
 	r.Checks["kubectl_errors"] = out.KubectlErrors
-	if out.KubectlExample != "" {
+	r.Checks["kubectl_writes"] = out.KubectlWrites
+	r.Checks["kubectl_write_errors"] = out.KubectlWriteErrors
+	for k, v := range map[string]string{"kubectl": out.KubectlExample, "kubectl-create": out.KubectlWriteExample} {
+		if v == "" {
+			continue
+		}
 		if r.FailureExamples == nil {
 			r.FailureExamples = map[string]string{}
 		}
-		r.FailureExamples["kubectl"] = out.KubectlExample
+		r.FailureExamples[k] = v
 	}
 	r.Metrics = map[string]float64{}
 	if out.Name == Handover {
 		r.Metrics["dns_ttl_s"] = out.Stats.DNSTTL.Seconds()
 		r.Metrics["drain_s"] = out.Stats.Drain.Seconds()
+		r.Metrics["write_hold_ms"] = float64(out.Stats.WriteHold) / float64(time.Millisecond)
+		r.Metrics["held_writes"] = float64(out.Stats.HeldWrites)
 		r.Metrics["catchup_mib_per_s"] = out.CatchUpMiBps
 		r.Metrics["wall_ms"] = float64(out.Wall) / float64(time.Millisecond)
 	}
@@ -259,10 +287,12 @@ func ReportRun(out *Outcome) report.Run {
 // resolving proxy) every `every`, at most max times.
 type kubectlLoop struct {
 	bin, kubeconfig, proxy, ns string
-	every                      time.Duration
-	max                        int
-	runs, errs                 atomic.Int64
-	example                    atomic.Pointer[string]
+	// write makes each run a `kubectl create configmap` instead of a LIST.
+	write      bool
+	every      time.Duration
+	max        int
+	runs, errs atomic.Int64
+	example    atomic.Pointer[string]
 }
 
 type prefixWriter struct {
