@@ -237,6 +237,8 @@ func testNoPartialWrite(t *testing.T, c client.Client, cfg *rest.Config) {
 				TrustBundles: []v1alpha1.TrustBundleTarget{{Kind: "Secret", Name: "leaf", Key: "tls.key"}},
 				Certificates: []v1alpha1.CertificateSpec{{SecretName: "leaf", CommonName: "leaf"}}}, "spec.certificates[0].secretName"},
 			{v1alpha1.CertificateAuthoritySpec{Certificates: []v1alpha1.CertificateSpec{{SecretName: "x", IPAddresses: []string{"nope"}}}}, "spec.certificates[0].ipAddresses[0]"},
+			// A server leaf (the default usages) with a commonName only: no SAN to verify.
+			{v1alpha1.CertificateAuthoritySpec{Certificates: []v1alpha1.CertificateSpec{{SecretName: "x", CommonName: "x"}}}, "spec.certificates[0].dnsNames"},
 			{v1alpha1.CertificateAuthoritySpec{Consumers: []v1alpha1.Consumer{{Name: "a", Kind: "Deployment", Reload: "Hot"}}}, "spec.consumers[0]"},
 			{v1alpha1.CertificateAuthoritySpec{Consumers: []v1alpha1.Consumer{{Name: "a", Kind: "Deployment", Reload: "Hot", Selector: &metav1.LabelSelector{}}}}, "spec.consumers[0].selector"},
 			{v1alpha1.CertificateAuthoritySpec{Consumers: []v1alpha1.Consumer{{Name: "a", Kind: "Job", Reload: "Hot", WorkloadName: "x"}}}, "spec.consumers[0].kind"},

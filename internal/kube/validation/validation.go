@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -221,8 +222,13 @@ func certificates(ca *v1alpha1.CertificateAuthority, p *field.Path, protected, s
 			}
 			seen[kk] = f.String()
 		}
-		if c.CommonName == "" && len(c.DNSNames) == 0 && len(c.IPAddresses) == 0 && len(c.URIs) == 0 {
+		sans := len(c.DNSNames) + len(c.IPAddresses) + len(c.URIs)
+		switch {
+		case c.CommonName == "" && sans == 0:
 			errs = append(errs, field.Required(f, "needs at least one of commonName, dnsNames, ipAddresses or uris"))
+		case sans == 0 && servesTLS(c.Usages):
+			// Caught here, not at publish time (where internal/trust refuses it).
+			errs = append(errs, field.Required(f.Child("dnsNames"), "a server leaf (usages include server; the default is [server, client]) needs at least one of dnsNames, ipAddresses or uris: clients verify the SAN, not the commonName (RFC 6125 §6.4.4)"))
 		}
 		for j, n := range c.DNSNames {
 			if msgs := dnsName(n); len(msgs) > 0 {
@@ -248,6 +254,13 @@ func certificates(ca *v1alpha1.CertificateAuthority, p *field.Path, protected, s
 		errs = append(errs, durationIn(f.Child("duration"), c.Duration, MinLeafDuration, MaxDuration)...)
 	}
 	return errs
+}
+
+// servesTLS reports whether a leaf with these usages is a server
+// certificate: usages include server, or are empty (the default
+// [server, client]).
+func servesTLS(us []v1alpha1.Usage) bool {
+	return len(us) == 0 || slices.Contains(us, v1alpha1.UsageServer)
 }
 
 func consumers(ca *v1alpha1.CertificateAuthority, p *field.Path) field.ErrorList {
