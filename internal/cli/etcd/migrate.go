@@ -87,11 +87,22 @@ Before a source member is removed, its clients move first:
      member and its remaining rate
   4. MemberRemove, then --removal-pace, so clients that sync the membership
      (clientv3 AutoSyncInterval) follow each change
+
+Leadership moves from a source to a target once (move-leader). Raft drops
+every write that reaches a member during a transfer, and etcd clients never
+retry a write the server refused (etcd issue #8975): a client writing at
+50/s loses about one write per transfer. --hold-clients makes it zero: the
+command pauses your clients (HANDOVER_HOLD=hold), handover waits until the
+members' /metrics show no request in flight, moves the leadership, waits
+until every voter follows the new leader and resumes them
+(HANDOVER_HOLD=release); clients wait tens of milliseconds instead of
+failing. Without it the report counts the requests in flight at the move.
 Zero failed requests for clients other than handover's probe needs their
 cooperation: a static client must be rewired by the --on-endpoints hook; a
 membership-following client keeps every member in its list until that
 member is removed, so without --stop-source its traffic never drains and the
-gate stops the migration rather than cut it off.
+gate stops the migration rather than cut it off; and every writing client
+needs --hold-clients around the leadership transfer (below).
 
 While migrating, writers, linearizable readers and a watcher probe the
 cluster (--probe-rate); the report counts failed requests, the longest
@@ -149,6 +160,7 @@ type Options struct {
 	DrainMaxRate       float64
 	DrainTimeout       time.Duration
 	RemovalPace        time.Duration
+	HoldClients        string
 	Out, Err           io.Writer
 	lookupHost         lookupFunc
 	Clock              clock.Clock
@@ -200,6 +212,7 @@ func newMigrateCommand(clk clock.Clock) *cobra.Command {
 	f.Float64Var(&o.DrainMaxRate, "drain-max-rate", 1, "gate before each removal: the leaving member's /metrics must show at most this many client requests/s (KV, Lease) (0 = no gate)")
 	f.DurationVar(&o.DrainTimeout, "drain-timeout", etcdmig.DefaultDrainTimeout, "how long the drain gate waits before the migration stops with the member and its remaining rate")
 	f.DurationVar(&o.RemovalPace, "removal-pace", 5*time.Second, "wait after each removal, so clients that sync the membership (clientv3 AutoSyncInterval) follow each change")
+	f.StringVar(&o.HoldClients, "hold-clients", "", "command run with HANDOVER_HOLD=hold before each leadership transfer and HANDOVER_HOLD=release after it; it must pause your clients' new requests (a proxy that stops forwarding, clients told to pause): raft drops writes sent during a transfer and etcd clients do not retry them (split on spaces)")
 	f.BoolVar(&o.AllowReducedFT, "allow-reduced-fault-tolerance", false, "accept fewer targets than it takes to tolerate as many failed members as the sources (e.g. 3 → 1)")
 	return cmd
 }
@@ -384,8 +397,17 @@ func (o *Options) config(c *etcdmig.Cluster, prov etcdmig.Provisioner, mt *etcdm
 		DrainMaxRate: o.DrainMaxRate, DrainTimeout: o.DrainTimeout, RemovalPace: o.RemovalPace,
 		CatchUpTimeout: o.CatchUpTimeout, DBSize: dbSize, PromoteTimeout: o.PromoteTimeout,
 		StepTimeout: o.StepTimeout, MaxRTT: o.MaxRTT, MaxDBSize: o.MaxDBSizeMiB << 20,
-		DrainDelay: o.DrainDelay, Clock: o.Clock,
+		DrainDelay: o.DrainDelay, Clock: o.Clock, Hold: o.hold(c),
 	}
+}
+
+// hold is the client hold of --hold-clients (nil without it).
+func (o *Options) hold(c *etcdmig.Cluster) etcdmig.ClientHold {
+	argv := strings.Fields(o.HoldClients)
+	if len(argv) == 0 {
+		return nil
+	}
+	return holdHook(o.Err, argv, c.VoterEndpoints)
 }
 
 func (o *Options) provisioner() (etcdmig.Provisioner, error) {

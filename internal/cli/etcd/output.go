@@ -89,6 +89,11 @@ func clientsNote(o *Options) string {
 	default:
 		b.WriteString("  membership-following clients: no --stop-source and no drain gate; their requests in flight to a removed member fail\n")
 	}
+	if o.HoldClients != "" {
+		fmt.Fprintf(&b, "  leadership transfer: --hold-clients %q pauses clients until it is done and every voter follows the new leader\n", o.HoldClients)
+	} else {
+		b.WriteString("  leadership transfer: no --hold-clients; raft drops writes sent during it and etcd clients do not retry them (about one per transfer at 50 writes/s)\n")
+	}
 	return b.String()
 }
 
@@ -146,6 +151,11 @@ func writeReport(o *Options, out *session.Outcome, hist runHistory) (report.Run,
 		if _, err := fmt.Fprintf(o.Out, "\nworst write stall %.0f ms (began in %q); acknowledged writes %d, missing %d, watch gaps %d; %s\n",
 			run.Metrics["worst_write_stall_ms"], out.WorstStallPhase, run.Checks["acknowledged_writes"],
 			run.Checks["missing_acknowledged_writes"], run.Checks["watch_gaps"], catchUp); err != nil {
+			return run, err
+		}
+	}
+	for _, t := range out.Transfers {
+		if _, err := fmt.Fprintf(o.Out, "leadership transfer %s\n", t); err != nil {
 			return run, err
 		}
 	}

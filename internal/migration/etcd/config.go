@@ -87,6 +87,11 @@ type Config struct {
 	// RemovalPace is the wait after each removal before the next step, so
 	// clients that sync the membership periodically follow each change.
 	RemovalPace time.Duration
+	// Hold, when set, pauses the clients around every leadership transfer
+	// the migration makes (TransferLeadership): raft drops the proposals
+	// that arrive during a transfer and clientv3 does not retry writes, so
+	// without a hold a writing client may see errors. nil = no hold.
+	Hold ClientHold
 
 	Clock clock.Clock // nil = real clock
 	// Stats, when set, receives catch-up measurements.
@@ -154,9 +159,23 @@ type CatchUp struct {
 
 // Stats collects measurements made by the steps; safe for concurrent use.
 type Stats struct {
-	mu       sync.Mutex
-	catchUps []CatchUp
-	started  map[string]time.Time
+	mu        sync.Mutex
+	catchUps  []CatchUp
+	transfers []Transfer
+	started   map[string]time.Time
+}
+
+func (s *Stats) addTransfer(t Transfer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.transfers = append(s.transfers, t)
+}
+
+// Transfers returns the leadership transfers made, in order.
+func (s *Stats) Transfers() []Transfer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Transfer(nil), s.transfers...)
 }
 
 func (s *Stats) provisionStarted(name string, t time.Time) {
