@@ -181,6 +181,21 @@ func (p *Embedded) Stop(_ context.Context, name string) error {
 	return os.RemoveAll(filepath.Join(p.BaseDir, name))
 }
 
+// Shutdown closes the member gracefully, as etcd does on SIGTERM (its gRPC
+// servers let the requests in flight finish, then it stops), and keeps its
+// data: a StopSource for source members run by this provisioner. A member
+// it does not run is not an error.
+func (p *Embedded) Shutdown(_ context.Context, name string) error {
+	p.mu.Lock()
+	e := p.members[name]
+	delete(p.members, name)
+	p.mu.Unlock()
+	if e != nil {
+		e.close()
+	}
+	return nil
+}
+
 // Progress returns the member's applied raft index and database size, read
 // from the in-process server (ProgressReporter).
 func (p *Embedded) Progress(_ context.Context, name string) (uint64, int64, error) {

@@ -153,7 +153,7 @@ func (t Transfer) String() string {
 // of voters) to the voter to:
 //
 //  1. with o.Hold: hold the clients, then wait until the voters' /metrics
-//     show no KV or Lease request in flight (two readings in a row; after
+//     show no KV or Lease request in flight (one reading after o.Poll; after
 //     o.QuietTimeout it moves anyway and records what was in flight: some
 //     clients were not held);
 //  2. MoveLeader on the leader's client URL;
@@ -207,31 +207,28 @@ func TransferLeadership(ctx context.Context, c *Cluster, voters []Member, leader
 	return tr, err
 }
 
-// waitQuiet polls until two readings in a row show no client request in
+// waitQuiet waits poll (for requests sent just before the hold to reach
+// their member), then polls until a reading shows no client request in
 // flight on any voter, or timeout passes (some clients are not held, or a
 // request is stuck), and returns the last reading's total: 0 when quiet.
-// An unreadable member counts as busy (1).
+// An unreadable member counts as busy (1). One reading suffices: under the
+// hold no request starts after it, and a scrape takes longer than a
+// request already sent takes to arrive.
 func waitQuiet(ctx context.Context, c *Cluster, voters []Member, timeout, poll time.Duration, clk clock.Clock) float64 {
 	deadline := clk.Now().Add(timeout)
-	zeros := 0
 	for {
+		select {
+		case <-ctx.Done():
+			return 1
+		case <-clk.After(poll):
+		}
 		busy, err := inFlight(ctx, c, voters)
 		n := sumValues(busy)
 		if err != nil {
 			n++
 		}
-		if n == 0 {
-			zeros++
-		} else {
-			zeros = 0
-		}
-		if zeros == 2 || !clk.Now().Before(deadline) {
+		if n == 0 || !clk.Now().Before(deadline) {
 			return n
-		}
-		select {
-		case <-ctx.Done():
-			return n
-		case <-clk.After(poll):
 		}
 	}
 }
