@@ -76,6 +76,9 @@ func printPlan(o *Options, c *etcdmig.Cluster, prov etcdmig.Provisioner, mt *etc
 func clientsNote(o *Options) string {
 	var b strings.Builder
 	b.WriteString("clients other than handover's probe:\n")
+	if o.DNSName != "" {
+		fmt.Fprintf(&b, "  clients that use the DNS name %s: its A record follows the members that remain before each removal (--dns-set), then 2·TTL+1s\n", o.DNSName)
+	}
 	if o.OnEndpoints == "" {
 		b.WriteString("  static endpoint lists (an API server's --etcd-servers): no --on-endpoints hook; the new endpoints are only printed, rewire them yourself before each removal\n")
 	} else {
