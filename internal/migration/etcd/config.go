@@ -87,6 +87,12 @@ type Config struct {
 	// RemovalPace is the wait after each removal before the next step, so
 	// clients that sync the membership periodically follow each change.
 	RemovalPace time.Duration
+	// MetricsURL returns where member m serves the metrics of its own
+	// client traffic, read by the drain gate and the leadership transfer
+	// ("" = its client URL, where etcd serves them). nil = the
+	// provisioner's when it is a MetricsURLer (embedded targets), else the
+	// client URL. Embedded sources need it set (Embedded.MetricsURL).
+	MetricsURL func(m Member) string
 	// Hold, when set, pauses the clients around every leadership transfer
 	// the migration makes (TransferLeadership): raft drops the proposals
 	// that arrive during a transfer and clientv3 does not retry writes, so
@@ -133,6 +139,11 @@ func (c *Config) defaults() error {
 	}
 	if c.Clock == nil {
 		c.Clock = clock.RealClock{}
+	}
+	if c.MetricsURL == nil {
+		if mu, ok := c.Provisioner.(MetricsURLer); ok {
+			c.MetricsURL = func(m Member) string { u, _ := mu.MetricsURL(m.Name); return u }
+		}
 	}
 	if c.Stats == nil {
 		c.Stats = &Stats{}

@@ -109,7 +109,7 @@ func (w *world) transfer(ctx context.Context, ms []Member, leader Member, to uin
 		}
 	}
 	tr, err := TransferLeadership(ctx, w.cfg.Cluster, voters, leader, to,
-		TransferOptions{Hold: w.cfg.Hold, Clock: w.cfg.Clock})
+		TransferOptions{Hold: w.cfg.Hold, Clock: w.cfg.Clock, MetricsURL: w.cfg.MetricsURL})
 	if err == nil {
 		w.cfg.Stats.addTransfer(tr)
 	}

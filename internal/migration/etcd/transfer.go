@@ -118,6 +118,9 @@ type TransferOptions struct {
 	// Poll is the sampling period of both waits (0 = DefaultTransferPoll).
 	Poll  time.Duration
 	Clock clock.Clock // nil = real clock
+	// MetricsURL returns where a voter serves its own client traffic's
+	// metrics (see Config.MetricsURL; nil or "" = its client URL).
+	MetricsURL func(Member) string
 }
 
 // Transfer is one measured leadership transfer.
@@ -188,12 +191,12 @@ func TransferLeadership(ctx context.Context, c *Cluster, voters []Member, leader
 			}
 		}()
 		start := clk.Now()
-		tr.InFlight = waitQuiet(ctx, c, voters, cmpDur(o.QuietTimeout, DefaultQuietTimeout), poll, clk)
+		tr.InFlight = waitQuiet(ctx, c, voters, o.MetricsURL, cmpDur(o.QuietTimeout, DefaultQuietTimeout), poll, clk)
 		tr.Quiet = clk.Since(start)
 		if err := ctx.Err(); err != nil {
 			return tr, err
 		}
-	} else if busy, err := inFlight(ctx, c, voters); err == nil {
+	} else if busy, err := inFlight(ctx, c, voters, o.MetricsURL); err == nil {
 		tr.InFlight = sumValues(busy)
 	}
 	start := clk.Now()
@@ -214,7 +217,7 @@ func TransferLeadership(ctx context.Context, c *Cluster, voters []Member, leader
 // An unreadable member counts as busy (1). One reading suffices: under the
 // hold no request starts after it, and a scrape takes longer than a
 // request already sent takes to arrive.
-func waitQuiet(ctx context.Context, c *Cluster, voters []Member, timeout, poll time.Duration, clk clock.Clock) float64 {
+func waitQuiet(ctx context.Context, c *Cluster, voters []Member, metricsURL func(Member) string, timeout, poll time.Duration, clk clock.Clock) float64 {
 	deadline := clk.Now().Add(timeout)
 	for {
 		select {
@@ -222,7 +225,7 @@ func waitQuiet(ctx context.Context, c *Cluster, voters []Member, timeout, poll t
 			return 1
 		case <-clk.After(poll):
 		}
-		busy, err := inFlight(ctx, c, voters)
+		busy, err := inFlight(ctx, c, voters, metricsURL)
 		n := sumValues(busy)
 		if err != nil {
 			n++
@@ -233,10 +236,10 @@ func waitQuiet(ctx context.Context, c *Cluster, voters []Member, timeout, poll t
 	}
 }
 
-// inFlight reads every voter's /metrics (client URL) and returns, per
+// inFlight reads every voter's /metrics (metricsBase) and returns, per
 // member label, its unary KV and Lease requests in flight: started minus
 // handled (grpc_server_started_total − grpc_server_handled_total).
-func inFlight(ctx context.Context, c *Cluster, voters []Member) (map[string]float64, error) {
+func inFlight(ctx context.Context, c *Cluster, voters []Member, metricsURL func(Member) string) (map[string]float64, error) {
 	out := map[string]float64{}
 	type res struct {
 		label string
@@ -252,7 +255,7 @@ func inFlight(ctx context.Context, c *Cluster, voters []Member) (map[string]floa
 		n++
 		go func() {
 			var v float64
-			err := c.scrape(ctx, m.ClientURLs[0], func(r io.Reader) error {
+			err := c.scrape(ctx, metricsBase(metricsURL, m), func(r io.Reader) error {
 				var err error
 				v, err = ParseInFlight(r)
 				return err
