@@ -7,13 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	etcdmig "github.com/handover-dev/handover/internal/migration/etcd"
+	"github.com/handover-dev/handover/internal/probe/etcdbench"
 )
 
 // benchmarkBinary returns etcd's own `benchmark` tool, built by
@@ -31,36 +31,6 @@ func benchmarkBinary(t *testing.T) string {
 		t.Skipf("etcd benchmark tool not at %s: run make etcd-benchmark", p)
 	}
 	return p
-}
-
-var benchErrRE = regexp.MustCompile(`(?m)^\s*\[(\d+)\]\t(.*)$`)
-
-// benchmarkErrors sums the "Error distribution" of a benchmark report
-// (etcd pkg/report: "  [count]\terror").
-func benchmarkErrors(out string) (int, []string) {
-	_, dist, ok := strings.Cut(out, "Error distribution:")
-	if !ok {
-		return 0, nil
-	}
-	n := 0
-	var lines []string
-	for _, m := range benchErrRE.FindAllStringSubmatch(dist, -1) {
-		c, _ := strconv.Atoi(m[1])
-		n += c
-		lines = append(lines, m[0])
-	}
-	return n, lines
-}
-
-func TestBenchmarkErrors(t *testing.T) {
-	t.Parallel()
-	out := "Summary:\n  Total:\t1.0 secs.\n\nResponse time histogram:\n  0.001 [1]\t|\n\nError distribution:\n  [4]\trpc error: code = Unavailable desc = raft: stopped\n  [2]\tconnection reset by peer\n"
-	if n, lines := benchmarkErrors(out); n != 6 || len(lines) != 2 {
-		t.Fatalf("benchmarkErrors = %d %q, want 6 in 2 lines", n, lines)
-	}
-	if n, _ := benchmarkErrors("Summary:\n  0.001 [1]\t|\n"); n != 0 {
-		t.Fatalf("no error distribution counted %d", n)
-	}
 }
 
 // TestMembershipFollowingClientSeesNoErrors migrates a 3-member cluster of
@@ -186,6 +156,7 @@ func migrateUnderBenchmark(t *testing.T, dataMiB, seconds int) {
 type benchRun struct {
 	kind string // "put", "range"
 	pid  int
+	total int // its --total
 	// deadline is when it should have ended by itself: its planned
 	// duration (total/rate) plus 2 minutes of slack; later is a hang.
 	deadline time.Time
@@ -202,6 +173,9 @@ func startBenchmark(t *testing.T, bench string, d time.Duration, args []string) 
 	for _, a := range args {
 		if a == "put" || a == "range" {
 			b.kind = a
+		}
+		if v, ok := strings.CutPrefix(a, "--total="); ok {
+			b.total, _ = strconv.Atoi(v)
 		}
 	}
 	cmd := exec.Command(bench, args...)
@@ -231,18 +205,22 @@ func checkBenchmark(t *testing.T, b *benchRun) {
 	case <-time.After(time.Until(b.deadline)):
 		t.Fatalf("benchmark %s hung after the migration:\n%s", b.kind, b.out.String())
 	}
-	n, lines := benchmarkErrors(b.out.String())
-	summary, _, _ := strings.Cut(b.out.String(), "Response time histogram")
-	if i := strings.LastIndex(summary, "Summary:"); i >= 0 {
-		summary = summary[i:]
+	sum, err := etcdbench.ParseSummary(b.out.String())
+	if err != nil {
+		t.Fatalf("benchmark %s: %v", b.kind, err)
 	}
-	t.Logf("benchmark %s: %s errors %d %q", b.kind, summary, n, lines)
+	t.Logf("benchmark %s: %d requests (--total), %d succeeded (its histogram), %d failed %v, in %s",
+		b.kind, b.total, sum.Succeeded, sum.Failed(), sum.Errors, sum.Total.Round(time.Millisecond))
+	// Its own summary accounts for every request it was told to send.
+	if sum.Succeeded+sum.Failed() != int64(b.total) {
+		t.Fatalf("benchmark %s: %d succeeded + %d failed ≠ %d sent", b.kind, sum.Succeeded, sum.Failed(), b.total)
+	}
 	// Every error counts: the removals' (cut off by a removed member) are
 	// prevented by the endpoints hook, the graceful stop and the pacing;
 	// the leadership transfer's ("raft proposal dropped", "request timed
 	// out") by the client hold.
-	if n != 0 {
-		t.Fatalf("benchmark %s saw %d errors: %q", b.kind, n, lines)
+	if n := sum.Failed(); n != 0 {
+		t.Fatalf("benchmark %s saw %d errors: %v", b.kind, n, sum.Errors)
 	}
 }
 
