@@ -162,7 +162,8 @@ func runEtcd(ctx context.Context, o *etcdOptions, stdout, stderr io.Writer) erro
 		targets = append(targets, etcdmig.Target{Name: fmt.Sprintf("t%d", i+1), PeerURL: urls[2*i], ClientURL: urls[2*i+1]})
 	}
 	mig := etcdmig.Config{Name: "etcd-migration", Cluster: c, Sources: sources, Targets: targets,
-		Provisioner: dst, DBSize: st.DbSize, DrainDelay: 500 * time.Millisecond, PollInterval: 50 * time.Millisecond}
+		Provisioner: dst, DBSize: st.DbSize, DrainDelay: 500 * time.Millisecond, PollInterval: 50 * time.Millisecond,
+		MetricsURL: etcdmig.MetricsURLs(src, dst)}
 	var bench *benchClient
 	if o.Benchmark != "" {
 		bench = startBench(ctx, o.Benchmark, c, stderr)

@@ -171,7 +171,7 @@ func (g *gatedWriters) run(ctx context.Context, t *testing.T, eps []string, n in
 // no error, no request in flight at the move, and every voter follows the
 // new leader when TransferLeadership returns.
 func TestTransferLeadership(t *testing.T) {
-	_, ts, c := testCluster(t, 3)
+	src, ts, c := testCluster(t, 3)
 	ctx := context.Background()
 	leaderOf := func() (Member, []Member) {
 		t.Helper()
@@ -222,7 +222,7 @@ func TestTransferLeadership(t *testing.T) {
 	}
 	lead, ms = leaderOf()
 	to = follower(ms, lead.ID)
-	tr, err = TransferLeadership(ctx, c, ms, lead, to, TransferOptions{Hold: g})
+	tr, err = TransferLeadership(ctx, c, ms, lead, to, TransferOptions{Hold: g, MetricsURL: MetricsURLs(src)})
 	before := g.acked.Load()
 	for g.acked.Load() < before+50 { // the hold was released
 		time.Sleep(10 * time.Millisecond)
