@@ -154,8 +154,8 @@ func migrateUnderBenchmark(t *testing.T, dataMiB, seconds int) {
 
 // benchRun is one running `benchmark` process.
 type benchRun struct {
-	kind string // "put", "range"
-	pid  int
+	kind  string // "put", "range"
+	pid   int
 	total int // its --total
 	// deadline is when it should have ended by itself: its planned
 	// duration (total/rate) plus 2 minutes of slack; later is a hang.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"time"
 
@@ -322,17 +321,6 @@ func waitFollow(ctx context.Context, c *Cluster, voters []Member, to uint64, tim
 		case <-clk.After(poll):
 		}
 	}
-}
-
-func describeBusy(busy map[string]float64) string {
-	var parts []string
-	for k, v := range busy {
-		if v > 0 {
-			parts = append(parts, fmt.Sprintf("%s %.0f", k, v))
-		}
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, ", ")
 }
 
 func sumValues(m map[string]float64) float64 {

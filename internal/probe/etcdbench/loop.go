@@ -113,8 +113,7 @@ func (l *Loop) Run(ctx context.Context, stop <-chan struct{}) error {
 		case werr = <-done:
 		case <-ctx.Done():
 			_ = cmd.Process.Kill()
-			<-done
-			return ctx.Err()
+			return fmt.Errorf("%w (benchmark run killed: %w)", ctx.Err(), <-done)
 		case <-stop:
 			select {
 			case werr = <-done:
@@ -123,8 +122,7 @@ func (l *Loop) Run(ctx context.Context, stop <-chan struct{}) error {
 				werr = errors.Join(errors.New("killed: did not end a minute after its planned duration"), <-done)
 			case <-ctx.Done():
 				_ = cmd.Process.Kill()
-				<-done
-				return ctx.Err()
+				return fmt.Errorf("%w (benchmark run killed: %w)", ctx.Err(), <-done)
 			}
 		}
 		if l.LogDir != "" {
