@@ -179,13 +179,9 @@ func applyEmbeddedFlags(cfg *embed.Config, flags []string) error {
 
 // Stop closes the member (if this provisioner runs it) and deletes its data
 // directory.
-func (p *Embedded) Stop(_ context.Context, name string) error {
-	p.mu.Lock()
-	e := p.members[name]
-	delete(p.members, name)
-	p.mu.Unlock()
-	if e != nil {
-		e.close()
+func (p *Embedded) Stop(ctx context.Context, name string) error {
+	if err := p.Shutdown(ctx, name); err != nil {
+		return err
 	}
 	if p.BaseDir == "" {
 		return nil
