@@ -125,11 +125,17 @@ func (g *gatedWriters) Release(context.Context) error {
 
 func (g *gatedWriters) run(ctx context.Context, t *testing.T, eps []string, n int) *sync.WaitGroup {
 	t.Helper()
-	g.open = sync.NewCond(&g.mu)
 	cli, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return g.runWith(ctx, t, cli, n)
+}
+
+// runWith is run with a client of the caller's (closed at the test's end).
+func (g *gatedWriters) runWith(ctx context.Context, t *testing.T, cli *clientv3.Client, n int) *sync.WaitGroup {
+	t.Helper()
+	g.open = sync.NewCond(&g.mu)
 	var wg sync.WaitGroup
 	for w := range n {
 		wg.Go(func() {
@@ -147,6 +153,7 @@ func (g *gatedWriters) run(ctx context.Context, t *testing.T, eps []string, n in
 				g.active--
 				g.open.Broadcast()
 				g.mu.Unlock()
+				time.Sleep(5 * time.Millisecond) // about 200 writes/s per writer at most
 				switch {
 				case err == nil:
 					g.acked.Add(1)
