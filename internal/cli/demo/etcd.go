@@ -18,6 +18,7 @@ import (
 
 	etcdmig "github.com/handover-dev/handover/internal/migration/etcd"
 	"github.com/handover-dev/handover/internal/migration/etcd/session"
+	"github.com/handover-dev/handover/internal/probe/etcdbench"
 	"github.com/handover-dev/handover/internal/report"
 )
 
@@ -40,8 +41,18 @@ The report names failed requests, the longest outage, the worst write stall
 (the longest time without an acknowledged write), p99 latency, and the
 catch-up throughput next to the loopback copy throughput.
 
+With --benchmark (default $HANDOVER_ETCD_BENCHMARK), etcd's own benchmark
+tool runs "benchmark put" at 50/s as an outside client that follows the
+membership (--auto-sync-interval 1s), in back-to-back runs of 500 puts so
+each prints its own summary. The demo then stops each source gracefully
+before its removal, paces the removals 3 s apart and pauses the tool
+around the leadership transfer (SIGSTOP/SIGCONT, standing in for a proxy
+that stops forwarding), and prints the tool's requests, failures and
+successes next to the probe's.
+
 The demo exits 1 unless the migration succeeded with 0 failed requests, 0
-missing acknowledged writes and 0 watch gaps. Everything lives in a temporary
+missing acknowledged writes and 0 watch gaps (and, with --benchmark, 0
+failed or unaccounted benchmark puts). Everything lives in a temporary
 directory that is removed at the end. Progress goes to stderr, the report to
 stdout.`
 
@@ -56,6 +67,7 @@ const etcdExample = `  # the default: 3 → 3 members, 64 MiB, report and timeli
 
 // etcdOptions are the flags of `handover demo etcd`.
 type etcdOptions struct {
+	Benchmark string
 	DataMiB   int
 	NoBackup  bool
 	Members   int
@@ -84,6 +96,7 @@ func newEtcdCommand() *cobra.Command {
 	f.Float64Var(&o.ProbeRate, "probe-rate", 100, "probe writes and reads per second each")
 	f.StringVar(&o.JSON, "json", "", "write the report as JSON (handover.report/v1) to this file")
 	f.StringVar(&o.SVG, "svg", "", "write the report's timeline as SVG to this file")
+	f.StringVar(&o.Benchmark, "benchmark", os.Getenv("HANDOVER_ETCD_BENCHMARK"), "etcd's own benchmark tool (make etcd-benchmark; default $HANDOVER_ETCD_BENCHMARK): run `benchmark put` as an outside client that follows the membership and report its own summary next to the probe's (\"\" = none)")
 	return cmd
 }
 
@@ -148,15 +161,36 @@ func runEtcd(ctx context.Context, o *etcdOptions, stdout, stderr io.Writer) erro
 	for i := range o.Members {
 		targets = append(targets, etcdmig.Target{Name: fmt.Sprintf("t%d", i+1), PeerURL: urls[2*i], ClientURL: urls[2*i+1]})
 	}
+	mig := etcdmig.Config{Name: "etcd-migration", Cluster: c, Sources: sources, Targets: targets,
+		Provisioner: dst, DBSize: st.DbSize, DrainDelay: 500 * time.Millisecond, PollInterval: 50 * time.Millisecond,
+		MetricsURL: etcdmig.MetricsURLs(src, dst)}
+	var bench *benchClient
+	if o.Benchmark != "" {
+		bench = startBench(ctx, o.Benchmark, c, stderr)
+		// The benchmark follows the membership by itself: stop each source
+		// gracefully before its removal, pace the removals for its 1 s
+		// membership sync, and pause it around the leadership transfer.
+		mig.StopSource = func(ctx context.Context, m etcdmig.Member) error { return src.Shutdown(ctx, m.Name) }
+		mig.RemovalPace, mig.Hold, mig.OnEndpoints = benchRemovalPace, bench.loop, bench.setEndpoints
+	}
 	out, err := session.Run(ctx, session.Options{
-		Migration: etcdmig.Config{Name: "etcd-migration", Cluster: c, Sources: sources, Targets: targets,
-			Provisioner: dst, DBSize: st.DbSize, DrainDelay: 500 * time.Millisecond, PollInterval: 50 * time.Millisecond},
-		ProbeEndpoints: eps, ProbeRate: o.ProbeRate, Log: stderr, Clock: o.Clock, RollbackOnCancel: true,
+		Migration: mig, ProbeEndpoints: eps, ProbeRate: o.ProbeRate, Log: stderr, Clock: o.Clock, RollbackOnCancel: true,
 	})
+	var tally *etcdbench.Tally
+	if bench != nil {
+		t, berr := bench.stop()
+		if err == nil && berr != nil {
+			err = fmt.Errorf("flag --benchmark: %w", berr)
+		}
+		tally = &t
+	}
 	if err != nil {
 		return err
 	}
 	run := session.ReportRun("etcd-migration", out)
+	if tally != nil {
+		addBenchMetrics(run.Metrics, *tally)
+	}
 	run.Metrics["loopback_copy_mib_per_s"] = copyRate
 	run.Metrics["db_mib"] = mib(st.DbSize)
 	run.Metrics["migration_wall_s"] = out.Wall.Seconds()
@@ -187,6 +221,12 @@ func runEtcd(ctx context.Context, o *etcdOptions, stdout, stderr io.Writer) erro
 			mib(st.DbSize), out.Wall.Seconds(), run.Failures, backup.Wall().Seconds(), backup.Save.Seconds(), o.Members,
 			backup.Restore.Seconds(), backup.Start.Seconds())
 	}
+	for _, t := range out.Transfers {
+		_, _ = fmt.Fprintf(stdout, "leadership transfer %s\n", t)
+	}
+	if tally != nil {
+		_, _ = fmt.Fprint(stdout, reconcile(run, *tally))
+	}
 	if err := session.WriteReportFiles(rep, o.JSON, o.SVG); err != nil {
 		return err
 	}
@@ -206,6 +246,11 @@ func verdict(out *session.Outcome, run report.Run) error {
 	for _, k := range []string{"missing_acknowledged_writes", "watch_gaps", "stale_reads"} {
 		if run.Checks[k] != 0 {
 			bad = append(bad, fmt.Sprintf("%s = %d", k, run.Checks[k]))
+		}
+	}
+	for _, k := range []string{"benchmark_put_failed", "benchmark_put_unaccounted"} {
+		if run.Metrics[k] != 0 {
+			bad = append(bad, fmt.Sprintf("%s = %.0f", k, run.Metrics[k]))
 		}
 	}
 	if len(bad) > 0 {

@@ -7,13 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	etcdmig "github.com/handover-dev/handover/internal/migration/etcd"
+	"github.com/handover-dev/handover/internal/probe/etcdbench"
 )
 
 // benchmarkBinary returns etcd's own `benchmark` tool, built by
@@ -33,45 +33,17 @@ func benchmarkBinary(t *testing.T) string {
 	return p
 }
 
-var benchErrRE = regexp.MustCompile(`(?m)^\s*\[(\d+)\]\t(.*)$`)
-
-// benchmarkErrors sums the "Error distribution" of a benchmark report
-// (etcd pkg/report: "  [count]\terror").
-func benchmarkErrors(out string) (int, []string) {
-	_, dist, ok := strings.Cut(out, "Error distribution:")
-	if !ok {
-		return 0, nil
-	}
-	n := 0
-	var lines []string
-	for _, m := range benchErrRE.FindAllStringSubmatch(dist, -1) {
-		c, _ := strconv.Atoi(m[1])
-		n += c
-		lines = append(lines, m[0])
-	}
-	return n, lines
-}
-
-func TestBenchmarkErrors(t *testing.T) {
-	t.Parallel()
-	out := "Summary:\n  Total:\t1.0 secs.\n\nResponse time histogram:\n  0.001 [1]\t|\n\nError distribution:\n  [4]\trpc error: code = Unavailable desc = raft: stopped\n  [2]\tconnection reset by peer\n"
-	if n, lines := benchmarkErrors(out); n != 6 || len(lines) != 2 {
-		t.Fatalf("benchmarkErrors = %d %q, want 6 in 2 lines", n, lines)
-	}
-	if n, _ := benchmarkErrors("Summary:\n  0.001 [1]\t|\n"); n != 0 {
-		t.Fatalf("no error distribution counted %d", n)
-	}
-}
-
 // TestMembershipFollowingClientSeesNoErrors migrates a 3-member cluster of
 // etcd processes onto 3 new ones while etcd's own `benchmark put` and
 // `benchmark range --consistency=l`, started against the source members with
 // --auto-sync-interval (clients that follow the membership, written by
 // nobody here), run throughout. With the source members stopped gracefully
-// before their removal (--stop-source) and paced removals, the benchmarks
-// must end by themselves (no hang) with no error from the removals. A static
-// client gets the endpoints hook: its last published list holds only the
-// targets' client URLs.
+// before their removal (--stop-source), paced removals and the clients
+// paused around the leadership transfer (--hold-clients: here SIGSTOP and
+// SIGCONT, standing in for a proxy that stops forwarding), the benchmarks
+// must end by themselves (no hang) with 0 errors in their own summaries. A
+// static client gets the endpoints hook: its last published list holds
+// only the targets' client URLs.
 func TestMembershipFollowingClientSeesNoErrors(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: real etcd processes and etcd's benchmark tool")
@@ -104,6 +76,12 @@ func migrateUnderBenchmark(t *testing.T, dataMiB, seconds int) {
 	onEndpoints := filepath.Join(work, "on-endpoints.sh")
 	stopSource := filepath.Join(work, "stop-source.sh")
 	writeScript(t, onEndpoints, fmt.Sprintf("echo \"$HANDOVER_ENDPOINTS\" >> %q\n", endpointsFile))
+	// The hold pauses the benchmark processes (their PIDs in pidsFile) and
+	// logs each call to holdLog.
+	pidsFile, holdLog := filepath.Join(work, "bench.pids"), filepath.Join(work, "hold.log")
+	holdClients := filepath.Join(work, "hold-clients.sh")
+	writeScript(t, holdClients, fmt.Sprintf("case \"$HANDOVER_HOLD\" in hold) sig=STOP;; release) sig=CONT;; *) exit 2;; esac\n"+
+		"echo \"$HANDOVER_HOLD\" >> %q\nfor pid in $(cat %q); do kill -$sig \"$pid\" || exit 1; done\n", holdLog, pidsFile))
 	// SIGTERM: etcd stops its gRPC servers gracefully; wait until it is gone.
 	// The pid file (internal/proc) holds "PID STARTTIME": the first field.
 	writeScript(t, stopSource, fmt.Sprintf("read -r pid _ < %q/\"$HANDOVER_MEMBER_NAME\".pid || exit 1\nkill -TERM \"$pid\" || exit 1\n"+
@@ -118,6 +96,9 @@ func migrateUnderBenchmark(t *testing.T, dataMiB, seconds int) {
 		fmt.Sprintf("--rate=%d", rate), fmt.Sprintf("--total=%d", total)))
 	rng := startBenchmark(t, bench, planned, append(common, "range", "bench-range-key", "--consistency=l",
 		fmt.Sprintf("--rate=%d", rangeRate), fmt.Sprintf("--total=%d", rangeRate*seconds)))
+	if err := os.WriteFile(pidsFile, fmt.Appendf(nil, "%d %d\n", put.pid, rng.pid), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	urls, err := etcdmig.FreeLoopbackURLs(6)
 	if err != nil {
@@ -127,7 +108,8 @@ func migrateUnderBenchmark(t *testing.T, dataMiB, seconds int) {
 	tgtProv := &etcdmig.Process{Binary: etcdBin, BaseDir: dataDir}
 	args := []string{"--endpoints", strings.Join(endpointsOf(ms), ","), "--provisioner", "process", "--etcd-binary", etcdBin,
 		"--data-dir", dataDir, "--state-dir", filepath.Join(work, "state"), "--probe-rate", "20",
-		"--on-endpoints", onEndpoints, "--stop-source", stopSource, "--removal-pace", "3s", "--drain-timeout", "30s"}
+		"--on-endpoints", onEndpoints, "--stop-source", stopSource, "--removal-pace", "3s", "--drain-timeout", "30s",
+		"--hold-clients", holdClients}
 	var targets []string
 	for i := range 3 {
 		tg := etcdmig.Target{Name: fmt.Sprintf("t%d", i+1), PeerURL: urls[2*i], ClientURL: urls[2*i+1]}
@@ -150,6 +132,13 @@ func migrateUnderBenchmark(t *testing.T, dataMiB, seconds int) {
 	for _, b := range []*benchRun{rng, put} {
 		checkBenchmark(t, b)
 	}
+	holds, err := os.ReadFile(holdLog)
+	if err != nil {
+		t.Fatalf("--hold-clients never ran: %v", err)
+	}
+	if got := strings.Fields(string(holds)); len(got) == 0 || len(got)%2 != 0 || got[0] != "hold" || got[len(got)-1] != "release" {
+		t.Fatalf("--hold-clients calls %q, want hold/release pairs", got)
+	}
 	b, err := os.ReadFile(endpointsFile)
 	if err != nil {
 		t.Fatal(err)
@@ -163,15 +152,11 @@ func migrateUnderBenchmark(t *testing.T, dataMiB, seconds int) {
 	}
 }
 
-// isTransferError reports whether a benchmark error is one a raft
-// leadership transfer causes.
-func isTransferError(msg string) bool {
-	return strings.Contains(msg, "raft proposal dropped") || strings.Contains(msg, "request timed out")
-}
-
 // benchRun is one running `benchmark` process.
 type benchRun struct {
-	kind string // "put", "range"
+	kind  string // "put", "range"
+	pid   int
+	total int // its --total
 	// deadline is when it should have ended by itself: its planned
 	// duration (total/rate) plus 2 minutes of slack; later is a hang.
 	deadline time.Time
@@ -189,12 +174,16 @@ func startBenchmark(t *testing.T, bench string, d time.Duration, args []string) 
 		if a == "put" || a == "range" {
 			b.kind = a
 		}
+		if v, ok := strings.CutPrefix(a, "--total="); ok {
+			b.total, _ = strconv.Atoi(v)
+		}
 	}
 	cmd := exec.Command(bench, args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	b.pid = cmd.Process.Pid
 	done := make(chan struct{})
 	go func() { b.exited <- cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
@@ -205,7 +194,7 @@ func startBenchmark(t *testing.T, bench string, d time.Duration, args []string) 
 }
 
 // checkBenchmark waits for b to end by itself (until b.deadline: else it
-// hung) and fails on any error other than a leader transfer's.
+// hung) and fails on any error in its summary.
 func checkBenchmark(t *testing.T, b *benchRun) {
 	t.Helper()
 	select {
@@ -216,29 +205,22 @@ func checkBenchmark(t *testing.T, b *benchRun) {
 	case <-time.After(time.Until(b.deadline)):
 		t.Fatalf("benchmark %s hung after the migration:\n%s", b.kind, b.out.String())
 	}
-	n, lines := benchmarkErrors(b.out.String())
-	summary, _, _ := strings.Cut(b.out.String(), "Response time histogram")
-	if i := strings.LastIndex(summary, "Summary:"); i >= 0 {
-		summary = summary[i:]
+	sum, err := etcdbench.ParseSummary(b.out.String())
+	if err != nil {
+		t.Fatalf("benchmark %s: %v", b.kind, err)
 	}
-	t.Logf("benchmark %s: %s errors %d %q", b.kind, summary, n, lines)
-	// The one leadership transfer (move-leader) loses the puts in flight
-	// to the old leader: raft drops proposals during a transfer, failing
-	// those made on the leader ("raft proposal dropped") and leaving those
-	// a follower forwarded to time out ("request timed out"); clientv3
-	// retries neither. They are counted, not excused: the report names
-	// them. Every other error is a client cut off by a removal, which the
-	// endpoints hook, the graceful stop and the pacing must prevent.
-	transfer := 0
-	for _, l := range lines {
-		if m := benchErrRE.FindStringSubmatch(l); m != nil && isTransferError(m[2]) {
-			c, _ := strconv.Atoi(m[1])
-			transfer += c
-		}
+	t.Logf("benchmark %s: %d requests (--total), %d succeeded (its histogram), %d failed %v, in %s",
+		b.kind, b.total, sum.Succeeded, sum.Failed(), sum.Errors, sum.Total.Round(time.Millisecond))
+	// Its own summary accounts for every request it was told to send.
+	if sum.Succeeded+sum.Failed() != int64(b.total) {
+		t.Fatalf("benchmark %s: %d succeeded + %d failed ≠ %d sent", b.kind, sum.Succeeded, sum.Failed(), b.total)
 	}
-	t.Logf("benchmark %s errors: %d, %d of them of the leader transfer's kind", b.kind, n, transfer)
-	if n-transfer != 0 {
-		t.Fatalf("benchmark %s saw %d errors from the removals: %q", b.kind, n-transfer, lines)
+	// Every error counts: the removals' (cut off by a removed member) are
+	// prevented by the endpoints hook, the graceful stop and the pacing;
+	// the leadership transfer's ("raft proposal dropped", "request timed
+	// out") by the client hold.
+	if n := sum.Failed(); n != 0 {
+		t.Fatalf("benchmark %s saw %d errors: %v", b.kind, n, sum.Errors)
 	}
 }
 

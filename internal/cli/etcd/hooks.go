@@ -66,3 +66,28 @@ func stopSourceHook(log io.Writer, argv []string) func(context.Context, etcdmig.
 		})
 	}
 }
+
+// holdHook returns the client hold of --hold-clients: the command runs
+// before each leadership transfer with HANDOVER_HOLD=hold and after it
+// with HANDOVER_HOLD=release, and gets
+//
+//	HANDOVER_ENDPOINTS  the voters' client URLs, comma-separated
+//
+// With hold it must stop the clients from sending new requests (a proxy
+// that stops forwarding, clients told to pause) and return; with release
+// let them go again. Requests already sent may complete: handover waits
+// for them on the members' /metrics before it moves the leadership.
+func holdHook(log io.Writer, argv []string, endpoints func(context.Context) ([]string, error)) etcdmig.ClientHold {
+	run := func(ctx context.Context, action string) error {
+		_, _ = fmt.Fprintf(log, "clients: %s (--hold-clients) around a leadership transfer\n", action)
+		eps, _ := endpoints(ctx)
+		return runHook(ctx, "--hold-clients", argv, []string{
+			"HANDOVER_HOLD=" + action,
+			"HANDOVER_ENDPOINTS=" + strings.Join(eps, ","),
+		})
+	}
+	return etcdmig.HoldFuncs{
+		OnHold:    func(ctx context.Context) error { return run(ctx, "hold") },
+		OnRelease: func(ctx context.Context) error { return run(ctx, "release") },
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/utils/clock"
 
+	"github.com/handover-dev/handover/internal/endpointdns"
 	etcdmig "github.com/handover-dev/handover/internal/migration/etcd"
 	"github.com/handover-dev/handover/internal/migration/etcd/session"
 	"github.com/handover-dev/handover/internal/plan"
@@ -87,11 +88,22 @@ Before a source member is removed, its clients move first:
      member and its remaining rate
   4. MemberRemove, then --removal-pace, so clients that sync the membership
      (clientv3 AutoSyncInterval) follow each change
+
+Leadership moves from a source to a target once (move-leader). Raft drops
+every write that reaches a member during a transfer, and etcd clients never
+retry a write the server refused (etcd issue #8975): a client writing at
+50/s loses about one write per transfer. --hold-clients makes it zero: the
+command pauses your clients (HANDOVER_HOLD=hold), handover waits until the
+members' /metrics show no request in flight, moves the leadership, waits
+until every voter follows the new leader and resumes them
+(HANDOVER_HOLD=release); clients wait tens of milliseconds instead of
+failing. Without it the report counts the requests in flight at the move.
 Zero failed requests for clients other than handover's probe needs their
 cooperation: a static client must be rewired by the --on-endpoints hook; a
 membership-following client keeps every member in its list until that
 member is removed, so without --stop-source its traffic never drains and the
-gate stops the migration rather than cut it off.
+gate stops the migration rather than cut it off; and every writing client
+needs --hold-clients around the leadership transfer (below).
 
 While migrating, writers, linearizable readers and a watcher probe the
 cluster (--probe-rate); the report counts failed requests, the longest
@@ -149,6 +161,9 @@ type Options struct {
 	DrainMaxRate       float64
 	DrainTimeout       time.Duration
 	RemovalPace        time.Duration
+	HoldClients        string
+	DNSName            string
+	DNSGet, DNSSet     string
 	Out, Err           io.Writer
 	lookupHost         lookupFunc
 	Clock              clock.Clock
@@ -200,6 +215,10 @@ func newMigrateCommand(clk clock.Clock) *cobra.Command {
 	f.Float64Var(&o.DrainMaxRate, "drain-max-rate", 1, "gate before each removal: the leaving member's /metrics must show at most this many client requests/s (KV, Lease) (0 = no gate)")
 	f.DurationVar(&o.DrainTimeout, "drain-timeout", etcdmig.DefaultDrainTimeout, "how long the drain gate waits before the migration stops with the member and its remaining rate")
 	f.DurationVar(&o.RemovalPace, "removal-pace", 5*time.Second, "wait after each removal, so clients that sync the membership (clientv3 AutoSyncInterval) follow each change")
+	f.StringVar(&o.HoldClients, "hold-clients", "", "command run with HANDOVER_HOLD=hold before each leadership transfer and HANDOVER_HOLD=release after it; it must pause your clients' new requests (a proxy that stops forwarding, clients told to pause): raft drops writes sent during a transfer and etcd clients do not retry them (split on spaces)")
+	f.StringVar(&o.DNSName, "dns-name", "", "a DNS name clients use to reach the cluster (one URL, e.g. https://etcd.example:2379): before each removal its A record is pointed at the members that remain (with --dns-get and --dns-set), then handover waits 2·TTL+1s; every member must serve clients on one port")
+	f.StringVar(&o.DNSGet, "dns-get", "", "command printing the --dns-name record as \"TTL ADDR[,ADDR…]\" (sh -c, gets HANDOVER_DNS_NAME)")
+	f.StringVar(&o.DNSSet, "dns-set", "", "command setting the --dns-name record to $HANDOVER_DNS_ADDRS (sh -c, gets HANDOVER_DNS_NAME)")
 	f.BoolVar(&o.AllowReducedFT, "allow-reduced-fault-tolerance", false, "accept fewer targets than it takes to tolerate as many failed members as the sources (e.g. 3 → 1)")
 	return cmd
 }
@@ -214,6 +233,9 @@ func run(ctx context.Context, o *Options) error {
 	}
 	if len(o.To) == 0 {
 		return errors.New("flag --to: at least one target is required")
+	}
+	if err := o.checkDNS(); err != nil {
+		return err
 	}
 	if o.StateDir, o.DataDir, err = absDirs(o.StateDir, o.DataDir); err != nil {
 		return err
@@ -380,12 +402,38 @@ func (o *Options) config(c *etcdmig.Cluster, prov etcdmig.Provisioner, mt *etcdm
 	return etcdmig.Config{
 		Name: "etcd-migration", Cluster: c, Sources: sources, Targets: targets, Provisioner: prov, TargetTLS: mt,
 		MemberFlags: memberFlags, KeepFaultTolerance: !o.AllowReducedFT,
-		PublishEndpoints: publishHook(o.Err, strings.Fields(o.OnEndpoints)), StopSource: o.stopSource(),
+		PublishEndpoints: o.publish(), StopSource: o.stopSource(),
 		DrainMaxRate: o.DrainMaxRate, DrainTimeout: o.DrainTimeout, RemovalPace: o.RemovalPace,
 		CatchUpTimeout: o.CatchUpTimeout, DBSize: dbSize, PromoteTimeout: o.PromoteTimeout,
 		StepTimeout: o.StepTimeout, MaxRTT: o.MaxRTT, MaxDBSize: o.MaxDBSizeMiB << 20,
-		DrainDelay: o.DrainDelay, Clock: o.Clock,
+		DrainDelay: o.DrainDelay, Clock: o.Clock, Hold: o.hold(c),
 	}
+}
+
+// publish is the PublishEndpoints hook: print and --on-endpoints, then the
+// DNS record of --dns-name.
+func (o *Options) publish() func(context.Context, []string, etcdmig.Member) error {
+	printed := publishHook(o.Err, strings.Fields(o.OnEndpoints))
+	if o.DNSName == "" {
+		return printed
+	}
+	dns := etcdmig.DNSEndpoints(&endpointdns.Exec{Record: o.DNSName, GetCommand: o.DNSGet, SetCommand: o.DNSSet}, o.Clock)
+	return func(ctx context.Context, eps []string, leaving etcdmig.Member) error {
+		if err := printed(ctx, eps, leaving); err != nil {
+			return err
+		}
+		_, _ = fmt.Fprintf(o.Err, "clients: pointing DNS name %s at %s (--dns-set), then waiting 2·TTL+1s\n", o.DNSName, strings.Join(eps, ","))
+		return dns(ctx, eps, leaving)
+	}
+}
+
+// hold is the client hold of --hold-clients (nil without it).
+func (o *Options) hold(c *etcdmig.Cluster) etcdmig.ClientHold {
+	argv := strings.Fields(o.HoldClients)
+	if len(argv) == 0 {
+		return nil
+	}
+	return holdHook(o.Err, argv, c.VoterEndpoints)
 }
 
 func (o *Options) provisioner() (etcdmig.Provisioner, error) {
@@ -441,4 +489,27 @@ func (o *Options) memberTLS() (*etcdmig.MemberTLS, error) {
 		t.TrustedCAFile, t.ClientCertAuth = abs(o.MemberCACert), true
 	}
 	return t, nil
+}
+
+// checkDNS validates the --dns-* flags: all three or none, a valid name.
+func (o *Options) checkDNS() error {
+	if o.DNSName == "" && o.DNSGet == "" && o.DNSSet == "" {
+		return nil
+	}
+	if o.DNSName == "" || o.DNSGet == "" || o.DNSSet == "" {
+		return errors.New("flags --dns-name, --dns-get and --dns-set: give all three or none")
+	}
+	if _, err := endpointdns.Canonical(o.DNSName); err != nil {
+		return fmt.Errorf("flag --dns-name: %w", err)
+	}
+	for _, t := range o.To {
+		tg, err := etcdmig.ParseTarget(t)
+		if err != nil {
+			continue // reported by the --to check
+		}
+		if _, _, err := etcdmig.DNSAddrs([]string{tg.ClientURL}); err != nil {
+			return fmt.Errorf("flag --dns-name: target %q: %w", tg.Name, err)
+		}
+	}
+	return nil
 }

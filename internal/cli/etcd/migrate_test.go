@@ -100,6 +100,13 @@ func TestBadInput(t *testing.T) {
 			"flag --data-dir: required with --provisioner process"},
 		{"unknown provisioner", []string{"--endpoints", eps, "--provisioner", "k8s", "--to", "t1=http://127.0.0.1:23801,http://127.0.0.1:23791"},
 			`flag --provisioner: unknown provisioner "k8s"`},
+		{"dns name without commands", append([]string{"--endpoints", eps, "--dns-name", "etcd.example"}, goldenTargets...),
+			"flags --dns-name, --dns-get and --dns-set: give all three or none"},
+		{"dns name invalid", append([]string{"--endpoints", eps, "--dns-name", "a..b", "--dns-get", "true", "--dns-set", "true"}, goldenTargets...),
+			`flag --dns-name: invalid dns record: name "a..b" is not a domain name`},
+		{"dns with a host-name target", []string{"--endpoints", eps, "--dns-name", "etcd.example", "--dns-get", "true", "--dns-set", "true",
+			"--to", "t1=http://127.0.0.1:23801,http://localhost:23791"},
+			`flag --dns-name: target "t1": invalid config: endpoint "http://localhost:23791": the DNS record needs an IPv4 address, not host "localhost"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

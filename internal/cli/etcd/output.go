@@ -76,6 +76,9 @@ func printPlan(o *Options, c *etcdmig.Cluster, prov etcdmig.Provisioner, mt *etc
 func clientsNote(o *Options) string {
 	var b strings.Builder
 	b.WriteString("clients other than handover's probe:\n")
+	if o.DNSName != "" {
+		fmt.Fprintf(&b, "  clients that use the DNS name %s: its A record follows the members that remain before each removal (--dns-set), then 2·TTL+1s\n", o.DNSName)
+	}
 	if o.OnEndpoints == "" {
 		b.WriteString("  static endpoint lists (an API server's --etcd-servers): no --on-endpoints hook; the new endpoints are only printed, rewire them yourself before each removal\n")
 	} else {
@@ -88,6 +91,11 @@ func clientsNote(o *Options) string {
 		fmt.Fprintf(&b, "  membership-following clients: no --stop-source; they keep a source in their list until it is removed; while they send it more than %.1f requests/s the drain gate holds the removal and stops the migration after %s\n", o.DrainMaxRate, o.DrainTimeout)
 	default:
 		b.WriteString("  membership-following clients: no --stop-source and no drain gate; their requests in flight to a removed member fail\n")
+	}
+	if o.HoldClients != "" {
+		fmt.Fprintf(&b, "  leadership transfer: --hold-clients %q pauses clients until it is done and every voter follows the new leader\n", o.HoldClients)
+	} else {
+		b.WriteString("  leadership transfer: no --hold-clients; raft drops writes sent during it and etcd clients do not retry them (about one per transfer at 50 writes/s)\n")
 	}
 	return b.String()
 }
@@ -146,6 +154,11 @@ func writeReport(o *Options, out *session.Outcome, hist runHistory) (report.Run,
 		if _, err := fmt.Fprintf(o.Out, "\nworst write stall %.0f ms (began in %q); acknowledged writes %d, missing %d, watch gaps %d; %s\n",
 			run.Metrics["worst_write_stall_ms"], out.WorstStallPhase, run.Checks["acknowledged_writes"],
 			run.Checks["missing_acknowledged_writes"], run.Checks["watch_gaps"], catchUp); err != nil {
+			return run, err
+		}
+	}
+	for _, t := range out.Transfers {
+		if _, err := fmt.Fprintf(o.Out, "leadership transfer %s\n", t); err != nil {
 			return run, err
 		}
 	}

@@ -87,6 +87,17 @@ type Config struct {
 	// RemovalPace is the wait after each removal before the next step, so
 	// clients that sync the membership periodically follow each change.
 	RemovalPace time.Duration
+	// MetricsURL returns where member m serves the metrics of its own
+	// client traffic, read by the drain gate and the leadership transfer
+	// ("" = its client URL, where etcd serves them). nil = the
+	// provisioner's when it is a MetricsURLer (embedded targets), else the
+	// client URL. Embedded sources need it set (Embedded.MetricsURL).
+	MetricsURL func(m Member) string
+	// Hold, when set, pauses the clients around every leadership transfer
+	// the migration makes (TransferLeadership): raft drops the proposals
+	// that arrive during a transfer and clientv3 does not retry writes, so
+	// without a hold a writing client may see errors. nil = no hold.
+	Hold ClientHold
 
 	Clock clock.Clock // nil = real clock
 	// Stats, when set, receives catch-up measurements.
@@ -129,6 +140,11 @@ func (c *Config) defaults() error {
 	if c.Clock == nil {
 		c.Clock = clock.RealClock{}
 	}
+	if c.MetricsURL == nil {
+		if mu, ok := c.Provisioner.(MetricsURLer); ok {
+			c.MetricsURL = func(m Member) string { u, _ := mu.MetricsURL(m.Name); return u }
+		}
+	}
 	if c.Stats == nil {
 		c.Stats = &Stats{}
 	}
@@ -154,9 +170,23 @@ type CatchUp struct {
 
 // Stats collects measurements made by the steps; safe for concurrent use.
 type Stats struct {
-	mu       sync.Mutex
-	catchUps []CatchUp
-	started  map[string]time.Time
+	mu        sync.Mutex
+	catchUps  []CatchUp
+	transfers []Transfer
+	started   map[string]time.Time
+}
+
+func (s *Stats) addTransfer(t Transfer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.transfers = append(s.transfers, t)
+}
+
+// Transfers returns the leadership transfers made, in order.
+func (s *Stats) Transfers() []Transfer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Transfer(nil), s.transfers...)
 }
 
 func (s *Stats) provisionStarted(name string, t time.Time) {

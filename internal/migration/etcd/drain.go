@@ -110,13 +110,29 @@ func CanStopBeforeRemove(voters []VoterHealth, id uint64) string {
 	return ""
 }
 
-// drainSample scrapes m's /metrics (first client URL).
-func (w *world) drainSample(ctx context.Context, m Member) (DrainSample, error) {
+// metricsBase returns where m serves its own client traffic's metrics:
+// metricsURL's answer, else its first client URL ("" when it has none).
+func metricsBase(metricsURL func(Member) string, m Member) string {
+	if metricsURL != nil {
+		if u := metricsURL(m); u != "" {
+			return u
+		}
+	}
 	if len(m.ClientURLs) == 0 {
+		return ""
+	}
+	return m.ClientURLs[0]
+}
+
+// drainSample scrapes m's /metrics (Config.MetricsURL, else its first
+// client URL).
+func (w *world) drainSample(ctx context.Context, m Member) (DrainSample, error) {
+	base := metricsBase(w.cfg.MetricsURL, m)
+	if base == "" {
 		return DrainSample{}, fmt.Errorf("member %s has no client URL", memberLabel(m))
 	}
 	var s DrainSample
-	err := w.cfg.Cluster.scrape(ctx, m.ClientURLs[0], func(r io.Reader) error {
+	err := w.cfg.Cluster.scrape(ctx, base, func(r io.Reader) error {
 		var err error
 		s.Handled, s.Watches, err = ParseClientRequests(r)
 		return err

@@ -42,11 +42,17 @@ type Embedded struct {
 // server stops on its own (removed from the cluster) — what the etcd binary
 // does by exiting, so clients' streams to it break and move elsewhere.
 type embeddedMember struct {
-	e    *embed.Etcd
-	once sync.Once
+	e       *embed.Etcd
+	metrics *memberMetrics
+	once    sync.Once
 }
 
-func (m *embeddedMember) close() { m.once.Do(func() { closeEmbedded(m.e) }) }
+func (m *embeddedMember) close() {
+	m.once.Do(func() {
+		closeEmbedded(m.e)
+		m.metrics.close()
+	})
+}
 
 // Kind returns "embedded".
 func (p *Embedded) Kind() string { return "embedded" }
@@ -70,11 +76,17 @@ func (p *Embedded) Start(_ context.Context, spec MemberSpec) error {
 	if err != nil {
 		return err
 	}
+	mm, sm, err := newMemberMetrics()
+	if err != nil {
+		return fmt.Errorf("metrics of embedded member %q: %w", spec.Name, err)
+	}
+	cfg.GRPCAdditionalServerOptions = append(cfg.GRPCAdditionalServerOptions, serverOptions(sm)...)
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
+		mm.close()
 		return fmt.Errorf("start embedded member %q: %w", spec.Name, err)
 	}
-	m := &embeddedMember{e: e}
+	m := &embeddedMember{e: e, metrics: mm}
 	p.members[spec.Name] = m
 	go func() {
 		<-e.Server.StopNotify()
@@ -167,7 +179,21 @@ func applyEmbeddedFlags(cfg *embed.Config, flags []string) error {
 
 // Stop closes the member (if this provisioner runs it) and deletes its data
 // directory.
-func (p *Embedded) Stop(_ context.Context, name string) error {
+func (p *Embedded) Stop(ctx context.Context, name string) error {
+	if err := p.Shutdown(ctx, name); err != nil {
+		return err
+	}
+	if p.BaseDir == "" {
+		return nil
+	}
+	return os.RemoveAll(filepath.Join(p.BaseDir, name))
+}
+
+// Shutdown closes the member gracefully, as etcd does on SIGTERM (its gRPC
+// servers let the requests in flight finish, then it stops), and keeps its
+// data: a StopSource for source members run by this provisioner. A member
+// it does not run is not an error.
+func (p *Embedded) Shutdown(_ context.Context, name string) error {
 	p.mu.Lock()
 	e := p.members[name]
 	delete(p.members, name)
@@ -175,10 +201,7 @@ func (p *Embedded) Stop(_ context.Context, name string) error {
 	if e != nil {
 		e.close()
 	}
-	if p.BaseDir == "" {
-		return nil
-	}
-	return os.RemoveAll(filepath.Join(p.BaseDir, name))
+	return nil
 }
 
 // Progress returns the member's applied raft index and database size, read
@@ -191,6 +214,20 @@ func (p *Embedded) Progress(_ context.Context, name string) (uint64, int64, erro
 		return 0, 0, fmt.Errorf("%w: %q", ErrNotRunning, name)
 	}
 	return m.e.Server.AppliedIndex(), m.e.Server.Backend().Size(), nil
+}
+
+// MetricsURL returns the base URL where member name serves its own gRPC
+// server metrics (grpc_server_started_total, grpc_server_handled_total for
+// its calls alone; see memberMetrics), and whether this provisioner runs
+// it (MetricsURLer).
+func (p *Embedded) MetricsURL(name string) (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := p.members[name]
+	if m == nil {
+		return "", false
+	}
+	return m.metrics.url, true
 }
 
 // Running returns the names of the members this provisioner runs.

@@ -68,6 +68,29 @@ type ProgressReporter interface {
 	Progress(ctx context.Context, name string) (applied uint64, dbBytes int64, err error)
 }
 
+// MetricsURLer is implemented by provisioners whose members serve their
+// own client traffic's metrics somewhere else than on their client URL
+// (Embedded: members of one process share Prometheus' default registry
+// there). MetricsURL returns that base URL ("…/metrics" is appended) and
+// whether the provisioner runs the member.
+type MetricsURLer interface {
+	MetricsURL(name string) (string, bool)
+}
+
+// MetricsURLs returns a Config.MetricsURL that asks each of ps in order
+// (e.g. the embedded sources' provisioner and the targets') and returns ""
+// (the client URL) when none runs the member.
+func MetricsURLs(ps ...MetricsURLer) func(Member) string {
+	return func(m Member) string {
+		for _, p := range ps {
+			if u, ok := p.MetricsURL(m.Name); ok {
+				return u
+			}
+		}
+		return ""
+	}
+}
+
 // InitialCluster renders --initial-cluster for members plus the joining
 // target: named members as name=peerURL for every peer URL, the joining
 // learner (unnamed until it starts) under target.Name. Unnamed members other

@@ -87,7 +87,7 @@ func (w *world) removeMember(ctx context.Context, ms []Member, m Member, preferT
 		if to == 0 {
 			return fmt.Errorf("member %s leads and no other healthy voter can take over", memberLabel(m))
 		}
-		if err := w.cfg.Cluster.MoveLeader(ctx, m, to); err != nil {
+		if err := w.transfer(ctx, ms, m, to); err != nil {
 			return err
 		}
 	}
@@ -97,6 +97,23 @@ func (w *world) removeMember(ctx context.Context, ms []Member, m Member, preferT
 		return fmt.Errorf("remove member %s: %w", memberLabel(m), err)
 	}
 	return nil
+}
+
+// transfer moves leadership from leader to the voter to with
+// TransferLeadership (under the configured client hold) and records it.
+func (w *world) transfer(ctx context.Context, ms []Member, leader Member, to uint64) error {
+	var voters []Member
+	for _, m := range ms {
+		if !m.IsLearner {
+			voters = append(voters, m)
+		}
+	}
+	tr, err := TransferLeadership(ctx, w.cfg.Cluster, voters, leader, to,
+		TransferOptions{Hold: w.cfg.Hold, Clock: w.cfg.Clock, MetricsURL: w.cfg.MetricsURL})
+	if err == nil {
+		w.cfg.Stats.addTransfer(tr)
+	}
+	return err
 }
 
 // removeTarget removes t's member (learner or voter) when the member list
@@ -399,6 +416,9 @@ func (s *moveLeaderStep) Revert(ctx context.Context) error {
 	return nil
 }
 func (s *moveLeaderStep) Describe() string {
+	if s.w.cfg.Hold != nil {
+		return "clients held (hold hook) until no KV/Lease request is in flight on any voter (/metrics), then MoveLeader (sent to the leader's endpoint) to the first healthy target voter; clients released once every voter follows the new leader"
+	}
 	return "clients pinned to the leader (OnEndpoints), then MoveLeader (sent to the leader's endpoint) to the first healthy target voter; clients back on every voter once a target leads"
 }
 func (s *moveLeaderStep) Apply(ctx context.Context) error {
@@ -417,13 +437,15 @@ func (s *moveLeaderStep) Apply(ctx context.Context) error {
 	if s.w.isTarget(*lm) {
 		return nil
 	}
-	// Raft drops proposals while a transfer is pending. A proposal a
-	// follower forwarded to the leader in that window is dropped silently
-	// and its client waits for the request timeout; one made on the leader
-	// itself fails at once with "raft proposal dropped" (provably not
-	// applied, so safe to retry). Pinning clients to the leader for the
-	// transfer turns the first kind into the second.
-	if s.w.cfg.OnEndpoints != nil {
+	// Raft drops proposals while a transfer is pending (see
+	// TransferLeadership). With a client hold nothing is sent during it.
+	// Without one, a proposal a follower forwarded to the leader in that
+	// window is dropped silently and its client waits for the request
+	// timeout; one made on the leader itself fails at once with "raft
+	// proposal dropped" (provably not applied, so safe to retry). Pinning
+	// the OnEndpoints clients to the leader turns the first kind into the
+	// second.
+	if s.w.cfg.OnEndpoints != nil && s.w.cfg.Hold == nil {
 		s.w.cfg.OnEndpoints(lm.ClientURLs)
 		select {
 		case <-ctx.Done():
@@ -434,7 +456,7 @@ func (s *moveLeaderStep) Apply(ctx context.Context) error {
 	for _, t := range s.w.cfg.Targets {
 		for _, st := range sts {
 			if st.HasPeerURL(t.PeerURL) && st.Healthy() && !st.IsLearner {
-				return s.w.cfg.Cluster.MoveLeader(ctx, *lm, st.ID)
+				return s.w.transfer(ctx, ms, *lm, st.ID)
 			}
 		}
 	}
@@ -560,7 +582,7 @@ func (s *removeStep) Apply(ctx context.Context) error {
 		// Followers first: hand leadership to a target, then retry.
 		for _, st := range sts {
 			if s.w.isTarget(st.Member) && st.Healthy() {
-				if err := s.w.cfg.Cluster.MoveLeader(ctx, *m, st.ID); err != nil {
+				if err := s.w.transfer(ctx, ms, *m, st.ID); err != nil {
 					return err
 				}
 				return fmt.Errorf("member %s led; moved leadership to %s", memberLabel(*m), memberLabel(st.Member))

@@ -46,6 +46,10 @@ type Prober struct {
 	clk    clock.PassiveClock
 	start  int64 // revision before the first write
 
+	// paused, when set, is a channel closed by Resume; attempts wait on
+	// it before sending (Pause).
+	paused atomic.Pointer[chan struct{}]
+
 	seq         atomic.Uint64
 	lastKey     atomic.Pointer[Ack]
 	dropRetries atomic.Int64
@@ -109,6 +113,35 @@ func (p *Prober) SetEndpoints(eps []string) {
 	}
 }
 
+// Pause makes the writer and the reader hold every new attempt (they wait,
+// within their deadline, until Resume) so none reaches the cluster; the
+// requests already sent complete. Pausing twice is one pause.
+func (p *Prober) Pause() {
+	ch := make(chan struct{})
+	p.paused.CompareAndSwap(nil, &ch)
+}
+
+// Resume lets the attempts held by Pause go.
+func (p *Prober) Resume() {
+	if ch := p.paused.Swap(nil); ch != nil {
+		close(*ch)
+	}
+}
+
+// wait blocks while paused, until Resume or ctx ends.
+func (p *Prober) wait(ctx context.Context) error {
+	ch := p.paused.Load()
+	if ch == nil {
+		return nil
+	}
+	select {
+	case <-*ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Close closes the client.
 func (p *Prober) Close() error { return p.cli.Close() }
 
@@ -129,6 +162,9 @@ func IsProposalDropped(err error) bool {
 }
 
 func (p *Prober) put(ctx context.Context) error {
+	if err := p.wait(ctx); err != nil {
+		return err
+	}
 	key := fmt.Sprintf("%s%012d", p.prefix, p.seq.Add(1))
 	resp, err := p.cli.Put(ctx, key, p.value)
 	// A dropped proposal (leadership transfer in progress) is retried
@@ -162,6 +198,9 @@ func (p *Prober) put(ctx context.Context) error {
 }
 
 func (p *Prober) get(ctx context.Context) error {
+	if err := p.wait(ctx); err != nil {
+		return err
+	}
 	a := p.lastKey.Load()
 	key := p.prefix + "none"
 	if a != nil {

@@ -17,7 +17,13 @@ import (
 // target's provisioning to the first poll seeing its applied index at the
 // leader's, so its resolution is the poll interval), catchup_mib (mean
 // database size per target), catchup_s (mean data catch-up time) and
-// learner_ready_s (mean time until the learner also served clients).
+// learner_ready_s (mean time until the learner also served clients);
+// for the leadership transfers: leader_transfers, leader_transfers_held,
+// transfer_hold_ms (the longest quiet + move + follow time of a held
+// transfer: what held clients waited, without the hold's own latency) and
+// transfer_inflight_requests (client requests in flight on the voters at
+// the moves, by their /metrics: each may have failed; 0 when every client
+// was held).
 func ReportRun(name string, out *Outcome) report.Run {
 	r := report.NewRun(name, "etcd-migration", out.Summary)
 	if out.State != nil {
@@ -48,6 +54,20 @@ func ReportRun(name string, out *Outcome) report.Run {
 		r.Metrics["catchup_mib"] = float64(bytes) / (1 << 20) / float64(n)
 		r.Metrics["catchup_s"] = secs / float64(n)
 		r.Metrics["learner_ready_s"] = ready / float64(n)
+	}
+	if n := len(out.Transfers); n > 0 {
+		r.Metrics["leader_transfers"] = float64(n)
+		var held, inflight, longest float64
+		for _, t := range out.Transfers {
+			inflight += t.InFlight
+			if t.Held {
+				held++
+				longest = max(longest, float64((t.Quiet+t.Moved+t.Followed).Microseconds())/1000)
+			}
+		}
+		r.Metrics["leader_transfers_held"] = held
+		r.Metrics["transfer_hold_ms"] = longest
+		r.Metrics["transfer_inflight_requests"] = inflight
 	}
 	return r
 }

@@ -55,7 +55,9 @@ type Outcome struct {
 	Probe    etcdprobe.Result
 	Probed   bool
 	CatchUps []etcdmig.CatchUp
-	Wall     time.Duration
+	// Transfers are the leadership transfers the migration made.
+	Transfers []etcdmig.Transfer
+	Wall      time.Duration
 	// WorstStallPhase is the phase in which the worst write stall began
 	// ("" when unknown).
 	WorstStallPhase string
@@ -113,6 +115,13 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 				prev(eps)
 			}
 		}
+		// The probe is a client too: held (first) around every leadership
+		// transfer with the user's clients.
+		probeHold := etcdmig.HoldFuncs{
+			OnHold:    func(context.Context) error { pr.Pause(); return nil },
+			OnRelease: func(context.Context) error { pr.Resume(); return nil },
+		}
+		o.Migration.Hold = etcdmig.Holds{probeHold, o.Migration.Hold}
 	}
 	p, err := etcdmig.NewPlan(o.Migration)
 	if err != nil {
@@ -164,7 +173,8 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		}
 		stopProbes()
 		pwg.Wait()
-		out := &Outcome{State: st, Probed: true, CatchUps: o.Migration.Stats.CatchUps(), PointOfNoReturn: pointOfNoReturn(p)}
+		out := &Outcome{State: st, Probed: true, CatchUps: o.Migration.Stats.CatchUps(), Transfers: o.Migration.Stats.Transfers(),
+			PointOfNoReturn: pointOfNoReturn(p)}
 		res, err := pr.Result(context.WithoutCancel(ctx), 10*time.Second)
 		if err != nil {
 			return out, fmt.Errorf("verify probe: %w", err)
@@ -178,6 +188,6 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		return out, runErr
 	}
 	st, runErr := runner.Run(ctx, p)
-	return &Outcome{State: st, Summary: rec.Summary(), CatchUps: o.Migration.Stats.CatchUps(), Wall: clk.Since(start),
-		PointOfNoReturn: pointOfNoReturn(p)}, runErr
+	return &Outcome{State: st, Summary: rec.Summary(), CatchUps: o.Migration.Stats.CatchUps(), Transfers: o.Migration.Stats.Transfers(),
+		Wall: clk.Since(start), PointOfNoReturn: pointOfNoReturn(p)}, runErr
 }
