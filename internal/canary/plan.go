@@ -77,11 +77,18 @@ type Config struct {
 	// gate (nil = http.DefaultClient).
 	HTTPClient *http.Client
 	Clock      clock.Clock
+	// Shadow is the webhook's shadow record (required when spec.shadow is
+	// set); ShadowNamespace holds its ConfigMap ("" =
+	// DefaultShadowNamespace).
+	Shadow          *ShadowLog
+	ShadowNamespace string
 }
 
 // NewPlan builds the canary plan: "enforce" (install the policy, binding and
 // webhook configuration; gate: a dry-run write by the canary's identity on a
-// stable object is denied), one weight step per spec.steps (relabel to the
+// stable object is denied), with spec.shadow a "shadow" step (shadowStep:
+// weight 0, every canary write denied and recorded, judged by ShadowGate),
+// one weight step per spec.steps (relabel to the
 // weight; gates: the breaker is closed, spec.revert unset, the reconcile
 // error ratio from spec.canary.metricsEndpoint within
 // analysis.maxErrorPercent, Reconciled, the step's pause elapsed), then
@@ -100,6 +107,9 @@ func NewPlan(cfg Config) (*plan.Plan, error) {
 		return nil, fmt.Errorf("controllercanary %s: %d kinds for %d spec.resources: run CheckResources first", cc.Name, len(cfg.Kinds), len(cc.Spec.Resources))
 	}
 	steps := []plan.Step{&enforceStep{cfg: &cfg}}
+	if cc.Spec.Shadow != nil {
+		steps = append(steps, &shadowStep{cfg: &cfg})
+	}
 	reverted := &revertOnce{}
 	for i, s := range cc.Spec.Steps {
 		var pause time.Duration
