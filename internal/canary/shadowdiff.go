@@ -29,7 +29,7 @@ type Change struct {
 var ignoredMetadata = []string{"managedFields", "resourceVersion", "generation", "creationTimestamp", "uid", "selfLink"}
 
 // ShadowChange computes what a denied write would have done: for CREATE the
-// object (metadata.managedFields dropped), for UPDATE a JSON patch from the
+// object (without the ignoredMetadata fields the apiserver filled in), for UPDATE a JSON patch from the
 // stored object (oldRaw) to the written one (newRaw) computed with
 // gomodules.xyz/jsonpatch, ignoring status unless includeStatus and the
 // ignoredMetadata fields, for DELETE the stored object's identity. Pure.
@@ -42,7 +42,7 @@ func ShadowChange(op admissionv1.Operation, oldRaw, newRaw []byte, includeStatus
 			return Change{Err: err}
 		}
 		ch.identify(obj)
-		strip(obj, false, []string{"managedFields"})
+		strip(obj, false, ignoredMetadata)
 		ch.Payload, ch.Err = json.Marshal(obj)
 	case admissionv1.Update:
 		oldObj, err := decode(oldRaw)
