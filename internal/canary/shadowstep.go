@@ -97,7 +97,8 @@ func (s *shadowStep) count(ctx context.Context) (int64, error) {
 }
 
 // Check persists the record every 2 s, is NotYet until the duration since
-// the step was applied elapsed, then judges the record (ShadowGate): a
+// the step was applied elapsed (or AnnotationPromote is set: `handover
+// canary promote` ends the wait), then judges the record (ShadowGate): a
 // breach fails the step (the plan rolls back; nothing was handed over),
 // a pass clears AnnotationShadow and is Done. An open breaker or
 // spec.revert fails it at once.
@@ -106,14 +107,12 @@ func (s *shadowStep) Check(ctx context.Context) plan.Result {
 	if t, open := s.cfg.Ledger.Tripped(cc.Spec.Canary.Revision); open {
 		return plan.Failed(fmt.Sprintf("%v at %s: %s", ErrBreakerTripped, t.At.UTC().Format(time.RFC3339Nano), t.Reason))
 	}
-	if s.cfg.Current != nil {
-		cur, err := s.cfg.Current(ctx)
-		if err != nil {
-			return plan.NotYet(fmt.Sprintf("read controllercanary %s: %v", cc.Name, err))
-		}
-		if cur.Spec.Revert {
-			return plan.Failed(fmt.Sprintf("controllercanary %s: spec.revert is set", cc.Name))
-		}
+	cur, err := s.current(ctx)
+	if err != nil {
+		return plan.NotYet(fmt.Sprintf("read controllercanary %s: %v", cc.Name, err))
+	}
+	if cur.Spec.Revert {
+		return plan.Failed(fmt.Sprintf("controllercanary %s: spec.revert is set", cc.Name))
 	}
 	start, ok := plan.AppliedAt(ctx)
 	if !ok {
@@ -121,6 +120,9 @@ func (s *shadowStep) Check(ctx context.Context) plan.Result {
 	}
 	now := s.cfg.Clock.Now()
 	left := start.Add(ShadowDuration(cc)).Sub(now)
+	if cur.Annotations[v1alpha1.AnnotationPromote] == "true" {
+		left = 0 // `handover canary promote`: judge the record now
+	}
 	if s.cfg.Shadow == nil {
 		return plan.Failed("shadow: no shadow record configured (Config.Shadow is nil)")
 	}
@@ -149,6 +151,16 @@ func (s *shadowStep) Check(ctx context.Context) plan.Result {
 		return plan.NotYet(err.Error())
 	}
 	return plan.Done()
+}
+
+// current reads the ControllerCanary as it is now (Config.Current, else
+// Config.Client).
+func (s *shadowStep) current(ctx context.Context) (*v1alpha1.ControllerCanary, error) {
+	if s.cfg.Current != nil {
+		return s.cfg.Current(ctx)
+	}
+	var cc v1alpha1.ControllerCanary
+	return &cc, s.cfg.Client.Get(ctx, client.ObjectKey{Name: s.cfg.Canary.Name}, &cc)
 }
 
 // save writes the record's ConfigMap and status.shadow.

@@ -174,6 +174,9 @@ func (e *env) runCanary(ctx context.Context, c canaryCase) (*canaryResult, repor
 			ctrls.Store(c.version, x)
 		case ev.Step == canary.StepShadow && res.shadow != nil:
 			res.shadow.observe(ev)
+			if ev.Kind == plan.EventStepStarted {
+				go res.shadow.endWhenSeen(pctx, e.admin, cc.Name, e.o.Routes, e.o.Log)
+			}
 			if ev.Kind == plan.EventStepFailed {
 				logf(e.o.Log, "%s: step %s failed: %s", c.name, ev.Step, ev.Reason)
 			}

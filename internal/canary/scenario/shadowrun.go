@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
 	"github.com/handover-dev/handover/internal/canary"
@@ -23,9 +25,12 @@ import (
 // in a shadow step, before it owns anything.
 const RunShadowBad = "shadow-bad"
 
-// DefaultShadowDuration is shadow-bad's spec.shadow.duration: several of
-// v2's orphan-cleanup rounds (every 2 s).
-const DefaultShadowDuration = 15 * time.Second
+// DefaultShadowDuration is shadow-bad's spec.shadow.duration, the longest
+// it runs: the run ends the wait as soon as the record holds a would-be
+// delete of every child (endWhenSeen), which takes one orphan-cleanup round
+// of v2 (about a minute of denied deletes at 17/s on a loaded 2-core
+// machine, a few seconds on an idle one).
+const DefaultShadowDuration = 3 * time.Minute
 
 // shadowResult is what a run with a shadow step measured.
 type shadowResult struct {
@@ -138,4 +143,31 @@ func shadowVerdict(r report.Run) []error {
 		bad = append(bad, fmt.Errorf("%s: outcome %q, want RolledBack", RunShadowBad, r.Outcome))
 	}
 	return bad
+}
+
+// endWhenSeen ends the shadow's wait (the promote annotation, as `handover
+// canary promote` writes it) once the record holds a would-be delete of
+// every one of the children, or returns when ctx ends: on a slow machine
+// one orphan-cleanup round of denied deletes takes longer than on a fast
+// one, and the run should judge a complete round either way.
+func (s *shadowResult) endWhenSeen(ctx context.Context, c client.Client, name string, children int, log io.Writer) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, _, d := s.log.Snapshot().Totals(); d < int64(children) {
+			continue
+		}
+		logf(log, "%s: the shadow saw a would-be delete of every child; ending its wait (handover canary promote %s)", name, name)
+		cc := &v1alpha1.ControllerCanary{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:"true"}}}`, v1alpha1.AnnotationPromote)
+		if err := c.Patch(ctx, cc, client.RawPatch("application/merge-patch+json", patch)); err != nil {
+			logf(log, "%s: end the shadow's wait: %v", name, err)
+		}
+		return
+	}
 }

@@ -1,0 +1,116 @@
+package preflight
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/handover-dev/handover/api/v1alpha1"
+)
+
+// ErrNoCRDs is returned by LoadCRDs when the files hold no
+// CustomResourceDefinition.
+var ErrNoCRDs = errors.New("no CustomResourceDefinition in the files")
+
+// LoadCRDs reads the CustomResourceDefinitions (apiextensions.k8s.io/v1)
+// from YAML or JSON files, several documents per file; documents of other
+// kinds are skipped. Errors name the file and document (1-based).
+func LoadCRDs(paths []string) ([]apiextensionsv1.CustomResourceDefinition, error) {
+	var out []apiextensionsv1.CustomResourceDefinition
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("read CRDs: %w", err)
+		}
+		r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(b)))
+		for doc := 1; ; doc++ {
+			raw, err := r.Read()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s document %d: %w", p, doc, err)
+			}
+			if len(bytes.TrimSpace(raw)) == 0 {
+				continue
+			}
+			var head struct {
+				APIVersion string `json:"apiVersion"`
+				Kind       string `json:"kind"`
+			}
+			if err := yaml.Unmarshal(raw, &head); err != nil {
+				return nil, fmt.Errorf("%s document %d: %w", p, doc, err)
+			}
+			if head.Kind != "CustomResourceDefinition" {
+				continue
+			}
+			if head.APIVersion != apiextensionsv1.SchemeGroupVersion.String() {
+				return nil, fmt.Errorf("%s document %d: apiVersion %q, want %s", p, doc, head.APIVersion, apiextensionsv1.SchemeGroupVersion)
+			}
+			var c apiextensionsv1.CustomResourceDefinition
+			if err := yaml.UnmarshalStrict(raw, &c); err != nil {
+				return nil, fmt.Errorf("%s document %d: %w", p, doc, err)
+			}
+			if c.Name == "" {
+				return nil, fmt.Errorf("%s document %d: CustomResourceDefinition without metadata.name", p, doc)
+			}
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w %v", ErrNoCRDs, paths)
+	}
+	return out, nil
+}
+
+// Run is the preflight against a live cluster, changing nothing: it lists
+// the cluster's CRDs, runs Check with proposed (nil = the cluster as it
+// is), and asks the apiserver to validate each proposed CRD with a
+// server-side dry run (create, or update of the live one); a refusal there
+// (e.g. a stored version removed from spec.versions) is a Refuse finding.
+// Errors: the CRDs cannot be listed.
+func Run(ctx context.Context, c client.Client, cc *v1alpha1.ControllerCanary, proposed []apiextensionsv1.CustomResourceDefinition) ([]Finding, error) {
+	var list apiextensionsv1.CustomResourceDefinitionList
+	if err := c.List(ctx, &list); err != nil {
+		return nil, fmt.Errorf("list CustomResourceDefinitions: %w", err)
+	}
+	if proposed == nil {
+		return Check(cc, list.Items, list.Items), nil
+	}
+	fs := Check(cc, list.Items, proposed)
+	for i := range proposed {
+		if f, ok := dryRun(ctx, c, &proposed[i]); !ok {
+			fs = append(fs, f)
+		}
+	}
+	return fs, nil
+}
+
+func dryRun(ctx context.Context, c client.Client, want *apiextensionsv1.CustomResourceDefinition) (Finding, bool) {
+	obj := want.DeepCopy()
+	obj.Status = apiextensionsv1.CustomResourceDefinitionStatus{}
+	var cur apiextensionsv1.CustomResourceDefinition
+	err := c.Get(ctx, client.ObjectKey{Name: obj.Name}, &cur)
+	switch {
+	case apierrors.IsNotFound(err):
+		obj.ResourceVersion = ""
+		err = c.Create(ctx, obj, client.DryRunAll)
+	case err == nil:
+		obj.ResourceVersion = cur.ResourceVersion
+		err = c.Update(ctx, obj, client.DryRunAll)
+	}
+	if err != nil {
+		return Finding{Severity: Refuse, Object: "CustomResourceDefinition " + obj.Name, Message: fmt.Sprintf("the apiserver refuses it (server-side dry run): %v", err)}, false
+	}
+	return Finding{}, true
+}
