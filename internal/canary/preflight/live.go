@@ -77,7 +77,8 @@ func LoadCRDs(paths []string) ([]apiextensionsv1.CustomResourceDefinition, error
 // the cluster's CRDs, runs Check with proposed (nil = the cluster as it
 // is), and asks the apiserver to validate each proposed CRD with a
 // server-side dry run (create, or update of the live one); a refusal there
-// (e.g. a stored version removed from spec.versions) is a Refuse finding.
+// (e.g. a stored version removed from spec.versions) is a Refuse finding,
+// a dry run the caller may not make (403) a Warn.
 // Errors: the CRDs cannot be listed.
 func Run(ctx context.Context, c client.Client, cc *v1alpha1.ControllerCanary, proposed []apiextensionsv1.CustomResourceDefinition) ([]Finding, error) {
 	var list apiextensionsv1.CustomResourceDefinitionList
@@ -108,6 +109,9 @@ func dryRun(ctx context.Context, c client.Client, want *apiextensionsv1.CustomRe
 	case err == nil:
 		obj.ResourceVersion = cur.ResourceVersion
 		err = c.Update(ctx, obj, client.DryRunAll)
+	}
+	if apierrors.IsForbidden(err) {
+		return Finding{Severity: Warn, Object: "CustomResourceDefinition " + obj.Name, Message: fmt.Sprintf("no server-side dry run (it needs create/update on customresourcedefinitions): %v", err)}, false
 	}
 	if err != nil {
 		return Finding{Severity: Refuse, Object: "CustomResourceDefinition " + obj.Name, Message: fmt.Sprintf("the apiserver refuses it (server-side dry run): %v", err)}, false

@@ -41,7 +41,9 @@ a one-switch revert (docs/canary.md).
   revert NAME    throw the revert switch (spec.revert=true): every object is
                  the stable version's at once; the plan rolls back
   pause NAME     stop the plan where it is (--resume continues it)
-  diff NAME      show what the canary tried to write in its shadow step`,
+  diff NAME      show what the canary tried to write in its shadow step
+  preflight NAME check version skew (CRDs, stored versions, schemas, leader
+                 election) against the live cluster; changes nothing`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
@@ -52,6 +54,7 @@ a one-switch revert (docs/canary.md).
 		verb("revert", "Throw the revert switch of a ControllerCanary (one write)", Revert),
 		pauseCommand(),
 		diffCommand(),
+		preflightCommand(),
 	)
 	return cmd
 }
