@@ -84,7 +84,9 @@ type Config struct {
 	ShadowNamespace string
 }
 
-// NewPlan builds the canary plan: "enforce" (install the policy, binding and
+// NewPlan builds the canary plan: with WantsPreflight a "preflight" step
+// (the version-skew preflight of the cluster as it is; again as
+// "preflight-promote" right before "promote"), "enforce" (install the policy, binding and
 // webhook configuration; gate: a dry-run write by the canary's identity on a
 // stable object is denied), with spec.shadow a "shadow" step (shadowStep:
 // weight 0, every canary write denied and recorded, judged by ShadowGate),
@@ -106,7 +108,11 @@ func NewPlan(cfg Config) (*plan.Plan, error) {
 	if len(cfg.Kinds) < len(cc.Spec.Resources) {
 		return nil, fmt.Errorf("controllercanary %s: %d kinds for %d spec.resources: run CheckResources first", cc.Name, len(cfg.Kinds), len(cc.Spec.Resources))
 	}
-	steps := []plan.Step{&enforceStep{cfg: &cfg}}
+	var steps []plan.Step
+	if WantsPreflight(cc) {
+		steps = append(steps, &preflightStep{cfg: &cfg, name: StepPreflight})
+	}
+	steps = append(steps, &enforceStep{cfg: &cfg})
 	if cc.Spec.Shadow != nil {
 		steps = append(steps, &shadowStep{cfg: &cfg})
 	}
@@ -117,6 +123,9 @@ func NewPlan(cfg Config) (*plan.Plan, error) {
 			pause = s.Pause.Duration
 		}
 		steps = append(steps, &weightStep{cfg: &cfg, name: StepName(i, s.Weight), weight: s.Weight, pause: pause, reverted: reverted})
+	}
+	if WantsPreflight(cc) {
+		steps = append(steps, &preflightStep{cfg: &cfg, name: StepPreflightPromote})
 	}
 	steps = append(steps, &promoteStep{cfg: &cfg})
 	return &plan.Plan{

@@ -107,7 +107,7 @@ func (s *shadowStep) Check(ctx context.Context) plan.Result {
 	if t, open := s.cfg.Ledger.Tripped(cc.Spec.Canary.Revision); open {
 		return plan.Failed(fmt.Sprintf("%v at %s: %s", ErrBreakerTripped, t.At.UTC().Format(time.RFC3339Nano), t.Reason))
 	}
-	cur, err := s.current(ctx)
+	cur, err := currentCanary(ctx, s.cfg)
 	if err != nil {
 		return plan.NotYet(fmt.Sprintf("read controllercanary %s: %v", cc.Name, err))
 	}
@@ -151,16 +151,6 @@ func (s *shadowStep) Check(ctx context.Context) plan.Result {
 		return plan.NotYet(err.Error())
 	}
 	return plan.Done()
-}
-
-// current reads the ControllerCanary as it is now (Config.Current, else
-// Config.Client).
-func (s *shadowStep) current(ctx context.Context) (*v1alpha1.ControllerCanary, error) {
-	if s.cfg.Current != nil {
-		return s.cfg.Current(ctx)
-	}
-	var cc v1alpha1.ControllerCanary
-	return &cc, s.cfg.Client.Get(ctx, client.ObjectKey{Name: s.cfg.Canary.Name}, &cc)
 }
 
 // save writes the record's ConfigMap and status.shadow.

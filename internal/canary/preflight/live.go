@@ -11,6 +11,8 @@ import (
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -81,14 +83,14 @@ func LoadCRDs(paths []string) ([]apiextensionsv1.CustomResourceDefinition, error
 // a dry run the caller may not make (403) a Warn.
 // Errors: the CRDs cannot be listed.
 func Run(ctx context.Context, c client.Client, cc *v1alpha1.ControllerCanary, proposed []apiextensionsv1.CustomResourceDefinition) ([]Finding, error) {
-	var list apiextensionsv1.CustomResourceDefinitionList
-	if err := c.List(ctx, &list); err != nil {
-		return nil, fmt.Errorf("list CustomResourceDefinitions: %w", err)
+	items, err := listCRDs(ctx, c)
+	if err != nil {
+		return nil, err
 	}
 	if proposed == nil {
-		return Check(cc, list.Items, list.Items), nil
+		return Check(cc, items, items), nil
 	}
-	fs := Check(cc, list.Items, proposed)
+	fs := Check(cc, items, proposed)
 	for i := range proposed {
 		if f, ok := dryRun(ctx, c, &proposed[i]); !ok {
 			fs = append(fs, f)
@@ -97,24 +99,50 @@ func Run(ctx context.Context, c client.Client, cc *v1alpha1.ControllerCanary, pr
 	return fs, nil
 }
 
+// crdGVK is read and written as unstructured, so any client's scheme
+// will do (the operator's has no apiextensions types).
+var crdGVK = apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition")
+
+func listCRDs(ctx context.Context, c client.Client) ([]apiextensionsv1.CustomResourceDefinition, error) {
+	var list unstructured.UnstructuredList
+	list.SetGroupVersionKind(crdGVK.GroupVersion().WithKind("CustomResourceDefinitionList"))
+	if err := c.List(ctx, &list); err != nil {
+		return nil, fmt.Errorf("list CustomResourceDefinitions: %w", err)
+	}
+	out := make([]apiextensionsv1.CustomResourceDefinition, len(list.Items))
+	for i := range list.Items {
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(list.Items[i].Object, &out[i]); err != nil {
+			return nil, fmt.Errorf("decode CustomResourceDefinition %s: %w", list.Items[i].GetName(), err)
+		}
+	}
+	return out, nil
+}
+
 func dryRun(ctx context.Context, c client.Client, want *apiextensionsv1.CustomResourceDefinition) (Finding, bool) {
-	obj := want.DeepCopy()
-	obj.Status = apiextensionsv1.CustomResourceDefinitionStatus{}
-	var cur apiextensionsv1.CustomResourceDefinition
-	err := c.Get(ctx, client.ObjectKey{Name: obj.Name}, &cur)
+	typed := want.DeepCopy()
+	typed.Status = apiextensionsv1.CustomResourceDefinitionStatus{}
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(typed)
+	if err != nil {
+		return Finding{Severity: Refuse, Object: "CustomResourceDefinition " + want.Name, Message: fmt.Sprintf("cannot encode it: %v", err)}, false
+	}
+	obj := &unstructured.Unstructured{Object: m}
+	obj.SetGroupVersionKind(crdGVK)
+	cur := &unstructured.Unstructured{}
+	cur.SetGroupVersionKind(crdGVK)
+	err = c.Get(ctx, client.ObjectKey{Name: obj.GetName()}, cur)
 	switch {
 	case apierrors.IsNotFound(err):
-		obj.ResourceVersion = ""
+		obj.SetResourceVersion("")
 		err = c.Create(ctx, obj, client.DryRunAll)
 	case err == nil:
-		obj.ResourceVersion = cur.ResourceVersion
+		obj.SetResourceVersion(cur.GetResourceVersion())
 		err = c.Update(ctx, obj, client.DryRunAll)
 	}
 	if apierrors.IsForbidden(err) {
-		return Finding{Severity: Warn, Object: "CustomResourceDefinition " + obj.Name, Message: fmt.Sprintf("no server-side dry run (it needs create/update on customresourcedefinitions): %v", err)}, false
+		return Finding{Severity: Warn, Object: "CustomResourceDefinition " + want.Name, Message: fmt.Sprintf("no server-side dry run (it needs create/update on customresourcedefinitions): %v", err)}, false
 	}
 	if err != nil {
-		return Finding{Severity: Refuse, Object: "CustomResourceDefinition " + obj.Name, Message: fmt.Sprintf("the apiserver refuses it (server-side dry run): %v", err)}, false
+		return Finding{Severity: Refuse, Object: "CustomResourceDefinition " + want.Name, Message: fmt.Sprintf("the apiserver refuses it (server-side dry run): %v", err)}, false
 	}
 	return Finding{}, true
 }

@@ -78,10 +78,6 @@ func Preflight(ctx context.Context, o *PreflightOptions) error {
 	if err != nil {
 		return err
 	}
-	// The scheme is this call's own (kubeflags.Scheme): add the CRD types.
-	if err := apiextensionsv1.AddToScheme(c.Scheme()); err != nil {
-		return err
-	}
 	fs, err := preflight.Run(ctx, c, cc, crds)
 	if err != nil {
 		return fmt.Errorf("ControllerCanary %s: %w", cc.Name, err)
