@@ -82,6 +82,10 @@ type Config struct {
 	// DefaultShadowNamespace).
 	Shadow          *ShadowLog
 	ShadowNamespace string
+	// Members are the member clusters (spec.members) the enforce step
+	// installs the webhook into (InstallMember); their webhooks must share
+	// Ledger so the budget counts deletes in every cluster.
+	Members []Member
 }
 
 // NewPlan builds the canary plan: with WantsPreflight a "preflight" step
@@ -145,7 +149,15 @@ func (s *enforceStep) Describe() string {
 }
 
 func (s *enforceStep) Apply(ctx context.Context) error {
-	return Install(ctx, s.cfg.Client, s.cfg.Canary, s.cfg.WebhookURL, s.cfg.CABundle)
+	if err := Install(ctx, s.cfg.Client, s.cfg.Canary, s.cfg.WebhookURL, s.cfg.CABundle); err != nil {
+		return err
+	}
+	for _, m := range s.cfg.Members {
+		if err := InstallMember(ctx, m, s.cfg.Canary, s.cfg.WebhookURL, s.cfg.CABundle); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Check makes a dry-run no-op patch, as the canary, of one object the
