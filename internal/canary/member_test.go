@@ -101,10 +101,6 @@ func TestFederatedBudget(t *testing.T) {
 		!strings.Contains(err.Error(), `member edge-2: secret handover-system/edge-1-kubeconfig has no key "nope"`) {
 		t.Fatalf("a missing key: %v", err)
 	}
-	members, err := canary.MemberClients(ctx, w.admin, canary.DefaultShadowNamespace, cc, scheme)
-	if err != nil {
-		t.Fatal(err)
-	}
 	kinds, errs := canary.CheckResources(cc, w.admin.RESTMapper())
 	if len(errs) > 0 {
 		t.Fatal(errs)
@@ -120,14 +116,20 @@ func TestFederatedBudget(t *testing.T) {
 		var got v1alpha1.ControllerCanary
 		return &got, w.admin.Get(ctx, client.ObjectKey{Name: cc.Name}, &got)
 	}
-	mainKinds := map[schema.GroupKind]schema.GroupVersionKind{kinds[0].GroupKind(): kinds[0]}
-	srv.Handle(canary.WebhookPath(cc.Name), &canary.Webhook{Canary: home, Reader: w.admin, Ledger: ledger, Kinds: mainKinds, Children: kinds[1:]})
-	srv.Handle(canary.MemberWebhookPath(cc.Name, "edge-1"), &canary.Webhook{Canary: home, Reader: members[0].Client, Ledger: ledger, Kinds: mainKinds, Children: kinds[1:], Cluster: "edge-1"})
-
-	p, err := canary.NewPlan(canary.Config{
+	wh := &canary.Webhook{Canary: home, Reader: w.admin, Ledger: ledger, Kinds: map[schema.GroupKind]schema.GroupVersionKind{kinds[0].GroupKind(): kinds[0]}, Children: kinds[1:]}
+	cfg := canary.Config{
 		Client: w.admin, CanaryClient: w.v2, Canary: cc, Kinds: kinds, Namespace: testNS,
-		WebhookURL: srv.URL(), CABundle: srv.CABundle(), Ledger: ledger, Members: members, Current: home,
-	})
+		WebhookURL: srv.URL(), CABundle: srv.CABundle(), Ledger: ledger, Current: home,
+	}
+	if err := canary.Extend(ctx, w.admin, canary.DefaultShadowNamespace, scheme, nil, cc, wh, &cfg, srv.Handle); err != nil {
+		t.Fatal(err)
+	}
+	srv.Handle(canary.WebhookPath(cc.Name), wh)
+	if len(cfg.Members) != 1 || cfg.Members[0].Name != "edge-1" || cfg.Shadow != nil {
+		t.Fatalf("Extend: members %v, shadow %v; want edge-1 and no shadow (spec.shadow unset)", cfg.Members, cfg.Shadow)
+	}
+	members := cfg.Members
+	p, err := canary.NewPlan(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
