@@ -19,6 +19,13 @@ import (
 	"github.com/handover-dev/handover/api/v1alpha1"
 )
 
+// LabelMemberKubeconfig must be "true" on a Secret before a ControllerCanary
+// may name it in spec.members: whoever can create a ControllerCanary must
+// not make handover use any credential that happens to sit in its
+// namespace (the confused deputy); an administrator marks the ones meant
+// for it.
+const LabelMemberKubeconfig = "handover.dev/member-kubeconfig"
+
 // DefaultKubeconfigKey is the Secret key of a member's kubeconfig when
 // spec.members[].kubeconfigSecret.key is empty.
 const DefaultKubeconfigKey = "kubeconfig"
@@ -35,7 +42,8 @@ type Member struct {
 func MemberWebhookPath(canary, member string) string { return WebhookPath(canary) + "/member/" + member }
 
 // MemberConfig reads the kubeconfig of member m from its Secret in
-// namespace (handover's) and returns its rest.Config. Errors name the
+// namespace (handover's), which must carry LabelMemberKubeconfig=true, and
+// returns its rest.Config. Errors name the
 // member, the Secret and the key, never the content.
 func MemberConfig(ctx context.Context, c client.Reader, namespace string, m v1alpha1.MemberCluster) (*rest.Config, error) {
 	key := m.KubeconfigSecret.Key
@@ -45,6 +53,9 @@ func MemberConfig(ctx context.Context, c client.Reader, namespace string, m v1al
 	var s corev1.Secret
 	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: m.KubeconfigSecret.Name}, &s); err != nil {
 		return nil, fmt.Errorf("member %s: read secret %s/%s: %w", m.Name, namespace, m.KubeconfigSecret.Name, err)
+	}
+	if s.Labels[LabelMemberKubeconfig] != "true" {
+		return nil, fmt.Errorf("member %s: secret %s/%s is not labelled %s=true: handover uses only kubeconfigs an administrator marked for member clusters", m.Name, namespace, m.KubeconfigSecret.Name, LabelMemberKubeconfig)
 	}
 	raw, ok := s.Data[key]
 	if !ok {

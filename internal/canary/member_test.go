@@ -79,8 +79,18 @@ func TestFederatedBudget(t *testing.T) {
 	if err := w.admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: canary.DefaultShadowNamespace}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.admin.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: canary.DefaultShadowNamespace, Name: "edge-1-kubeconfig"},
-		Data: map[string][]byte{canary.DefaultKubeconfigKey: kubeconfigBytes(t, mcfg)}}); err != nil {
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: canary.DefaultShadowNamespace, Name: "edge-1-kubeconfig"},
+		Data: map[string][]byte{canary.DefaultKubeconfigKey: kubeconfigBytes(t, mcfg)}}
+	if err := w.admin.Create(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	edge1 := []v1alpha1.MemberCluster{{Name: "edge-1", KubeconfigSecret: v1alpha1.SecretKeyRef{Name: "edge-1-kubeconfig"}}}
+	if _, err := canary.MemberClients(ctx, w.admin, canary.DefaultShadowNamespace, &v1alpha1.ControllerCanary{Spec: v1alpha1.ControllerCanarySpec{Members: edge1}}, w.admin.Scheme()); err == nil ||
+		!strings.Contains(err.Error(), "member edge-1: secret handover-system/edge-1-kubeconfig is not labelled handover.dev/member-kubeconfig=true") {
+		t.Fatalf("an unmarked Secret: %v", err)
+	}
+	secret.Labels = map[string]string{canary.LabelMemberKubeconfig: "true"}
+	if err := w.admin.Update(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.admin.Create(ctx, route("r1", "")); err != nil {
@@ -89,7 +99,7 @@ func TestFederatedBudget(t *testing.T) {
 	cc := canaryAtDefaults("fed")
 	cc.Spec.Steps = []v1alpha1.CanaryStep{{Weight: 100, Pause: &metav1.Duration{Duration: time.Hour}}}
 	cc.Spec.DeletionBudget = v1alpha1.DeletionBudget{MaxDeletes: ptr.To[int32](2), Window: &metav1.Duration{Duration: time.Hour}}
-	cc.Spec.Members = []v1alpha1.MemberCluster{{Name: "edge-1", KubeconfigSecret: v1alpha1.SecretKeyRef{Name: "edge-1-kubeconfig"}}}
+	cc.Spec.Members = edge1
 	if err := w.admin.Create(ctx, cc); err != nil {
 		t.Fatal(err)
 	}

@@ -55,7 +55,9 @@ func EncodeShadowRecord(rec *ShadowRecord) ([]byte, error) {
 }
 
 // SaveShadowRecord creates or replaces the ConfigMap
-// namespace/ShadowRecordName(rec.Canary) with rec (EncodeShadowRecord).
+// namespace/ShadowRecordName(rec.Canary) with rec (EncodeShadowRecord). It
+// refuses to replace a ConfigMap of that name not labelled
+// app.kubernetes.io/managed-by=handover.
 func SaveShadowRecord(ctx context.Context, c client.Client, namespace string, rec *ShadowRecord) error {
 	b, err := EncodeShadowRecord(rec)
 	if err != nil {
@@ -68,6 +70,10 @@ func SaveShadowRecord(ctx context.Context, c client.Client, namespace string, re
 		cm.Labels = map[string]string{"app.kubernetes.io/managed-by": "handover"}
 		cm.Data = map[string]string{ShadowRecordKey: string(b)}
 		err = c.Create(ctx, cm)
+	case err == nil && cm.Labels["app.kubernetes.io/managed-by"] != "handover":
+		// Never overwrite a ConfigMap handover did not create: a canary's
+		// name is chosen by whoever creates it.
+		return fmt.Errorf("save shadow record: configmap %s/%s exists and is not managed by handover", namespace, cm.Name)
 	case err == nil:
 		cm.Data = map[string]string{ShadowRecordKey: string(b)}
 		err = c.Update(ctx, cm)

@@ -85,6 +85,13 @@ func TestDiffOnRealAPIServer(t *testing.T) {
 	if err := canarypkg.SaveShadowRecord(ctx, c, ns, rec); err != nil {
 		t.Fatal(err)
 	}
+	foreign := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: canarypkg.ShadowRecordName("other")}, Data: map[string]string{"keep": "me"}}
+	if err := c.Create(ctx, foreign); err != nil {
+		t.Fatal(err)
+	}
+	if err := canarypkg.SaveShadowRecord(ctx, c, ns, &canarypkg.ShadowRecord{Canary: "other"}); err == nil || !strings.Contains(err.Error(), "not managed by handover") {
+		t.Fatalf("saving over a foreign ConfigMap: %v, want a refusal", err)
+	}
 	sum := rec.Summary(10)
 	sum.Record = ns + "/" + canarypkg.ShadowRecordName("routes")
 	if err := canarypkg.SetShadowStatus(ctx, c, "routes", sum); err != nil {
