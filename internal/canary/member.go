@@ -39,7 +39,9 @@ type Member struct {
 
 // MemberWebhookPath is the URL path of the webhook of the canary named
 // canary in the member cluster named member.
-func MemberWebhookPath(canary, member string) string { return WebhookPath(canary) + "/member/" + member }
+func MemberWebhookPath(canary, member string) string {
+	return WebhookPath(canary) + "/member/" + member
+}
 
 // MemberConfig reads the kubeconfig of member m from its Secret in
 // namespace (handover's), which must carry LabelMemberKubeconfig=true, and

@@ -49,7 +49,7 @@ func TestShadowGate(t *testing.T) {
 	}
 }
 
-func cmJSON(t *testing.T, rv string, data map[string]string, status bool) []byte {
+func cmJSON(t testing.TB, rv string, data map[string]string, status bool) []byte {
 	t.Helper()
 	m := map[string]any{
 		"apiVersion": "v1", "kind": "ConfigMap",

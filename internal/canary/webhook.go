@@ -101,7 +101,7 @@ func (w *Webhook) Handle(ctx context.Context, req admission.Request) admission.R
 			return w.decide(Verdict{Revision: caller, Operation: req.Operation, Resource: req.Resource.Resource, Key: req.Namespace + "/" + req.Name, Reason: reason})
 		}
 	}
-		if req.Operation == admissionv1.Create && isMain(spec, req.Resource.Group, req.Resource.Resource) {
+	if req.Operation == admissionv1.Create && isMain(spec, req.Resource.Group, req.Resource.Resource) {
 		// Main objects' creates reach the webhook only for the shadow
 		// record; outside the shadow nobody owns a new main object yet.
 		return w.decide(Verdict{Revision: caller, Operation: req.Operation, Resource: req.Resource.Resource, Key: req.Namespace + "/" + req.Name, Allowed: true})

@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/handover-dev/handover/api/v1alpha1"
 	"github.com/handover-dev/handover/internal/canary"
 	"github.com/handover-dev/handover/internal/canary/canarytest"
 )
@@ -48,5 +51,17 @@ func TestShadowBadOnRealAPIServer(t *testing.T) {
 	}
 	if _, _, d := stored.Totals(); float64(d) != r.Metrics["shadow_deletes"] {
 		t.Fatalf("stored record has %d deletes, the run measured %v", d, r.Metrics["shadow_deletes"])
+	}
+	var cc v1alpha1.ControllerCanary
+	if err := admin.Get(ctx, client.ObjectKey{Name: RunShadowBad}, &cc); err != nil {
+		t.Fatal(err)
+	}
+	sum := cc.Status.Shadow
+	if sum == nil || sum.Record != RunShadowBad+"/"+canary.ShadowRecordName(RunShadowBad) || len(sum.Resources) != 1 ||
+		sum.Resources[0].Resource != "configmaps" || float64(sum.Resources[0].Deletes) != r.Metrics["shadow_deletes"] || len(sum.Top) == 0 {
+		t.Fatalf("status.shadow %+v, want the record's name, the configmaps deletes and top objects", sum)
+	}
+	if cc.Annotations[v1alpha1.AnnotationShadow] != "" {
+		t.Fatalf("annotation %s still set after the plan rolled back", v1alpha1.AnnotationShadow)
 	}
 }
