@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -41,20 +42,7 @@ func TestDiffOnRealAPIServer(t *testing.T) {
 		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: viewer}, RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: viewer},
 			Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: viewer}}},
 	}
-	for _, o := range objs {
-		if err := c.Create(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-	}
-	kc := kubeconfig(t, cfg)
-	kcfg, err := clientcmd.LoadFromFile(kc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kcfg.AuthInfos["admin"].Impersonate = viewer
-	if err := clientcmd.WriteToFile(*kcfg, kc); err != nil {
-		t.Fatal(err)
-	}
+	kc := kubeconfigAs(ctx, t, cfg, c, viewer, objs...)
 
 	cc := &v1alpha1.ControllerCanary{
 		ObjectMeta: metav1.ObjectMeta{Name: "routes"},
@@ -127,4 +115,25 @@ func TestDiffOnRealAPIServer(t *testing.T) {
 	if _, err := run(t, "diff", "routes", "--kubeconfig", kc, "-o", "yaml"); err == nil || !strings.Contains(err.Error(), "--output") {
 		t.Fatalf("diff -o yaml: %v, want an error naming --output", err)
 	}
+}
+
+// kubeconfigAs creates objs (the user's RBAC) and returns the path of a
+// kubeconfig that impersonates user.
+func kubeconfigAs(ctx context.Context, t *testing.T, cfg *rest.Config, c client.Client, user string, objs ...client.Object) string {
+	t.Helper()
+	for _, o := range objs {
+		if err := c.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kc := kubeconfig(t, cfg)
+	kcfg, err := clientcmd.LoadFromFile(kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kcfg.AuthInfos["admin"].Impersonate = user
+	if err := clientcmd.WriteToFile(*kcfg, kc); err != nil {
+		t.Fatal(err)
+	}
+	return kc
 }

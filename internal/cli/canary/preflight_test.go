@@ -12,7 +12,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -58,7 +57,7 @@ func TestPreflightOnRealAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	const user = "preflight-runner"
-	for _, o := range []client.Object{
+	kc := kubeconfigAs(ctx, t, cfg, c, user,
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: user}, Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"controllercanaries"}, Verbs: []string{"get"}},
 			{APIGroups: []string{apiextensionsv1.GroupName}, Resources: []string{"customresourcedefinitions"}, Verbs: []string{"get", "list", "create", "update"}},
@@ -70,20 +69,7 @@ func TestPreflightOnRealAPIServer(t *testing.T) {
 			Canary:    v1alpha1.ControllerVersion{Revision: "v2", Identity: "widget-v2", LeaderElectionLock: "widgets/widget-controller-v2"},
 			Resources: []v1alpha1.CanaryResource{{Group: sample.GroupVersion.Group, Version: "v1", Resource: "routes"}},
 		}},
-	} {
-		if err := c.Create(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-	}
-	kc := kubeconfig(t, cfg)
-	kcfg, err := clientcmd.LoadFromFile(kc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kcfg.AuthInfos["admin"].Impersonate = user
-	if err := clientcmd.WriteToFile(*kcfg, kc); err != nil {
-		t.Fatal(err)
-	}
+	)
 	write := func(name string, crd *apiextensionsv1.CustomResourceDefinition) string {
 		b, err := yaml.Marshal(crd)
 		if err != nil {
