@@ -158,7 +158,7 @@ func TestFederatedBudget(t *testing.T) {
 	eventually(t, "the member's enforcement denies v2 on a stable object", func() error {
 		err := mv2.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "edge-stable"}}, client.DryRunAll)
 		if err == nil || !strings.Contains(err.Error(), "belongs to revision v1") {
-			return fmt.Errorf("dry-run delete by v2: %v", err)
+			return fmt.Errorf("dry-run delete by v2: %w", err)
 		}
 		return nil
 	})

@@ -51,7 +51,7 @@ func TestShadowEnforcement(t *testing.T) {
 	eventually(t, "policy denies v2 on a stable route", func() error {
 		err := relabelHost(ctx, w.v2, "r1", "x.example")
 		if err == nil || !strings.Contains(err.Error(), "owned by revision v1") {
-			return fmt.Errorf("v2's patch of r1: %v", err)
+			return fmt.Errorf("v2's patch of r1: %w", err)
 		}
 		return nil
 	})
@@ -62,7 +62,7 @@ func TestShadowEnforcement(t *testing.T) {
 	eventually(t, "the shadow denies v2's writes", func() error {
 		err := relabelHost(ctx, w.v2, "r1", "shadow.example")
 		if err == nil || !strings.Contains(err.Error(), "shadow run") {
-			return fmt.Errorf("v2's patch of r1: %v", err)
+			return fmt.Errorf("v2's patch of r1: %w", err)
 		}
 		return nil
 	})
@@ -142,7 +142,7 @@ func TestShadowEnforcement(t *testing.T) {
 	eventually(t, "the policy's ownership rule is back", func() error {
 		err := relabelHost(ctx, w.v2, "r1", "y.example")
 		if err == nil || !strings.Contains(err.Error(), "owned by revision v1") {
-			return fmt.Errorf("v2's patch of r1: %v", err)
+			return fmt.Errorf("v2's patch of r1: %w", err)
 		}
 		return nil
 	})

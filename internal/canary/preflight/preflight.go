@@ -22,11 +22,11 @@ import (
 type Severity string
 
 const (
-	// Refuse: the canary must not start (or be promoted) with this set.
+	// Refuse means the canary must not start (or be promoted) with this set.
 	Refuse Severity = "Refuse"
-	// Warn: the check could not be made or is advisory.
+	// Warn means the check could not be made or is advisory.
 	Warn Severity = "Warn"
-	// OK: the check passed.
+	// OK means the check passed.
 	OK Severity = "OK"
 )
 

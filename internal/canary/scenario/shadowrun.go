@@ -101,7 +101,10 @@ func (s *shadowResult) rates() (reqPerS, deniedPerS, seconds float64) {
 // apiserver during the shadow), shadow_s.
 func (e *env) shadowBad(ctx context.Context) (report.Run, error) {
 	steps := []v1alpha1.CanaryStep{{Weight: 5}, {Weight: 100}}
-	shadow := &v1alpha1.CanaryShadow{Duration: &metav1.Duration{Duration: e.o.ShadowDuration}, MaxObjects: int32(max(e.o.Routes*2, canary.DefaultShadowMaxObjects))}
+	// Routes ≤ 20,000 (the demo's flag): twice that fits an int32 and
+	// spec.shadow.maxObjects' maximum of 100,000.
+	maxObjects := int32(min(max(e.o.Routes*2, canary.DefaultShadowMaxObjects), 100000))
+	shadow := &v1alpha1.CanaryShadow{Duration: &metav1.Duration{Duration: e.o.ShadowDuration}, MaxObjects: maxObjects}
 	res, run, err := e.runCanary(ctx, canaryCase{name: RunShadowBad, version: sample.V2, steps: steps, shadow: shadow,
 		analysis: v1alpha1.CanaryAnalysis{MaxShadowDeletes: ptr.To[int32](0)}})
 	if err != nil {
