@@ -213,7 +213,8 @@ func (e *env) runCanary(ctx context.Context, c canaryCase) (*canaryResult, repor
 	if err := WaitAllCorrect(ctx, e.admin, c.name, 2*time.Minute); err != nil {
 		logf(e.o.Log, "%s: children not all correct 2 min after the plan: %v", c.name, err)
 	}
-	time.Sleep(2 * e.o.SweepInterval)
+	// The probe must have seen it too (recovered_ms comes from its sweeps).
+	res.probe.WaitSweeps(ctx, time.Now(), 2, 30*time.Second)
 	res.deleted, _ = res.tr.deletes(c.version)
 	stopProbe()
 	<-probeDone
