@@ -56,6 +56,10 @@ func TestDiffOnRealAPIServer(t *testing.T) {
 	if err := c.Create(ctx, cc); err != nil {
 		t.Fatal(err)
 	}
+	out, err := run(t, "plan", "routes", "--kubeconfig", kc)
+	if err != nil || !strings.Contains(out, "2. shadow") || !strings.Contains(out, "shadow run for 1m0s at weight 0: every write of revision v2 is denied and recorded") {
+		t.Fatalf("plan of a canary with spec.shadow at its defaults: %v\n%s", err, out)
+	}
 	if _, err := run(t, "diff", "routes", "--kubeconfig", kc); err == nil || !strings.Contains(err.Error(), "ControllerCanary routes") || !strings.Contains(err.Error(), canarypkg.ShadowRecordName("routes")) {
 		t.Fatalf("diff before any record: %v, want an error naming the canary and the ConfigMap", err)
 	}
@@ -86,7 +90,7 @@ func TestDiffOnRealAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	out, err := run(t, "diff", "routes", "--kubeconfig", kc, "--limit", "2")
+	out, err = run(t, "diff", "routes", "--kubeconfig", kc, "--limit", "2")
 	if err != nil {
 		t.Fatalf("diff: %v\n%s", err, out)
 	}
