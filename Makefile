@@ -106,6 +106,10 @@ generate: $(CONTROLLER_GEN) ## regenerate deepcopy, CRDs and RBAC (controller-ge
 	cp config/crd/bases/handover.dev_certificateauthorities.yaml deploy/helm/handover/crds/certificateauthorities.yaml
 	cp config/crd/bases/handover.dev_clustercertificateauthorities.yaml deploy/manifests/01-crd-clustercertificateauthorities.yaml
 	cp config/crd/bases/handover.dev_clustercertificateauthorities.yaml deploy/helm/handover/crds/clustercertificateauthorities.yaml
+	cp config/crd/bases/handover.dev_controllercanaries.yaml deploy/manifests/01-crd-controllercanaries.yaml
+	cp config/crd/bases/handover.dev_controllercanaries.yaml deploy/helm/handover/crds/controllercanaries.yaml
+	cp config/canary/requester-policy.yaml deploy/manifests/06-canary-requester-policy.yaml
+	cp config/canary/requester-policy.yaml deploy/helm/handover/files/canary-requester-policy.yaml
 	cp config/rbac/role.yaml deploy/manifests/02-clusterrole.yaml
 	cp config/rbac/role.yaml deploy/helm/handover/files/role.yaml
 	$(GO) generate ./...

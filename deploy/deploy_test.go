@@ -38,6 +38,10 @@ func TestGeneratedCopiesMatch(t *testing.T) {
 		{"../config/crd/bases/handover.dev_certificateauthorities.yaml", "helm/handover/crds/certificateauthorities.yaml"},
 		{"../config/crd/bases/handover.dev_clustercertificateauthorities.yaml", "manifests/01-crd-clustercertificateauthorities.yaml"},
 		{"../config/crd/bases/handover.dev_clustercertificateauthorities.yaml", "helm/handover/crds/clustercertificateauthorities.yaml"},
+		{"../config/crd/bases/handover.dev_controllercanaries.yaml", "manifests/01-crd-controllercanaries.yaml"},
+		{"../config/crd/bases/handover.dev_controllercanaries.yaml", "helm/handover/crds/controllercanaries.yaml"},
+		{"../config/canary/requester-policy.yaml", "manifests/06-canary-requester-policy.yaml"},
+		{"../config/canary/requester-policy.yaml", "helm/handover/files/canary-requester-policy.yaml"},
 		{"../config/rbac/role.yaml", "manifests/02-clusterrole.yaml"},
 		{"../config/rbac/role.yaml", "helm/handover/files/role.yaml"},
 	}

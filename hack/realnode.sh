@@ -124,7 +124,9 @@ cmd_images() {
 	chmod 1777 "$work/nginx/tmp"
 	printf 'root:x:0:0:root:/root:/bin/false\nwww-data:x:33:33:www-data:/var/www:/bin/false\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$work/nginx/etc/passwd"
 	printf 'root:x:0:\nwww-data:x:33:\nnogroup:x:65534:\n' >"$work/nginx/etc/group"
-	"$tool" -rootfs "$work/nginx" -name "$NGINX_IMAGE" -entrypoint /usr/sbin/nginx -cmd "-g,daemon off;" -out "$out/nginx.tar"
+	# SIGQUIT is nginx's graceful shutdown (SIGTERM drops open connections),
+	# as in the official nginx image; containerd's CRI honours StopSignal.
+	"$tool" -rootfs "$work/nginx" -name "$NGINX_IMAGE" -entrypoint /usr/sbin/nginx -cmd "-g,daemon off;" -stop-signal SIGQUIT -out "$out/nginx.tar"
 }
 
 # --- host state ---------------------------------------------------------------

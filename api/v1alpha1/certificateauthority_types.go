@@ -308,12 +308,27 @@ type Consumer struct {
 	Probe *ConsumerProbe `json:"probe,omitempty"`
 }
 
-// ConsumerProbe is an mTLS endpoint of a consumer.
+// ConsumerProbe is the mTLS endpoint of a consumer: one address, or every
+// ready endpoint of a Service. Exactly one of address and service is set.
 type ConsumerProbe struct {
-	// Address is host:port.
-	// +kubebuilder:validation:MinLength=1
-	Address string `json:"address"`
+	// Address is host:port of one endpoint. Behind a load-balanced address
+	// each handshake reaches one replica of the balancer's choosing, so a
+	// gate can pass while a replica it never reached still lacks the
+	// change; use service to probe every replica.
+	// +optional
+	Address string `json:"address,omitempty"`
+	// Service names a Service in the consumer's namespace: every ready
+	// endpoint of its EndpointSlices (label kubernetes.io/service-name) is
+	// probed by its own address, twice each, so every replica is verified.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	Service string `json:"service,omitempty"`
+	// Port is the name of the EndpointSlice port to dial (the Service
+	// port's name); "" when the Service has exactly one port.
+	// +optional
+	Port string `json:"port,omitempty"`
 	// ServerName is the TLS SNI and the name verified in the server's leaf.
+	// Default: the host of address, or <service>.<namespace>.svc.
 	// +optional
 	ServerName string `json:"serverName,omitempty"`
 }

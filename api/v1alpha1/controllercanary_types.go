@@ -11,6 +11,15 @@ import (
 // controller.
 const LabelControllerRevision = "handover.dev/controller-revision"
 
+// Labels of the drain handshake (ControllerVersion.AcknowledgesDrain):
+// handover sets LabelDrain to the revision an object is being handed to;
+// the version that owns it sets LabelDrainAck to its own revision once it
+// let go; handover then changes the owner and removes both.
+const (
+	LabelDrain    = "handover.dev/drain"
+	LabelDrainAck = "handover.dev/drain-ack"
+)
+
 // AnnotationPromote on a ControllerCanary, set to "true" (by `handover
 // canary promote`), ends the running and the remaining steps' pauses: the
 // plan goes on as soon as each step's gates pass, up to promotion.
@@ -72,6 +81,15 @@ type ControllerVersion struct {
 	// +kubebuilder:validation:MaxLength=317
 	// +optional
 	LeaderElectionLock string `json:"leaderElectionLock,omitempty"`
+	// AcknowledgesDrain says the version runs pkg/canary's drain handshake:
+	// before one of its objects is handed to the other version, handover
+	// labels it handover.dev/drain=<new revision> and waits until the
+	// version, having stopped reconciling it, labels it
+	// handover.dev/drain-ack=<its revision>; only then does the ownership
+	// label change. Read on spec.stable (objects move from stable to canary;
+	// a revert never waits).
+	// +optional
+	AcknowledgesDrain bool `json:"acknowledgesDrain,omitempty"`
 }
 
 // CanaryShadow configures the shadow step: before any object is handed
@@ -162,6 +180,12 @@ type CanaryAnalysis struct {
 	// status.observedGeneration == metadata.generation.
 	// +optional
 	ReconciledCondition string `json:"reconciledCondition,omitempty"`
+	// ReconcileTimeout is how long after a step handed objects over the
+	// canary may take to reconcile every object it owns (the reconciled
+	// gate); past it the step fails and the plan rolls back.
+	// +kubebuilder:default="5m"
+	// +optional
+	ReconcileTimeout *metav1.Duration `json:"reconcileTimeout,omitempty"`
 	// MaxErrorPercent is the highest reconcile error ratio (errors/total, in
 	// percent, from the canary's metrics endpoint) a step accepts.
 	// +kubebuilder:default=5

@@ -57,6 +57,7 @@ func run() error {
 	cmd := flag.String("cmd", "", "comma-separated cmd")
 	env := flag.String("env", "", "comma-separated K=V environment")
 	user := flag.String("user", "", "user (uid[:gid])")
+	stopSignal := flag.String("stop-signal", "", "signal that stops the container (image config StopSignal, e.g. SIGQUIT); \"\" = the runtime's SIGTERM")
 	flag.Parse()
 	if *rootfs == "" || *name == "" || *out == "" {
 		flag.Usage()
@@ -85,6 +86,7 @@ func run() error {
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture = "linux", runtime.GOARCH
 	cf.Config.Entrypoint, cf.Config.Cmd, cf.Config.Env, cf.Config.User = list(*entrypoint), list(*cmd), list(*env), *user
+	cf.Config.StopSignal = *stopSignal
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		return err
 	}

@@ -1,15 +1,21 @@
 package canary_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/handover-dev/handover/internal/canary"
@@ -44,14 +50,24 @@ func BenchmarkHandoverAndRevert(b *testing.B) {
 	}
 	startEnforcementTB(b, w, cc)
 	probeRoute := route("route-00000", "")
+	workers := 16
+	if v, err := strconv.Atoi(os.Getenv("HANDOVER_BENCH_WORKERS")); err == nil && v > 0 {
+		workers = v
+	}
 	b.ResetTimer()
 	for range b.N {
+		// HANDOVER_BENCH_APISERVER_PROFILE=file: kube-apiserver's own CPU
+		// profile (/debug/pprof) over the first 20 s of the handover.
+		profDone := profileAPIServer(ctx, b, w.cfg, os.Getenv("HANDOVER_BENCH_APISERVER_PROFILE"), 20)
+		apiCPU0, selfCPU0 := apiserverCPU(ctx, b, w.cfg), selfCPU(b)
 		start := time.Now()
-		owned, err := canary.Relabel(ctx, w.admin, cc, kinds[0], testNS, 100, false, 16, nil)
+		owned, err := canary.Relabel(ctx, w.admin, cc, kinds[0], testNS, 100, false, workers, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
 		handover := time.Since(start)
+		apiCPU, clientCPU := apiserverCPU(ctx, b, w.cfg)-apiCPU0, selfCPU(b)-selfCPU0
+		<-profDone
 		if owned["v2"] != n {
 			b.Fatalf("canary owns %d of %d after weight 100", owned["v2"], n)
 		}
@@ -72,7 +88,7 @@ func BenchmarkHandoverAndRevert(b *testing.B) {
 		}
 		effective := time.Since(switchAt)
 		start = time.Now()
-		if _, err := canary.Relabel(ctx, w.admin, cc, kinds[0], testNS, 0, true, 16, nil); err != nil {
+		if _, err := canary.Relabel(ctx, w.admin, cc, kinds[0], testNS, 0, true, workers, nil); err != nil {
 			b.Fatal(err)
 		}
 		back := time.Since(start)
@@ -83,7 +99,68 @@ func BenchmarkHandoverAndRevert(b *testing.B) {
 		b.ReportMetric(float64(effective.Microseconds())/1000, "revert_effective_ms")
 		b.ReportMetric(back.Seconds(), "relabel_back_s")
 		b.ReportMetric(float64(n), "objects")
+		// CPU per object does not depend on how loaded the machine is.
+		b.ReportMetric(apiCPU.Seconds()*1000/float64(n), "apiserver_cpu_ms/object")
+		b.ReportMetric(clientCPU.Seconds()*1000/float64(n), "handover_cpu_ms/object")
 	}
+}
+
+// profileAPIServer fetches kube-apiserver's CPU profile for seconds into
+// path in the background (nothing when path is ""); the channel closes when
+// it is written.
+func profileAPIServer(ctx context.Context, b *testing.B, cfg *rest.Config, path string, seconds int) <-chan struct{} {
+	done := make(chan struct{})
+	if path == "" {
+		close(done)
+		return done
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		defer close(done)
+		raw, err := dc.RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", strconv.Itoa(seconds)).Timeout(time.Duration(seconds+30) * time.Second).DoRaw(ctx)
+		if err != nil {
+			b.Errorf("kube-apiserver profile: %v", err)
+			return
+		}
+		if err := os.WriteFile(path, raw, 0o600); err != nil {
+			b.Errorf("write %s: %v", path, err)
+		}
+	}()
+	return done
+}
+
+// apiserverCPU reads kube-apiserver's process_cpu_seconds_total.
+func apiserverCPU(ctx context.Context, b *testing.B, cfg *rest.Config) time.Duration {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := dc.RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(raw))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, m := range fams["process_cpu_seconds_total"].GetMetric() {
+		return time.Duration(m.GetCounter().GetValue() * float64(time.Second))
+	}
+	b.Fatal("kube-apiserver /metrics has no process_cpu_seconds_total")
+	return 0
+}
+
+// selfCPU is this process's user+system CPU time.
+func selfCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func createRoutes(ctx context.Context, c client.Client, n int) error {

@@ -19,13 +19,21 @@ import (
 // apiserver needs a moment to load a new policy; EnforcementActive observes
 // when it bites.
 func Install(ctx context.Context, c client.Client, cc *v1alpha1.ControllerCanary, webhookURL string, caBundle []byte) error {
-	pol, bind := Policy(cc)
-	hook := WebhookConfiguration(cc, webhookURL, caBundle)
-	if err := upsert(ctx, c, pol, func(o *admv1.ValidatingAdmissionPolicy) { o.Labels, o.Spec = pol.Labels, pol.Spec }); err != nil {
-		return err
-	}
-	if err := upsert(ctx, c, bind, func(o *admv1.ValidatingAdmissionPolicyBinding) { o.Labels, o.Spec = bind.Labels, bind.Spec }); err != nil {
-		return err
+	return InstallWith(ctx, c, cc, WebhookConfiguration(cc, webhookURL, caBundle))
+}
+
+// InstallWith is Install with the webhook configuration given (e.g.
+// WebhookConfigurationForService).
+func InstallWith(ctx context.Context, c client.Client, cc *v1alpha1.ControllerCanary, hook *admv1.ValidatingWebhookConfiguration) error {
+	pols, binds := Policies(cc)
+	for i, pol := range pols {
+		bind := binds[i]
+		if err := upsert(ctx, c, pol, func(o *admv1.ValidatingAdmissionPolicy) { o.Labels, o.Spec = pol.Labels, pol.Spec }); err != nil {
+			return err
+		}
+		if err := upsert(ctx, c, bind, func(o *admv1.ValidatingAdmissionPolicyBinding) { o.Labels, o.Spec = bind.Labels, bind.Spec }); err != nil {
+			return err
+		}
 	}
 	return upsert(ctx, c, hook, func(o *admv1.ValidatingWebhookConfiguration) { o.Labels, o.Webhooks = hook.Labels, hook.Webhooks })
 }
@@ -38,17 +46,19 @@ func upsert[T client.Object](ctx context.Context, c client.Client, want T, set f
 	return nil
 }
 
-// Uninstall deletes cc's policy, binding and webhook configuration (absent
-// ones are fine): after it both versions may write everything again.
+// Uninstall deletes cc's policies, bindings and webhook configuration
+// (absent ones are fine): after it both versions may write everything again.
 func Uninstall(ctx context.Context, c client.Client, name string) error {
-	n := PolicyName(name)
+	n, s := PolicyName(name), StablePolicyName(name)
 	for _, o := range []client.Object{
 		&admv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: n}},
 		&admv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: n}},
 		&admv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: n}},
+		&admv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: s}},
+		&admv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: s}},
 	} {
 		if err := c.Delete(ctx, o); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("delete %T %s: %w", o, n, err)
+			return fmt.Errorf("delete %T %s: %w", o, o.GetName(), err)
 		}
 	}
 	return nil
@@ -64,4 +74,19 @@ func SetRevert(ctx context.Context, c client.Client, name string, revert bool) e
 		return fmt.Errorf("controllercanary %s: set spec.revert=%t: %w", name, revert, err)
 	}
 	return nil
+}
+
+// RefreshWebhook updates the client config (URL or Service, caBundle) of
+// cc's webhook configuration when it exists (nothing otherwise): a restarted
+// handover serves with a new CA, and a resumed plan does not apply its
+// enforce step again.
+func RefreshWebhook(ctx context.Context, c client.Client, hook *admv1.ValidatingWebhookConfiguration) error {
+	cur := &admv1.ValidatingWebhookConfiguration{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(hook), cur); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("read validatingwebhookconfiguration %s: %w", hook.Name, err)
+	}
+	return upsert(ctx, c, hook, func(o *admv1.ValidatingWebhookConfiguration) { o.Labels, o.Webhooks = hook.Labels, hook.Webhooks })
 }

@@ -84,6 +84,16 @@ func (l *Ledger) Tripped(revision string) (Trip, bool) {
 	return t, ok
 }
 
+// Restore opens revision's breaker as t without calling onTrip: a
+// restarted controller (a new leader) carries over the breaker its status
+// recorded, so a plan resumed between the trip and its rollback still
+// fails instead of finding a fresh ledger.
+func (l *Ledger) Restore(revision string, t Trip) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.trips[revision] = t
+}
+
 // Reset closes revision's breaker and forgets its deletes.
 func (l *Ledger) Reset(revision string) {
 	l.mu.Lock()

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	admv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -51,14 +51,30 @@ type Config struct {
 	Kinds        []schema.GroupVersionKind
 	// Namespace limits relabelling to one namespace ("" = all).
 	Namespace string
-	// WebhookURL and CABundle point the webhook configuration at handover.
-	WebhookURL string
-	CABundle   []byte
+	// WebhookURL and CABundle point the webhook configuration at handover;
+	// WebhookService, when set, replaces WebhookURL (a controller in the
+	// cluster behind a Service).
+	WebhookURL     string
+	WebhookService *admv1.ServiceReference
+	CABundle       []byte
 	// Ledger is the webhook's; its breaker is the guard of every step.
 	Ledger *Ledger
-	// Reconciled is an extra gate of each weight step (nil = none): did the
-	// canary reconcile the objects it now owns?
+	// Reconciled, when set, replaces the reconciled gate of each weight step
+	// (did the canary reconcile the objects it now owns?). nil = the spec's:
+	// analysis.reconciledCondition on the main objects the canary owns
+	// (ReadReconciled, ReconciledGate), within analysis.reconcileTimeout of
+	// the step's relabel, evaluated at most once a second.
 	Reconciled func(ctx context.Context, weight int32) plan.Result
+	// DeniedWrites counts the canary's denied writes for the
+	// analysis.maxDeniedWrites gate; required when that is set (NewPlan
+	// errors otherwise), ignored when it is not.
+	DeniedWrites *DeniedWrites
+	// OnGate, when set, receives every gate verdict of every weight-step
+	// check (name is a Gate* constant; a Done's Reason describes the pass).
+	OnGate func(name string, r plan.Result)
+	// OnOwned, when set, receives the number of main objects each revision
+	// owns after every relabel (forwards and back).
+	OnOwned func(owned map[string]int)
 	// OnMove is called for every object relabelled (may be nil).
 	OnMove func(Move)
 	// OnRevert is called right after the revert switch was written.
@@ -112,6 +128,12 @@ func NewPlan(cfg Config) (*plan.Plan, error) {
 	if len(cfg.Kinds) < len(cc.Spec.Resources) {
 		return nil, fmt.Errorf("controllercanary %s: %d kinds for %d spec.resources: run CheckResources first", cc.Name, len(cfg.Kinds), len(cc.Spec.Resources))
 	}
+	if cc.Spec.Analysis.MaxDeniedWrites != nil && cfg.DeniedWrites == nil {
+		return nil, fmt.Errorf("controllercanary %s: spec.analysis.maxDeniedWrites is set but Config.DeniedWrites is nil", cc.Name)
+	}
+	if cfg.Reconciled == nil {
+		cfg.Reconciled = specReconciled(&cfg)
+	}
 	var steps []plan.Step
 	if WantsPreflight(cc) {
 		steps = append(steps, &preflightStep{cfg: &cfg, name: StepPreflight})
@@ -149,7 +171,7 @@ func (s *enforceStep) Describe() string {
 }
 
 func (s *enforceStep) Apply(ctx context.Context) error {
-	if err := Install(ctx, s.cfg.Client, s.cfg.Canary, s.cfg.WebhookURL, s.cfg.CABundle); err != nil {
+	if err := InstallWith(ctx, s.cfg.Client, s.cfg.Canary, s.cfg.Webhook()); err != nil {
 		return err
 	}
 	for _, m := range s.cfg.Members {
@@ -158,6 +180,14 @@ func (s *enforceStep) Apply(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Webhook is the webhook configuration cfg installs (URL or Service).
+func (cfg *Config) Webhook() *admv1.ValidatingWebhookConfiguration {
+	if cfg.WebhookService != nil {
+		return WebhookConfigurationForService(cfg.Canary, *cfg.WebhookService, cfg.CABundle)
+	}
+	return WebhookConfiguration(cfg.Canary, cfg.WebhookURL, cfg.CABundle)
 }
 
 // Check makes a dry-run no-op patch, as the canary, of one object the
@@ -177,17 +207,15 @@ func (s *enforceStep) Revert(context.Context) error { return nil }
 // when there is no stable-owned object to try (nothing to protect).
 func EnforcementActive(ctx context.Context, admin, canary client.Client, cc *v1alpha1.ControllerCanary, kinds []schema.GroupVersionKind, namespace string) plan.Result {
 	for _, gvk := range kinds[:len(cc.Spec.Resources)] {
-		var list metav1.PartialObjectMetadataList
-		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-		if err := admin.List(ctx, &list, client.InNamespace(namespace), client.Limit(50)); err != nil {
-			return plan.NotYet(fmt.Sprintf("list %s: %v", gvk.Kind, err))
+		items, err := listInScope(ctx, admin, cc, gvk, namespace, 50)
+		if err != nil {
+			return plan.NotYet(err.Error())
 		}
-		for i := range list.Items {
-			o := &list.Items[i]
+		for i := range items {
+			o := &items[i]
 			if RevisionOf(o.Labels, v1alpha1.LabelControllerRevision, cc.Spec.Stable.Revision, cc.Spec.Revert) != cc.Spec.Stable.Revision {
 				continue
 			}
-			o.SetGroupVersionKind(gvk)
 			err := canary.Patch(ctx, o, client.RawPatch("application/merge-patch+json", []byte(`{}`)), client.DryRunAll)
 			if err == nil {
 				return plan.NotYet(fmt.Sprintf("policy not loaded yet: %s %s/%s still writable by %s", gvk.Kind, o.Namespace, o.Name, cc.Spec.Canary.Identity))
@@ -207,6 +235,8 @@ type weightStep struct {
 
 	mu       sync.Mutex
 	passed   time.Time // first time every gate passed (pause runs from here)
+	drainAt  time.Time // last drain pass
+	drainRes plan.Result
 	applied  bool
 	baseline *Reconciles // canary's reconcile counters when the step began
 }
@@ -214,17 +244,15 @@ type weightStep struct {
 func (s *weightStep) Name() string { return s.name }
 
 func (s *weightStep) Describe() string {
-	return fmt.Sprintf("hand %d %% of the objects to revision %s; gates: breaker closed, reconciled, pause %s", s.weight, s.cfg.Canary.Spec.Canary.Revision, s.pause)
+	return fmt.Sprintf("hand %d %% of the objects to revision %s; gates: breaker closed, error ratio, denied writes, reconciled, pause %s", s.weight, s.cfg.Canary.Spec.Canary.Revision, s.pause)
 }
 
 func (s *weightStep) Apply(ctx context.Context) error {
 	if err := s.guard(); err != nil {
 		return plan.Permanent(err)
 	}
-	for _, gvk := range s.cfg.Kinds[:len(s.cfg.Canary.Spec.Resources)] {
-		if _, err := Relabel(ctx, s.cfg.Client, s.cfg.Canary, gvk, s.cfg.Namespace, s.weight, false, 0, s.cfg.OnMove); err != nil {
-			return err
-		}
+	if _, err := relabelAll(ctx, s.cfg, s.weight, false); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	s.applied = true
@@ -239,11 +267,29 @@ func (s *weightStep) guard() error {
 	return nil
 }
 
+// Check evaluates every gate (reporting each verdict to OnGate): the
+// deletion budget's breaker, spec.revert (fails at once), the reconcile
+// error ratio, denied writes, reconciled. A Failed gate fails the step
+// (the plan rolls back before promotion); a NotYet holds it; then the pause.
 func (s *weightStep) Check(ctx context.Context) plan.Result {
-	promote := false
-	if err := s.guard(); err != nil {
-		return plan.Failed(err.Error())
+	var failed, wait *plan.Result
+	note := func(name string, r plan.Result) {
+		if s.cfg.OnGate != nil {
+			s.cfg.OnGate(name, r)
+		}
+		switch {
+		case r.State == plan.CheckFailed && failed == nil:
+			failed = &plan.Result{State: r.State, Reason: name + ": " + r.Reason}
+		case r.State == plan.CheckNotYet && wait == nil:
+			wait = &plan.Result{State: r.State, Reason: name + ": " + r.Reason}
+		}
 	}
+	if err := s.guard(); err != nil {
+		note(GateDeletionBudget, plan.Failed(err.Error()))
+		return *failed
+	}
+	note(GateDeletionBudget, s.budget())
+	promote := false
 	if s.cfg.Current != nil {
 		cur, err := s.cfg.Current(ctx)
 		if err != nil {
@@ -256,13 +302,25 @@ func (s *weightStep) Check(ctx context.Context) plan.Result {
 			promote = true
 		}
 	}
-	if r := s.errorRatio(ctx); r.State == plan.CheckFailed {
-		return r
-	}
-	if s.cfg.Reconciled != nil {
-		if r := s.cfg.Reconciled(ctx, s.weight); r.State != plan.CheckDone {
-			return r
+	// Only a Failed error ratio matters: a canary with nothing to reconcile
+	// does not hold the step.
+	if r := s.errorRatio(ctx); r.State == plan.CheckNotYet {
+		if s.cfg.OnGate != nil {
+			s.cfg.OnGate(GateErrorRatio, r)
 		}
+	} else {
+		note(GateErrorRatio, r)
+	}
+	note(GateDeniedWrites, s.deniedWrites(ctx))
+	if s.cfg.Canary.Spec.Stable.AcknowledgesDrain {
+		note(GateDrained, s.drained(ctx))
+	}
+	note(GateReconciled, s.cfg.Reconciled(ctx, s.weight))
+	if failed != nil {
+		return *failed
+	}
+	if wait != nil {
+		return *wait
 	}
 	now := s.cfg.Clock.Now()
 	s.mu.Lock()
@@ -288,6 +346,103 @@ func (s *weightStep) Check(ctx context.Context) plan.Result {
 	return plan.Done()
 }
 
+// drained is the drain handshake's gate (spec.stable.acknowledgesDrain):
+// at most once a second it relabels again, which moves the objects the
+// stable version acknowledged, and is Done when none waits; NotYet while
+// some do, Failed when some still wait analysis.reconcileTimeout after the
+// step's relabel (the stable version is not acknowledging).
+func (s *weightStep) drained(ctx context.Context) plan.Result {
+	now := s.cfg.Clock.Now()
+	s.mu.Lock()
+	if !s.drainAt.IsZero() && now.Sub(s.drainAt) < time.Second {
+		r := s.drainRes
+		s.mu.Unlock()
+		return r
+	}
+	s.mu.Unlock()
+	pending, err := relabelAll(ctx, s.cfg, s.weight, false)
+	var r plan.Result
+	switch {
+	case err != nil:
+		r = plan.NotYet(fmt.Sprintf("relabel: %v", err))
+	case pending == 0:
+		r = plan.Result{State: plan.CheckDone, Reason: "every object moved after its drain was acknowledged"}
+	default:
+		since, _ := plan.AppliedAt(ctx)
+		r = DrainGate(pending, s.cfg.Canary.Spec.Stable.Revision, since, now, reconcileTimeout(s.cfg.Canary))
+	}
+	s.mu.Lock()
+	s.drainAt, s.drainRes = now, r
+	s.mu.Unlock()
+	return r
+}
+
+// budget is the deletion budget's verdict while the breaker is closed:
+// Done, describing the canary's deletes in the window.
+func (s *weightStep) budget() plan.Result {
+	b := BudgetOf(s.cfg.Canary)
+	n := s.cfg.Ledger.Count(s.cfg.Canary.Spec.Canary.Revision)
+	return plan.Result{State: plan.CheckDone, Reason: fmt.Sprintf("%d deletes in the last %s, deletionBudget.maxDeletes %d", n, b.Window, b.MaxDeletes)}
+}
+
+// deniedWrites is the maxDeniedWrites gate (DeniedWritesGate); Done when
+// it is off. A count error is NotYet.
+func (s *weightStep) deniedWrites(ctx context.Context) plan.Result {
+	maxDenied := s.cfg.Canary.Spec.Analysis.MaxDeniedWrites
+	if maxDenied == nil {
+		return plan.Result{State: plan.CheckDone, Reason: "off (analysis.maxDeniedWrites unset)"}
+	}
+	n, err := s.cfg.DeniedWrites.Count(ctx)
+	if err != nil {
+		return plan.NotYet(fmt.Sprintf("count denied writes: %v", err))
+	}
+	r := DeniedWritesGate(n, maxDenied)
+	if r.State == plan.CheckDone {
+		r.Reason = fmt.Sprintf("%d denied, analysis.maxDeniedWrites %d", n, *maxDenied)
+	}
+	return r
+}
+
+// specReconciled is the reconciled gate from the spec (see
+// Config.Reconciled), throttled to once a second per step (a step never
+// sees the previous step's cached verdict).
+func specReconciled(cfg *Config) func(context.Context, int32) plan.Result {
+	var (
+		mu  sync.Mutex
+		per = map[int32]func(context.Context) plan.Result{}
+	)
+	return func(ctx context.Context, weight int32) plan.Result {
+		mu.Lock()
+		f, ok := per[weight]
+		if !ok {
+			f = Throttle(time.Second, cfg.Clock, func(ctx context.Context) plan.Result { return reconciledNow(ctx, cfg) })
+			per[weight] = f
+		}
+		mu.Unlock()
+		return f(ctx)
+	}
+}
+
+// reconciledNow reads the canary's main objects and applies ReconciledGate.
+func reconciledNow(ctx context.Context, cfg *Config) plan.Result {
+	cc := cfg.Canary
+	timeout := reconcileTimeout(cc)
+	var objs []ObjectReconcile
+	for _, gvk := range cfg.Kinds[:len(cc.Spec.Resources)] {
+		o, err := ReadReconciled(ctx, cfg.Client, cc, gvk, cfg.Namespace)
+		if err != nil {
+			return plan.NotYet(err.Error())
+		}
+		objs = append(objs, o...)
+	}
+	since, _ := plan.AppliedAt(ctx)
+	r := ReconciledGate(objs, cc.Spec.Analysis.ReconciledCondition, cc.Spec.Canary.Revision, since, cfg.Clock.Now(), timeout)
+	if r.State == plan.CheckDone {
+		r.Reason = fmt.Sprintf("%d objects of revision %s reconciled", len(objs), cc.Spec.Canary.Revision)
+	}
+	return r
+}
+
 // errorRatio is the reconcile-error gate when the canary has a metrics
 // endpoint: the first call takes the baseline, later calls compare
 // (ErrorRatioGate). Only Failed matters to Check: a canary with nothing to
@@ -295,7 +450,7 @@ func (s *weightStep) Check(ctx context.Context) plan.Result {
 func (s *weightStep) errorRatio(ctx context.Context) plan.Result {
 	url := s.cfg.Canary.Spec.Canary.MetricsEndpoint
 	if url == "" {
-		return plan.Done()
+		return plan.Result{State: plan.CheckDone, Reason: "off (canary.metricsEndpoint unset)"}
 	}
 	now, err := ScrapeReconciles(ctx, s.cfg.HTTPClient, url)
 	if err != nil {
@@ -323,12 +478,29 @@ func (s *weightStep) Revert(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	for _, gvk := range s.cfg.Kinds[:len(s.cfg.Canary.Spec.Resources)] {
-		if _, err := Relabel(ctx, s.cfg.Client, s.cfg.Canary, gvk, s.cfg.Namespace, 0, true, 0, s.cfg.OnMove); err != nil {
-			return err
+	_, err := relabelAll(ctx, s.cfg, 0, true)
+	return err
+}
+
+// relabelAll relabels every main kind to weight (or back with revert),
+// reports the owned counts, summed over the kinds, to cfg.OnOwned, and
+// returns how many objects wait for their drain to be acknowledged.
+func relabelAll(ctx context.Context, cfg *Config, weight int32, revert bool) (int, error) {
+	total, pending := map[string]int{}, 0
+	for _, gvk := range cfg.Kinds[:len(cfg.Canary.Spec.Resources)] {
+		r, err := relabel(ctx, cfg.Client, cfg.Canary, gvk, cfg.Namespace, weight, revert, 0, cfg.OnMove)
+		if err != nil {
+			return 0, err
 		}
+		for rev, n := range r.owned {
+			total[rev] += n
+		}
+		pending += r.pending
 	}
-	return nil
+	if cfg.OnOwned != nil {
+		cfg.OnOwned(total)
+	}
+	return pending, nil
 }
 
 // revertOnce runs the revert switch once per plan run.
@@ -368,3 +540,11 @@ func (s *promoteStep) Apply(ctx context.Context) error {
 func (s *promoteStep) Check(context.Context) plan.Result { return plan.Done() }
 
 func (s *promoteStep) Revert(context.Context) error { return nil }
+
+// reconcileTimeout is analysis.reconcileTimeout or its default.
+func reconcileTimeout(cc *v1alpha1.ControllerCanary) time.Duration {
+	if t := cc.Spec.Analysis.ReconcileTimeout; t != nil {
+		return t.Duration
+	}
+	return DefaultReconcileTimeout
+}

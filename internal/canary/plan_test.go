@@ -41,26 +41,9 @@ func TestPlanErrorRatioRollsBack(t *testing.T) {
 	cc := canaryAtDefaults("errors")
 	cc.Spec.Canary.MetricsEndpoint = metrics.URL
 	cc.Spec.Steps = []v1alpha1.CanaryStep{{Weight: 50, Pause: &metav1.Duration{Duration: time.Hour}}, {Weight: 100}}
-	if err := w.admin.Create(ctx, cc); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.admin.Get(ctx, client.ObjectKey{Name: cc.Name}, cc); err != nil {
-		t.Fatal(err)
-	}
-	kinds, ferrs := canary.CheckResources(cc, w.admin.RESTMapper())
-	if len(ferrs) > 0 {
-		t.Fatal(ferrs)
-	}
-	srv, err := canary.StartServer("127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = srv.Close() }()
-	p, err := canary.NewPlan(canary.Config{
-		Client: w.admin, CanaryClient: w.v2, Canary: cc, Kinds: kinds, Namespace: testNS,
-		WebhookURL: srv.URL(), CABundle: srv.CABundle(), Ledger: canary.NewLedger(canary.BudgetOf(cc), nil, nil),
-		HTTPClient: metrics.Client(),
-	})
+	base := planConfig(ctx, t, w, cc)
+	base.HTTPClient = metrics.Client()
+	p, err := canary.NewPlan(base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +68,7 @@ func TestPlanErrorRatioRollsBack(t *testing.T) {
 		t.Fatalf("outcome %s (%s), want RolledBack on the error ratio", st.Outcome, st.Reason)
 	}
 	var list metav1.PartialObjectMetadataList
-	list.SetGroupVersionKind(kinds[0].GroupVersion().WithKind("RouteList"))
+	list.SetGroupVersionKind(base.Kinds[0].GroupVersion().WithKind("RouteList"))
 	if err := w.admin.List(ctx, &list, client.InNamespace(testNS), client.HasLabels{v1alpha1.LabelControllerRevision}); err != nil {
 		t.Fatal(err)
 	}
@@ -95,5 +78,31 @@ func TestPlanErrorRatioRollsBack(t *testing.T) {
 	}
 	if len(list.Items) != 0 || !got.Spec.Revert {
 		t.Fatalf("after rollback: %d routes still labelled, spec.revert %t", len(list.Items), got.Spec.Revert)
+	}
+}
+
+// planConfig creates cc, serves its webhook on 127.0.0.1 until the test
+// ends, and returns the plan's Config as admin with the canary's client,
+// limited to testNS, with a fresh ledger.
+func planConfig(ctx context.Context, t *testing.T, w *world, cc *v1alpha1.ControllerCanary) canary.Config {
+	t.Helper()
+	if err := w.admin.Create(ctx, cc); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.admin.Get(ctx, client.ObjectKey{Name: cc.Name}, cc); err != nil {
+		t.Fatal(err)
+	}
+	kinds, ferrs := canary.CheckResources(cc, w.admin.RESTMapper())
+	if len(ferrs) > 0 {
+		t.Fatal(ferrs)
+	}
+	srv, err := canary.StartServer("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return canary.Config{
+		Client: w.admin, CanaryClient: w.v2, Canary: cc, Kinds: kinds, Namespace: testNS,
+		WebhookURL: srv.URL(), CABundle: srv.CABundle(), Ledger: canary.NewLedger(canary.BudgetOf(cc), nil, nil),
 	}
 }

@@ -10,10 +10,32 @@ import (
 	"github.com/handover-dev/handover/api/v1alpha1"
 )
 
-// PolicyName is the name of the ValidatingAdmissionPolicy, its binding and
-// the ValidatingWebhookConfiguration generated for the ControllerCanary
-// named canary.
+// PolicyName is the name of the ValidatingAdmissionPolicy (and binding)
+// that fences the canary version of the ControllerCanary named canary, and
+// of its ValidatingWebhookConfiguration.
 func PolicyName(canary string) string { return "handover-canary-" + canary }
+
+// StablePolicyName is the name of the policy (and binding) that fences the
+// stable version of the ControllerCanary named canary.
+func StablePolicyName(canary string) string { return PolicyName(canary) + "-stable" }
+
+// Policies returns the two policies and bindings of cc (Policy for the
+// canary's identity, then for the stable one's). They are split by identity
+// so that the apiserver's per-policy counter
+// apiserver_validating_admission_policy_check_total{policy=PolicyName,
+// enforcement_action="deny"} counts the canary's denied writes alone (the
+// maxDeniedWrites gate).
+func Policies(cc *v1alpha1.ControllerCanary) ([]*admv1.ValidatingAdmissionPolicy, []*admv1.ValidatingAdmissionPolicyBinding) {
+	cp, cb := Policy(cc, roleCanary)
+	sp, sb := Policy(cc, roleStable)
+	return []*admv1.ValidatingAdmissionPolicy{cp, sp}, []*admv1.ValidatingAdmissionPolicyBinding{cb, sb}
+}
+
+// Roles of a policy: whose requests it sees.
+const (
+	roleCanary = "canary"
+	roleStable = "stable"
+)
 
 // CEL building blocks of the policy. The param is the ControllerCanary
 // itself, so a write of spec.revert flips enforcement for every object in
@@ -35,7 +57,9 @@ const (
 )
 
 // Policy returns the ValidatingAdmissionPolicy and its binding that enforce
-// ownership of cc's main resources for controllers that do not cooperate:
+// ownership of cc's main resources for the requests of one version (role
+// "canary" or "stable": matchConditions on params.spec.<role>.identity)
+// for controllers that do not cooperate:
 // an UPDATE (PATCH is an UPDATE in admission) or DELETE of an object, and of
 // its status subresource, by one version's identity is denied when the
 // object (as it was before the request) is owned by the other version; an
@@ -52,8 +76,11 @@ const (
 // parameterNotFoundAction Deny: a deleted canary blocks both versions until
 // the policy is removed, never lets both write). failurePolicy Fail: CEL
 // runs in the apiserver, there is no outage to tolerate.
-func Policy(cc *v1alpha1.ControllerCanary) (*admv1.ValidatingAdmissionPolicy, *admv1.ValidatingAdmissionPolicyBinding) {
+func Policy(cc *v1alpha1.ControllerCanary, role string) (*admv1.ValidatingAdmissionPolicy, *admv1.ValidatingAdmissionPolicyBinding) {
 	name := PolicyName(cc.Name)
+	if role == roleStable {
+		name = StablePolicyName(cc.Name)
+	}
 	var rules []admv1.NamedRuleWithOperations
 	for _, r := range cc.Spec.Resources {
 		rules = append(rules, admv1.NamedRuleWithOperations{RuleWithOperations: admv1.RuleWithOperations{
@@ -68,7 +95,11 @@ func Policy(cc *v1alpha1.ControllerCanary) (*admv1.ValidatingAdmissionPolicy, *a
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/managed-by": "handover"}},
 		Spec: admv1.ValidatingAdmissionPolicySpec{
 			FailurePolicy: ptr.To(admv1.Fail),
-			ParamKind:     &admv1.ParamKind{APIVersion: v1alpha1.GroupVersion.String(), Kind: "ControllerCanary"},
+			MatchConditions: []admv1.MatchCondition{{
+				Name:       "is-" + role + "-identity",
+				Expression: "request.userInfo.username == params.spec." + role + ".identity",
+			}},
+			ParamKind: &admv1.ParamKind{APIVersion: v1alpha1.GroupVersion.String(), Kind: "ControllerCanary"},
 			MatchConstraints: &admv1.MatchResources{
 				ResourceRules:     rules,
 				MatchPolicy:       ptr.To(admv1.Equivalent),
@@ -132,5 +163,5 @@ func objectSelector(cc *v1alpha1.ControllerCanary) *metav1.LabelSelector {
 
 // describePolicy is a one-line summary for logs and plan descriptions.
 func describePolicy(cc *v1alpha1.ControllerCanary) string {
-	return fmt.Sprintf("ValidatingAdmissionPolicy %s over %d main resource(s), param ControllerCanary %s", PolicyName(cc.Name), len(cc.Spec.Resources), cc.Name)
+	return fmt.Sprintf("ValidatingAdmissionPolicies %s and %s over %d main resource(s), param ControllerCanary %s", PolicyName(cc.Name), StablePolicyName(cc.Name), len(cc.Spec.Resources), cc.Name)
 }

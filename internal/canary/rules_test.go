@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	testclock "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
+
+	"github.com/handover-dev/handover/api/v1alpha1"
 )
 
 func TestToCanaryTable(t *testing.T) {
@@ -247,5 +249,49 @@ func TestLedgerTripsOnceAndSlides(t *testing.T) {
 	l.Reset("v2")
 	if ok, _ := l.Delete("v2"); !ok {
 		t.Fatal("delete denied after Reset")
+	}
+}
+
+func TestNextDrainStep(t *testing.T) {
+	t.Parallel()
+	const d, a = v1alpha1.LabelDrain, v1alpha1.LabelDrainAck
+	cases := []struct {
+		name   string
+		labels map[string]string
+		drain  bool
+		want   DrainStep
+	}{
+		{"no handshake moves at once", nil, false, DrainMove},
+		{"no handshake ignores a stale mark", map[string]string{d: "v2"}, false, DrainMove},
+		{"unmarked is marked", nil, true, DrainMark},
+		{"marked for another revision is marked again", map[string]string{d: "v3", a: "v1"}, true, DrainMark},
+		{"marked waits", map[string]string{d: "v2"}, true, DrainWait},
+		{"ack by the wrong revision waits", map[string]string{d: "v2", a: "v2"}, true, DrainWait},
+		{"acknowledged moves", map[string]string{d: "v2", a: "v1"}, true, DrainMove},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			if got := NextDrainStep(c.labels, "v1", "v2", c.drain); got != c.want {
+				t.Fatalf("NextDrainStep(%v) = %v, want %v", c.labels, got, c.want)
+			}
+		})
+	}
+}
+
+func TestLedgerRestoreOpensWithoutCallback(t *testing.T) {
+	t.Parallel()
+	calls := 0
+	l := NewLedger(Budget{MaxDeletes: 3, Window: time.Minute}, nil, func(string, Trip) { calls++ })
+	at := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	l.Restore("v2", Trip{At: at, Reason: "delete 4 exceeds"})
+	if tr, open := l.Tripped("v2"); !open || !tr.At.Equal(at) {
+		t.Fatalf("Tripped after Restore = %+v %v", tr, open)
+	}
+	if ok, reason := l.Delete("v2"); ok || !strings.Contains(reason, "breaker is open") {
+		t.Fatalf("a restored breaker let a delete through: %v %q", ok, reason)
+	}
+	if calls != 0 {
+		t.Fatalf("onTrip called %d times for a restored breaker", calls)
 	}
 }

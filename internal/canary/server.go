@@ -32,6 +32,13 @@ type Server struct {
 // server leaf for the listener's IP, and serves until Close. clk stamps the
 // certificates (nil = real clock).
 func StartServer(addr string, clk clock.PassiveClock) (*Server, error) {
+	return StartServerFor(addr, nil, clk)
+}
+
+// StartServerFor is StartServer with dnsNames added to the leaf's SANs: a
+// Service's "<name>.<namespace>.svc", which the apiserver checks when the
+// webhook configuration names a Service.
+func StartServerFor(addr string, dnsNames []string, clk clock.PassiveClock) (*Server, error) {
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
@@ -46,7 +53,7 @@ func StartServer(addr string, clk clock.PassiveClock) (*Server, error) {
 		_ = ln.Close()
 		return nil, fmt.Errorf("webhook CA: %w", err)
 	}
-	leaf, err := ca.IssueLeaf(trust.LeafOptions{CommonName: "handover canary webhook", IPAddresses: []net.IP{ip}, Usage: trust.UsageServer}, now)
+	leaf, err := ca.IssueLeaf(trust.LeafOptions{CommonName: "handover canary webhook", IPAddresses: []net.IP{ip}, DNSNames: dnsNames, Usage: trust.UsageServer}, now)
 	if err != nil {
 		_ = ln.Close()
 		return nil, fmt.Errorf("webhook serving certificate: %w", err)

@@ -87,3 +87,17 @@ func shadowRules(cc *v1alpha1.ControllerCanary) []admv1.RuleWithOperations {
 	}
 	return rules
 }
+
+// WebhookConfigurationForService is WebhookConfiguration with the client
+// config naming svc (namespace, name, port; the path is WebhookPath) instead
+// of a URL: the form a controller in the cluster uses. The serving
+// certificate must be valid for <name>.<namespace>.svc.
+func WebhookConfigurationForService(cc *v1alpha1.ControllerCanary, svc admv1.ServiceReference, caBundle []byte) *admv1.ValidatingWebhookConfiguration {
+	hook := WebhookConfiguration(cc, "", caBundle)
+	for i := range hook.Webhooks {
+		ref := svc
+		ref.Path = ptr.To(WebhookPath(cc.Name))
+		hook.Webhooks[i].ClientConfig = admv1.WebhookClientConfig{Service: &ref, CABundle: caBundle}
+	}
+	return hook
+}

@@ -59,6 +59,10 @@ type MTLS struct {
 	MaxVersion uint16
 	// ProbeName overrides Name(); "" = "mtls".
 	ProbeName string
+	// Dial opens the TCP connection to Addr; nil = a net.Dialer. A test
+	// maps addresses it cannot listen on (an EndpointSlice refuses
+	// loopback) to its own 127.0.0.1 servers with it.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Name returns ProbeName or "mtls".
@@ -78,8 +82,12 @@ func (m *MTLS) Once(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var d net.Dialer
-	raw, err := d.DialContext(ctx, "tcp", m.Addr)
+	dial := m.Dial
+	if dial == nil {
+		var d net.Dialer
+		dial = d.DialContext
+	}
+	raw, err := dial(ctx, "tcp", m.Addr)
 	if err != nil {
 		return fmt.Errorf("mtls %s: dial: %w", m.Addr, err)
 	}

@@ -40,7 +40,10 @@ import (
 const (
 	podPort      = 8443
 	nginxConf    = "nginx-conf"
-	preStopSleep = 2 // seconds: Services drop a terminating pod before it stops serving
+	// preStopSleep (seconds) lets the balancer drop a terminating pod before
+	// it stops serving; 2 s was too short on a loaded machine (read
+	// timeouts on connections sent to a pod whose network was gone).
+	preStopSleep = 5
 )
 
 // nginxConfig serves mTLS on podPort: a client without a certificate the
@@ -192,7 +195,12 @@ func setupRealFleet(t *testing.T, cfg *rest.Config, c client.Client, ns string, 
 			// the previous CA") never passes. The nginx consumers are
 			// verified by their restarts instead (a consumer without probe);
 			// the probe clients below still see every nginx failure.
-			consumer.Probe = &v1alpha1.ConsumerProbe{Address: b.Addr(), ServerName: name}
+			// The operator probes each ready pod by its address on the
+			// bridge (probe.service), not one pod of the balancer's choosing:
+			// at the kubelet's default syncFrequency (1m) pods see a change
+			// up to a minute apart, and a gate that reached only the pods
+			// already updated passed early (154 failed handshakes).
+			consumer.Probe = &v1alpha1.ConsumerProbe{Service: a.name, ServerName: name}
 		}
 		consumers = append(consumers, consumer)
 	}

@@ -12,7 +12,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/handover-dev/handover/internal/cli/kubeflags"
@@ -27,9 +26,9 @@ import (
 // against that in-cluster controller: no controller runs in the test.
 //
 // The sandbox has no kube-proxy and its API server listens on 127.0.0.1
-// only, so after the install the controller Deployment is patched to
-// hostNetwork with KUBERNETES_SERVICE_HOST/PORT pointing at that address
-// (the chart itself is unchanged; on a real cluster none of this applies).
+// only, so the chart is installed with hostNetwork=true and extraEnv
+// KUBERNETES_SERVICE_HOST/PORT pointing at that address (on a real cluster
+// none of this applies).
 // Its metrics and health endpoints are moved to free ports on 127.0.0.1 and
 // the node address, since the host network is shared.
 func TestRealNodeOperatorHelmE2E(t *testing.T) {
@@ -44,6 +43,10 @@ func TestRealNodeOperatorHelmE2E(t *testing.T) {
 		t.Fatal(err)
 	}
 	ports := freeLoopbackPorts(t, 2)
+	u, err := url.Parse(cl.State.APIServerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
 	const ns = "handover-system"
 	args := []string{"install", "handover", filepath.Join("..", "..", "deploy", "helm", "handover"),
 		"--kubeconfig", cl.Kubeconfig, "--namespace", ns, "--create-namespace",
@@ -54,19 +57,14 @@ func TestRealNodeOperatorHelmE2E(t *testing.T) {
 		"--set", fmt.Sprintf("metrics.port=%d", ports[0]),
 		"--set", fmt.Sprintf("healthProbe.port=%d", ports[1]),
 		"--set", fmt.Sprintf("controller.extraArgs={--metrics-bind-address=127.0.0.1:%d,--health-probe-bind-address=%s:%d}", ports[0], realnodeIP, ports[1]),
+		// The sandbox network, as docs/real-node.md says to install it.
+		"--set", "hostNetwork=true",
+		"--set", "extraEnv[0].name=KUBERNETES_SERVICE_HOST", "--set-string", "extraEnv[0].value=" + u.Hostname(),
+		"--set", "extraEnv[1].name=KUBERNETES_SERVICE_PORT", "--set-string", "extraEnv[1].value=" + u.Port(),
 	}
 	start := time.Now()
 	if out, err := exec.CommandContext(t.Context(), helm, args...).CombinedOutput(); err != nil {
 		t.Fatalf("helm install: %v\n%s", err, out)
-	}
-	u, err := url.Parse(cl.State.APIServerURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	patch := fmt.Sprintf(`{"spec":{"template":{"spec":{"hostNetwork":true,"containers":[{"name":"controller","env":[
-		{"name":"KUBERNETES_SERVICE_HOST","value":%q},{"name":"KUBERNETES_SERVICE_PORT","value":%q}]}]}}}}`, u.Hostname(), u.Port())
-	if _, err := cs.AppsV1().Deployments(ns).Patch(t.Context(), "handover-controller", types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
-		t.Fatalf("patch the controller for the sandbox network: %v", err)
 	}
 	poll(t.Context(), t, "the in-cluster controller Deployment to be available", func() (bool, error) {
 		d, err := cs.AppsV1().Deployments(ns).Get(t.Context(), "handover-controller", metav1.GetOptions{})

@@ -142,7 +142,8 @@ func Plan(ctx context.Context, o *Options) error {
 	return nil
 }
 
-// Status prints phase, outcome, steps, breaker and conditions.
+// Status prints phase, outcome, steps, breaker, owned objects and deletes
+// per revision, the gates' last verdicts and conditions.
 func Status(ctx context.Context, o *Options) error {
 	_, cc, err := o.get(ctx)
 	if err != nil {
@@ -160,6 +161,15 @@ func Status(ctx context.Context, o *Options) error {
 	if st.Breaker.Open {
 		_, _ = fmt.Fprintf(o.Out, "  breaker OPEN for %s: %s\n", st.Breaker.Revision, st.Breaker.Reason)
 	}
+	if len(st.Owned) > 0 {
+		_, _ = fmt.Fprintf(o.Out, "  owned  %s\n", counts(st.Owned))
+	}
+	if len(st.Deletes) > 0 {
+		_, _ = fmt.Fprintf(o.Out, "  deletes in window  %s\n", counts(st.Deletes))
+	}
+	for _, g := range st.Gates {
+		_, _ = fmt.Fprintf(o.Out, "  gate %-15s %-7s %s\n", g.Name, g.Verdict, g.Message)
+	}
 	for _, c := range st.Conditions {
 		_, _ = fmt.Fprintf(o.Out, "  condition %s=%s %s: %s\n", c.Type, c.Status, c.Reason, c.Message)
 	}
@@ -167,6 +177,15 @@ func Status(ctx context.Context, o *Options) error {
 		return fmt.Errorf("ControllerCanary %s: spec is not valid (see condition Valid)", cc.Name)
 	}
 	return nil
+}
+
+// counts prints "v1 30, v2 10".
+func counts(vs []v1alpha1.VersionCount) string {
+	parts := make([]string, 0, len(vs))
+	for _, v := range vs {
+		parts = append(parts, fmt.Sprintf("%s %d", v.Revision, v.Count))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Revert writes spec.revert=true: one write, effective for every object.

@@ -2,34 +2,23 @@ package canary
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
 	"github.com/handover-dev/handover/internal/canary/canarytest"
 	"github.com/handover-dev/handover/internal/canary/sample"
+	"github.com/handover-dev/handover/internal/testenv"
 )
 
 func kubeconfig(t *testing.T, cfg *rest.Config) string {
 	t.Helper()
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
-	kc.Contexts["admin"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "admin"}
-	kc.CurrentContext = "admin"
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*kc, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return testenv.WriteKubeconfig(t, cfg, "")
 }
 
 func run(t *testing.T, args ...string) (string, error) {
@@ -87,8 +76,19 @@ func TestVerbsOnRealAPIServer(t *testing.T) {
 	if out, err := run(t, "pause", "routes", "--resume", "--kubeconfig", kc); err != nil {
 		t.Fatalf("pause --resume: %v\n%s", err, out)
 	}
+	// What the operator writes (status.owned, deletes, gates) is printed.
+	if err := c.Get(ctx, client.ObjectKey{Name: "routes"}, got); err != nil {
+		t.Fatal(err)
+	}
+	got.Status.Owned = []v1alpha1.VersionCount{{Revision: "v1", Count: 30}, {Revision: "v2", Count: 10}}
+	got.Status.Deletes = []v1alpha1.VersionCount{{Revision: "v1", Count: 0}, {Revision: "v2", Count: 3}}
+	got.Status.Gates = []v1alpha1.GateVerdict{{Name: "Reconciled", Verdict: "NotYet", Message: "7/10 objects of revision v2 reconciled", At: metav1.Now()}}
+	if err := c.Status().Update(ctx, got); err != nil {
+		t.Fatal(err)
+	}
 	out, err = run(t, "status", "routes", "--kubeconfig", kc)
-	if err != nil || !strings.Contains(out, "revert true, paused false") {
+	if err != nil || !strings.Contains(out, "revert true, paused false") || !strings.Contains(out, "owned  v1 30, v2 10") ||
+		!strings.Contains(out, "deletes in window  v1 0, v2 3") || !strings.Contains(out, "gate Reconciled      NotYet  7/10 objects of revision v2 reconciled") {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
 	if _, err := run(t, "status", "nope", "--kubeconfig", kc); err == nil || !strings.Contains(err.Error(), "ControllerCanary nope") {

@@ -66,6 +66,8 @@ type Options struct {
 	GracefulShutdown time.Duration
 	// Controller holds the CertificateAuthority controller's tunables.
 	Controller ControllerOptions
+	// Canary configures the ControllerCanary controller and its webhook.
+	Canary CanaryOptions
 	// Zap configures the logger (--zap-* flags).
 	Zap zap.Options
 	// Started, when set, is called once the manager is built, before it
@@ -86,7 +88,9 @@ type ControllerOptions struct {
 
 const longHelp = `Run the handover controller: a controller-runtime manager that reconciles
 CertificateAuthority objects (handover.dev/v1alpha1) and runs their trust
-rotations make-before-break. Deploy it with deploy/manifests or the Helm chart
+rotations make-before-break, and ControllerCanary objects (a controller's
+objects handed to its next version step by step; docs/canary.md), whose
+validating webhook it serves on --canary-webhook-bind-address. Deploy it with deploy/manifests or the Helm chart
 deploy/helm/handover; it runs anywhere a kubeconfig reaches the cluster too.
 
 Leader election (on by default) uses a coordination.k8s.io Lease named
@@ -137,14 +141,16 @@ func NewCommand() *cobra.Command {
 		RetryPeriod:             2 * time.Second,
 		GracefulShutdown:        30 * time.Second,
 		Controller:              ControllerOptions{MaxConcurrentReconciles: 1, PollInterval: 5 * time.Second},
+		Canary:                  CanaryOptions{WebhookAddr: ":9443"},
 	}
 	cmd := &cobra.Command{
 		Use:     "controller",
-		Short:   "Run the CertificateAuthority controller (leader election, metrics, health probes)",
+		Short:   "Run the CertificateAuthority and ControllerCanary controllers (leader election, metrics, health probes)",
 		Long:    longHelp,
 		Example: exampleHelp,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Canary.PodNamespace, o.Canary.PodName = os.Getenv("POD_NAMESPACE"), os.Getenv("POD_NAME")
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
 			return run(ctx, o)
@@ -164,6 +170,8 @@ func NewCommand() *cobra.Command {
 	f.DurationVar(&o.GracefulShutdown, "graceful-shutdown-timeout", o.GracefulShutdown, "how long workers get to stop on SIGTERM")
 	f.IntVar(&o.Controller.MaxConcurrentReconciles, "max-concurrent-reconciles", o.Controller.MaxConcurrentReconciles, "CertificateAuthority objects reconciled in parallel")
 	f.DurationVar(&o.Controller.PollInterval, "poll-interval", o.Controller.PollInterval, "how often a running rotation re-checks its gate")
+	f.StringVar(&o.Canary.WebhookAddr, "canary-webhook-bind-address", o.Canary.WebhookAddr, `address of the ControllerCanary validating webhook (HTTPS, certificate from a CA made at start); "0" disables the ControllerCanary controller`)
+	f.StringVar(&o.Canary.WebhookService, "canary-webhook-service", o.Canary.WebhookService, `namespace/name[:port] of the Service in front of the canary webhook (port 443 by default), named in the webhook configurations; empty: https://<bind address>, which the apiserver must reach`)
 	zfs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	o.Zap.BindFlags(zfs)
 	if lf := zfs.Lookup("zap-log-level"); lf != nil {
@@ -188,6 +196,9 @@ func run(ctx context.Context, o *Options) error {
 	}
 	if err := registerCertificateAuthority(mgr, o.Controller); err != nil {
 		return fmt.Errorf("register the CertificateAuthority controller: %w", err)
+	}
+	if err := registerControllerCanary(mgr, o.Canary, o.skipNameValidation); err != nil {
+		return fmt.Errorf("register the ControllerCanary controller: %w", err)
 	}
 	if o.Started != nil {
 		o.Started(mgr)

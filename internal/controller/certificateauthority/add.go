@@ -68,6 +68,9 @@ func Add(mgr manager.Manager, opts Options) error {
 	if newBackend == nil {
 		bopts := opts.Backend
 		bopts.Clock = clk
+		if bopts.Reader == nil {
+			bopts.Reader = mgr.GetAPIReader()
+		}
 		if bopts.Log.GetSink() == nil {
 			bopts.Log = log.WithName("backend")
 		}

@@ -35,6 +35,10 @@ package certificateauthority
 // +kubebuilder:rbac:groups=apps,resources=replicasets;controllerrevisions,verbs=get;list;watch
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch
 
+// Probes by Service (spec.consumers[].probe.service) list the Service's
+// EndpointSlices at each verification, uncached (no watch).
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=list
+
 // Checks before anything is written: the object's namespace exists and is
 // not terminating (read through the manager's cache, hence list and watch);
 // the controller may write there (an access review of itself, so a missing

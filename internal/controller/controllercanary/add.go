@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 
+	admv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
@@ -26,6 +27,9 @@ type Options struct {
 	// Server serves the canaries' webhooks; the apiserver must reach its
 	// URL (127.0.0.1 when handover runs beside the apiserver, as in tests).
 	Server *canary.Server
+	// WebhookService, when set, is the Service in front of Server that the
+	// webhook configurations name (in a cluster); nil uses Server.URL().
+	WebhookService *admv1.ServiceReference
 	// Config is handover's rest.Config (impersonated for the enforcement
 	// gate); nil = mgr.GetConfig().
 	Config *rest.Config
@@ -38,13 +42,10 @@ type Options struct {
 // Add registers the reconciler with mgr and returns it (Stop cancels its
 // workers; the manager's context also stops them).
 //
-// Not wired into `handover controller` yet (the webhook needs an address
-// the apiserver reaches, which in a cluster is a Service, not 127.0.0.1), so
-// its RBAC is not in config/rbac: it needs controllercanaries (+status)
-// get/list/watch/patch, validatingadmissionpolicies, -bindings and
-// validatingwebhookconfigurations create/update/delete, list/patch of the
-// canary's resources, and impersonate on the canary's user or
-// ServiceAccount (the enforcement gate's dry-run write).
+// `handover controller` calls it (internal/cli/controller); its RBAC is in
+// rbac.go. Beyond that, each canary needs list/patch of its resources and
+// impersonate of its canary identity, granted per canary and checked by the
+// reconciler (access.go) before anything is written.
 func Add(mgr manager.Manager, o Options) (*Reconciler, error) {
 	if o.Server == nil {
 		return nil, fmt.Errorf("controllercanary: Options.Server is nil")
@@ -59,7 +60,7 @@ func Add(mgr manager.Manager, o Options) (*Reconciler, error) {
 	}
 	r := &Reconciler{
 		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Mapper: mgr.GetRESTMapper(), Config: cfg,
-		Server: o.Server, Recorder: mgr.GetEventRecorder(ControllerName), Clock: clk,
+		Server: o.Server, WebhookService: o.WebhookService, Recorder: mgr.GetEventRecorder(ControllerName), Clock: clk,
 	}
 	if err := ctrl.NewControllerManagedBy(mgr).Named(ControllerName).For(&v1alpha1.ControllerCanary{}).
 		WithOptions(controller.Options{SkipNameValidation: ptr.To(o.SkipNameValidation)}).Complete(r); err != nil {

@@ -13,7 +13,7 @@ import (
 )
 
 // StatusCheckpoint is the plan.Checkpoint of a ControllerCanary's plan,
-// stored in its status (steps, outcome, reason, rollingBack,
+// stored in its status (steps with appliedAt, outcome, reason, rollingBack,
 // rollbackReason, phase, currentStep), so a killed controller resumes.
 //
 // Shape copied from certificateauthority.StatusCheckpoint in small; the two
@@ -43,6 +43,9 @@ func (c *StatusCheckpoint) Load(ctx context.Context) (*plan.State, error) {
 		if x.UpdatedAt != nil {
 			ss.UpdatedAt = x.UpdatedAt.Time
 		}
+		if x.AppliedAt != nil {
+			ss.AppliedAt = x.AppliedAt.Time
+		}
 		s.Steps = append(s.Steps, ss)
 	}
 	return s, nil
@@ -62,7 +65,11 @@ func (c *StatusCheckpoint) Save(ctx context.Context, s *plan.State) error {
 	st.Steps = st.Steps[:0]
 	phase, current := string(s.Outcome), int32(0)
 	for i, x := range s.Steps {
-		st.Steps = append(st.Steps, v1alpha1.StepStatus{Name: x.Name, Phase: string(x.Phase), Reason: x.Reason, UpdatedAt: &metav1.Time{Time: x.UpdatedAt}})
+		ss := v1alpha1.StepStatus{Name: x.Name, Phase: string(x.Phase), Reason: x.Reason, UpdatedAt: &metav1.Time{Time: x.UpdatedAt}}
+		if !x.AppliedAt.IsZero() {
+			ss.AppliedAt = &metav1.MicroTime{Time: x.AppliedAt}
+		}
+		st.Steps = append(st.Steps, ss)
 		if x.Phase == plan.StepApplying || x.Phase == plan.StepReverting {
 			current = int32(i)
 			if phase == "" {

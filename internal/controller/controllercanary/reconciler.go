@@ -6,10 +6,12 @@ import (
 	"strings"
 	"sync"
 
+	admv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -39,13 +41,16 @@ const (
 // resumes when cleared); spec.revert makes the running weight step fail and
 // the plan roll back.
 type Reconciler struct {
-	Client   client.Client
-	Reader   client.Reader // uncached
-	Mapper   meta.RESTMapper
-	Config   *rest.Config // handover's own; impersonated for the enforcement gate
-	Server   *canary.Server
-	Recorder events.EventRecorder
-	Clock    clock.Clock
+	Client client.Client
+	Reader client.Reader // uncached
+	Mapper meta.RESTMapper
+	Config *rest.Config // handover's own; impersonated for the enforcement gate
+	Server *canary.Server
+	// WebhookService, when set, is the Service the apiserver reaches Server
+	// through (in a cluster); nil = Server.URL().
+	WebhookService *admv1.ServiceReference
+	Recorder       events.EventRecorder
+	Clock          clock.Clock
 
 	mu      sync.Mutex
 	workers map[string]*worker // by ControllerCanary name
@@ -99,57 +104,27 @@ func (r *Reconciler) validate(ctx context.Context, cc *v1alpha1.ControllerCanary
 	if len(errs) > 0 {
 		return nil, ReasonUnknownResource, fmt.Sprintf("controllercanary %s: %v", cc.Name, errs.ToAggregate())
 	}
+	msg, err := r.checkAccess(ctx, cc)
+	if err != nil {
+		return nil, ReasonForbidden, fmt.Sprintf("controllercanary %s: %v", cc.Name, err)
+	}
+	if msg != "" {
+		return nil, ReasonForbidden, fmt.Sprintf("controllercanary %s: %s", cc.Name, msg)
+	}
 	for i, res := range cc.Spec.Resources {
-		n, err := countSelected(ctx, r.Client, kinds[i], res)
+		scope, err := canary.ScopeOf(ctx, r.Reader, res, "")
+		if err != nil {
+			return nil, ReasonInvalidSpec, fmt.Sprintf("controllercanary %s: spec.resources[%d].%v", cc.Name, i, err)
+		}
+		one, err := scope.ListMeta(ctx, r.Reader, kinds[i], 1)
 		if err != nil {
 			return nil, ReasonNothingSelected, fmt.Sprintf("controllercanary %s: spec.resources[%d]: %v", cc.Name, i, err)
 		}
-		if n == 0 {
+		if len(one) == 0 {
 			return nil, ReasonNothingSelected, fmt.Sprintf("controllercanary %s: spec.resources[%d] (%s) selects no object", cc.Name, i, canary.GVR(res).String())
 		}
 	}
 	return kinds, "", ""
-}
-
-// countSelected counts the objects of gvk matching res's selectors.
-func countSelected(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, res v1alpha1.CanaryResource) (int, error) {
-	var nsNames []string
-	if res.NamespaceSelector != nil {
-		sel, err := metav1.LabelSelectorAsSelector(res.NamespaceSelector)
-		if err != nil {
-			return 0, err
-		}
-		var nss corev1.NamespaceList
-		if err := c.List(ctx, &nss, client.MatchingLabelsSelector{Selector: sel}); err != nil {
-			return 0, err
-		}
-		for _, ns := range nss.Items {
-			nsNames = append(nsNames, ns.Name)
-		}
-		if len(nsNames) == 0 {
-			return 0, nil
-		}
-	} else {
-		nsNames = []string{""}
-	}
-	opts := []client.ListOption{}
-	if res.ObjectSelector != nil {
-		sel, err := metav1.LabelSelectorAsSelector(res.ObjectSelector)
-		if err != nil {
-			return 0, err
-		}
-		opts = append(opts, client.MatchingLabelsSelector{Selector: sel})
-	}
-	n := 0
-	for _, ns := range nsNames {
-		var list metav1.PartialObjectMetadataList
-		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-		if err := c.List(ctx, &list, append(opts, client.InNamespace(ns))...); err != nil {
-			return 0, err
-		}
-		n += len(list.Items)
-	}
-	return n, nil
 }
 
 func (r *Reconciler) setCondition(ctx context.Context, cc *v1alpha1.ControllerCanary, typ string, status metav1.ConditionStatus, reason, msg string) error {
@@ -162,7 +137,9 @@ func (r *Reconciler) setCondition(ctx context.Context, cc *v1alpha1.ControllerCa
 	}
 	cc.Status.ObservedGeneration = cc.Generation
 	if err := r.Client.Status().Patch(ctx, cc, client.MergeFrom(base)); err != nil {
-		return fmt.Errorf("controllercanary %s: write condition %s: %w", cc.Name, typ, err)
+		err = fmt.Errorf("controllercanary %s: write condition %s: %w", cc.Name, typ, err)
+		r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, "StatusWriteFailed", "StatusWriteFailed", "%s", err.Error())
+		return err
 	}
 	return nil
 }
@@ -183,14 +160,19 @@ func (r *Reconciler) ledger(cc *v1alpha1.ControllerCanary) *canary.Ledger {
 		ctx := context.Background()
 		cur := &v1alpha1.ControllerCanary{}
 		if err := r.Reader.Get(ctx, client.ObjectKey{Name: name}, cur); err != nil {
+			r.Recorder.Eventf(&v1alpha1.ControllerCanary{ObjectMeta: metav1.ObjectMeta{Name: name}}, nil, corev1.EventTypeWarning, "BreakerOpen", "BreakerOpen", "%s",
+				fmt.Sprintf("revision %s: %s (status not written: %v)", rev, t.Reason, err))
 			return
 		}
 		base := cur.DeepCopy()
 		cur.Status.Breaker = v1alpha1.BreakerStatus{Open: true, Revision: rev, Reason: t.Reason, OpenedAt: &metav1.Time{Time: t.At}}
 		meta.SetStatusCondition(&cur.Status.Conditions, metav1.Condition{Type: v1alpha1.CanaryConditionBreakerOpen, Status: metav1.ConditionTrue,
 			Reason: "BudgetExceeded", Message: t.Reason, ObservedGeneration: cur.Generation})
-		_ = r.Client.Status().Patch(ctx, cur, client.MergeFrom(base))
 		r.Recorder.Eventf(cur, nil, corev1.EventTypeWarning, "BreakerOpen", "BreakerOpen", "%s", "revision "+rev+": "+t.Reason)
+		if err := r.Client.Status().Patch(ctx, cur, client.MergeFrom(base)); err != nil {
+			r.Recorder.Eventf(cur, nil, corev1.EventTypeWarning, "StatusWriteFailed", "StatusWriteFailed", "%s",
+				fmt.Sprintf("controllercanary %s: write status.breaker: %v", name, err))
+		}
 	})
 	r.ledgers[cc.Name] = l
 	return l
@@ -250,6 +232,15 @@ func (r *Reconciler) Stop() {
 func (r *Reconciler) run(ctx context.Context, cc *v1alpha1.ControllerCanary, kinds []schema.GroupVersionKind) {
 	logger := log.FromContext(ctx).WithValues("controllercanary", cc.Name)
 	ledger := r.ledger(cc)
+	// A breaker that opened under another process (the former leader)
+	// stays open: the resumed plan must fail and roll back.
+	if cur := (&v1alpha1.ControllerCanary{}); r.Reader.Get(ctx, client.ObjectKey{Name: cc.Name}, cur) == nil && cur.Status.Breaker.Open {
+		t := canary.Trip{Reason: cur.Status.Breaker.Reason}
+		if cur.Status.Breaker.OpenedAt != nil {
+			t.At = cur.Status.Breaker.OpenedAt.Time
+		}
+		ledger.Restore(cur.Status.Breaker.Revision, t)
+	}
 	kindMap := map[schema.GroupKind]schema.GroupVersionKind{}
 	for _, k := range kinds[:len(cc.Spec.Resources)] {
 		kindMap[k.GroupKind()] = k
@@ -258,24 +249,53 @@ func (r *Reconciler) run(ctx context.Context, cc *v1alpha1.ControllerCanary, kin
 		cur := &v1alpha1.ControllerCanary{}
 		return cur, r.Client.Get(ctx, client.ObjectKey{Name: cc.Name}, cur)
 	}
-	r.Server.Handle(canary.WebhookPath(cc.Name), &canary.Webhook{Canary: current, Reader: r.Client, Ledger: ledger, Kinds: kindMap, Children: kinds[len(cc.Spec.Resources):]})
+	// The canary's objects are read and written uncached: a cache would
+	// start cluster-wide informers for every resource a canary names, which
+	// needs list/watch everywhere, not only in the selected namespaces.
+	direct, err := client.New(relabelConfig(r.Config), client.Options{Scheme: r.Client.Scheme(), Mapper: r.Mapper})
+	if err != nil {
+		r.degraded(ctx, cc, "PlanError", fmt.Errorf("controllercanary %s: client: %w", cc.Name, err))
+		return
+	}
+	denied := &canary.DeniedWrites{Revision: cc.Spec.Canary.Revision}
+	if cc.Spec.Analysis.MaxDeniedWrites != nil {
+		dc, err := discovery.NewDiscoveryClientForConfig(r.Config)
+		if err != nil {
+			r.degraded(ctx, cc, "PlanError", fmt.Errorf("controllercanary %s: apiserver metrics client: %w", cc.Name, err))
+			return
+		}
+		rc, policy := dc.RESTClient(), canary.PolicyName(cc.Name)
+		denied.Scrape = func(ctx context.Context) (float64, error) { return canary.ScrapePolicyDenials(ctx, rc, policy) }
+	}
+	r.Server.Handle(canary.WebhookPath(cc.Name), &canary.Webhook{Canary: current, Reader: direct, Ledger: ledger, Kinds: kindMap,
+		Children: kinds[len(cc.Spec.Resources):], OnDecision: denied.Observe})
 	imp := rest.CopyConfig(r.Config)
 	imp.Impersonate = rest.ImpersonationConfig{UserName: cc.Spec.Canary.Identity}
 	canaryClient, err := client.New(imp, client.Options{Scheme: r.Client.Scheme(), Mapper: r.Mapper})
 	if err != nil {
-		logger.Error(err, "canary client")
+		r.degraded(ctx, cc, "PlanError", fmt.Errorf("controllercanary %s: client as %s: %w", cc.Name, cc.Spec.Canary.Identity, err))
 		return
 	}
+	report := newStatusReport(r.Client, r.Reader, r.Recorder, r.Clock, cc, ledger)
+	defer report.flush(ctx, true)
 	cp := &StatusCheckpoint{Client: r.Client, Reader: r.Reader, Name: cc.Name, Plan: canary.PlanName(cc.Name)}
-	p, err := canary.NewPlan(canary.Config{
-		Client: r.Client, CanaryClient: canaryClient, Canary: cc, Kinds: kinds,
-		WebhookURL: r.Server.URL(), CABundle: r.Server.CABundle(), Ledger: ledger, Current: current, Clock: r.Clock,
-		Pauses: cp,
-	})
+	pcfg := canary.Config{
+		Client: direct, CanaryClient: canaryClient, Canary: cc, Kinds: kinds,
+		WebhookURL: r.Server.URL(), WebhookService: r.WebhookService, CABundle: r.Server.CABundle(), Ledger: ledger, Current: current, Clock: r.Clock,
+		Pauses: cp, DeniedWrites: denied, OnGate: report.Gate, OnOwned: report.Owned,
+	}
+	p, err := canary.NewPlan(pcfg)
 	if err != nil {
-		r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, "PlanFailed", "PlanFailed", "%s", err.Error())
+		r.degraded(ctx, cc, "PlanFailed", err)
 		return
 	}
+	// A resumed plan skips its Done enforce step: point an installed webhook
+	// configuration at this process's server and CA.
+	if err := canary.RefreshWebhook(ctx, direct, pcfg.Webhook()); err != nil {
+		r.degraded(ctx, cc, "PlanError", fmt.Errorf("controllercanary %s: %w", cc.Name, err))
+		return
+	}
+	r.clearDegraded(ctx, cc)
 	runner := &plan.Runner{
 		Checkpoint: cp,
 		Clock:      r.Clock,
@@ -297,7 +317,43 @@ func (r *Reconciler) run(ctx context.Context, cc *v1alpha1.ControllerCanary, kin
 		})},
 	}
 	if _, err := runner.Run(ctx, p); err != nil && ctx.Err() == nil {
-		r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, "PlanError", "PlanError", "%s", err.Error())
 		logger.Error(err, "plan stopped")
+		r.degraded(ctx, cc, "PlanError", err)
 	}
+}
+
+// clearDegraded sets Degraded False once a plan could be built again (only
+// when the condition is there; a failed write is an event, see setCondition).
+func (r *Reconciler) clearDegraded(ctx context.Context, cc *v1alpha1.ControllerCanary) {
+	cur := &v1alpha1.ControllerCanary{}
+	if err := r.Reader.Get(ctx, client.ObjectKey{Name: cc.Name}, cur); err != nil || !meta.IsStatusConditionTrue(cur.Status.Conditions, v1alpha1.ConditionDegraded) {
+		return
+	}
+	_ = r.setCondition(ctx, cur, v1alpha1.ConditionDegraded, metav1.ConditionFalse, ReasonRunning, "plan built and running") // a failure is an event
+}
+
+// degraded reports err on cc: a Warning event and the Degraded condition
+// (True, reason) — never only a log line. A failed condition write is an
+// event too.
+func (r *Reconciler) degraded(ctx context.Context, cc *v1alpha1.ControllerCanary, reason string, err error) {
+	r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, reason, reason, "%s", err.Error())
+	cur := &v1alpha1.ControllerCanary{}
+	if gerr := r.Reader.Get(context.WithoutCancel(ctx), client.ObjectKey{Name: cc.Name}, cur); gerr != nil {
+		r.Recorder.Eventf(cc, nil, corev1.EventTypeWarning, "StatusWriteFailed", "StatusWriteFailed", "%s", gerr.Error())
+		return
+	}
+	_ = r.setCondition(context.WithoutCancel(ctx), cur, v1alpha1.ConditionDegraded, metav1.ConditionTrue, reason, err.Error()) // a failure is an event
+}
+
+// relabelConfig is cfg for the canary's objects: without a rate limit of
+// its own (QPS 0 is client-go's default of 5 requests/s, which would make a
+// 10,000-object step take over half an hour) the client side is unlimited
+// and the apiserver's priority and fairness bounds it, as
+// controller-runtime's config loader does by default.
+func relabelConfig(cfg *rest.Config) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	if c.QPS == 0 && c.RateLimiter == nil {
+		c.QPS = -1
+	}
+	return c
 }

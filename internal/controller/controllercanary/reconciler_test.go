@@ -39,8 +39,25 @@ func setup(t *testing.T) (*rest.Config, client.Client, *runtime.Scheme) {
 		if err := c.Create(ctx, r); err != nil {
 			t.Fatal(err)
 		}
+		// As a controller that reconciled it would (the reconciled gate at
+		// its default reads status.observedGeneration).
+		r.Status.ObservedGeneration = r.Generation
+		if err := c.Status().Update(ctx, r); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return cfg, c, s
+}
+
+// startServer serves the canaries' webhooks on 127.0.0.1 until the test ends.
+func startServer(t *testing.T) *canary.Server {
+	t.Helper()
+	srv, err := canary.StartServer("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
 }
 
 // startManager runs the controller in a manager until the returned stop is
@@ -109,11 +126,7 @@ func labelled(t *testing.T, c client.Client, rev string) int {
 
 func TestBadSpecsChangeNothing(t *testing.T) {
 	cfg, c, s := setup(t)
-	srv, err := canary.StartServer("127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = srv.Close() }()
+	srv := startServer(t)
 	startManager(t, cfg, s, srv)
 	ctx := context.Background()
 
@@ -158,11 +171,7 @@ func TestBadSpecsChangeNothing(t *testing.T) {
 // checkpoint, and rolls back when spec.revert is set.
 func TestPromoteResumeAndRevert(t *testing.T) {
 	cfg, c, s := setup(t)
-	srv, err := canary.StartServer("127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = srv.Close() }()
+	srv := startServer(t)
 	ctx := context.Background()
 
 	stop := startManager(t, cfg, s, srv)

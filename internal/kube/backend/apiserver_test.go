@@ -39,6 +39,7 @@ func TestAgainstAPIServer(t *testing.T) {
 	t.Run("Consumers", func(t *testing.T) { t.Parallel(); testConsumers(t, c) })
 	t.Run("VerifyByPropagation", func(t *testing.T) { t.Parallel(); testVerifyByPropagation(t, c) })
 	t.Run("VerifyByHandshake", func(t *testing.T) { t.Parallel(); testVerifyByHandshake(t, c) })
+	t.Run("VerifyByServiceEndpoints", func(t *testing.T) { t.Parallel(); testVerifyByServiceEndpoints(t, c) })
 	t.Run("Preview", func(t *testing.T) { t.Parallel(); testPreview(t, c) })
 }
 

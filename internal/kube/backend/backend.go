@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"fmt"
+	"net"
 	"sort"
 	"time"
 
@@ -66,16 +67,25 @@ type Options struct {
 	// a namespaced CertificateAuthority, enforced again where the writes,
 	// restarts and evictions happen. The controller sets it.
 	OwnNamespaceOnly bool
+	// Reader reads what the backend does not cache: the EndpointSlices of
+	// spec.consumers[].probe.service, listed at each verification. nil =
+	// the client. The controller passes its manager's API reader, so no
+	// cluster-wide EndpointSlice informer is started.
+	Reader client.Reader
+	// Dial opens the TCP connections of probes (probe.MTLS.Dial); nil = a
+	// net.Dialer.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Backend is the Kubernetes rotation.Backend of one CertificateAuthority.
 // It holds a copy of the object as given to New; build a new Backend when the
 // spec changes.
 type Backend struct {
-	c    client.Client
-	ca   *v1alpha1.CertificateAuthority
-	opts Options
-	clk  clock.Clock
+	c      client.Client
+	reader client.Reader
+	ca     *v1alpha1.CertificateAuthority
+	opts   Options
+	clk    clock.Clock
 	// owner is the v1alpha1.AnnotationOwner value of ca.
 	owner string
 
@@ -112,6 +122,9 @@ func New(c client.Client, ca *v1alpha1.CertificateAuthority, opts Options) (*Bac
 	b := &Backend{c: c, ca: ca.DeepCopy(), opts: opts, clk: opts.Clock, owner: v1alpha1.OwnerOf(ca.Namespace, ca.Name)}
 	if b.clk == nil {
 		b.clk = clock.RealClock{}
+	}
+	if b.reader = opts.Reader; b.reader == nil {
+		b.reader = c
 	}
 	if b.opts.ProbeTimeout == 0 {
 		b.opts.ProbeTimeout = DefaultProbeTimeout

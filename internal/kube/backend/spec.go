@@ -44,8 +44,11 @@ func (c *consumerSpec) reload() rotation.Reload {
 
 func (c *consumerSpec) public(replicas int) rotation.Consumer {
 	out := rotation.Consumer{Name: c.spec.Name, Role: rotation.RoleClient, Reload: c.reload(), Replicas: replicas}
-	if c.spec.Probe != nil {
-		out.Role, out.Addr = rotation.RoleServer, c.spec.Probe.Address
+	if p := c.spec.Probe; p != nil {
+		out.Role, out.Addr = rotation.RoleServer, p.Address
+		if p.Service != "" {
+			out.Addr = "service " + c.namespace + "/" + p.Service
+		}
 	}
 	return out
 }

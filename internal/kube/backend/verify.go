@@ -117,17 +117,26 @@ func (b *Backend) VerifyPresentsLeafFrom(ctx context.Context, c rotation.Consume
 // whether a failure to verify the server's chain counts as a rejection
 // (VerifyPresentsLeafFrom) or as a plain error (VerifyAcceptsCA).
 func (b *Backend) handshakes(ctx context.Context, cs *consumerSpec, replicas int, cert tls.Certificate, roots *x509.CertPool, checkLeaf bool) error {
-	attempts := max(2, 2*replicas)
+	addrs, serverName, err := b.probeTargets(ctx, cs, replicas)
+	if err != nil {
+		return err
+	}
+	attempts := len(addrs)
+	where := addrs[0]
+	if cs.spec.Probe.Service != "" {
+		where = fmt.Sprintf("%d endpoints of Service %s", attempts/2, cs.spec.Probe.Service)
+	}
 	m := &probe.MTLS{
-		Addr:                 cs.spec.Probe.Address,
-		ServerName:           cs.spec.Probe.ServerName,
+		ServerName:           serverName,
 		GetClientCertificate: func() (*tls.Certificate, error) { return &cert, nil },
 		GetRootCAs:           func() (*x509.CertPool, error) { return roots, nil },
 		ProbeName:            "verify-" + cs.spec.Name,
+		Dial:                 b.opts.Dial,
 	}
 	var accepted, rejected int
 	var firstErr error
-	for i := 0; i < attempts; i++ {
+	for i, addr := range addrs {
+		m.Addr = addr
 		actx, cancel := context.WithTimeout(ctx, b.opts.ProbeTimeout)
 		err := m.Once(actx)
 		cancel()
@@ -142,16 +151,16 @@ func (b *Backend) handshakes(ctx context.Context, cs *consumerSpec, replicas int
 			rejected++
 		}
 		if firstErr == nil {
-			firstErr = fmt.Errorf("attempt %d: %w", i+1, err)
+			firstErr = fmt.Errorf("attempt %d (%s): %w", i+1, addr, err)
 		}
 	}
 	switch {
 	case accepted == attempts:
 		return nil
 	case rejected == attempts:
-		return fmt.Errorf("%w: %s at %s: all %d handshakes failed on certificates: %w", ErrRejected, cs.spec.Name, m.Addr, attempts, firstErr)
+		return fmt.Errorf("%w: %s at %s: all %d handshakes failed on certificates: %w", ErrRejected, cs.spec.Name, where, attempts, firstErr)
 	}
-	return fmt.Errorf("%s at %s: %d of %d handshakes succeeded, %d rejected: %w", cs.spec.Name, m.Addr, accepted, attempts, rejected, firstErr)
+	return fmt.Errorf("%s at %s: %d of %d handshakes succeeded, %d rejected: %w", cs.spec.Name, where, accepted, attempts, rejected, firstErr)
 }
 
 // isRejection tells a certificate verdict from a transient failure: a

@@ -245,8 +245,33 @@ func consumers(ca *v1alpha1.CertificateAuthority, p *field.Path) field.ErrorList
 			errs = append(errs, name(f.Child("workloadName"), c.WorkloadName)...)
 		}
 		if c.Probe != nil {
-			if _, _, err := net.SplitHostPort(c.Probe.Address); err != nil {
-				errs = append(errs, field.Invalid(f.Child("probe", "address"), c.Probe.Address, fmt.Sprintf("not host:port: %v", err)))
+			errs = append(errs, probe(f.Child("probe"), c.Probe)...)
+		}
+	}
+	return errs
+}
+
+// probe checks a consumer probe: exactly one of address (host:port) and
+// service (a DNS-1035 label, a Service name); port only with service.
+func probe(p *field.Path, pr *v1alpha1.ConsumerProbe) field.ErrorList {
+	var errs field.ErrorList
+	switch {
+	case (pr.Address == "") == (pr.Service == ""):
+		errs = append(errs, field.Required(p, "set exactly one of address or service"))
+	case pr.Address != "":
+		if _, _, err := net.SplitHostPort(pr.Address); err != nil {
+			errs = append(errs, field.Invalid(p.Child("address"), pr.Address, fmt.Sprintf("not host:port: %v", err)))
+		}
+		if pr.Port != "" {
+			errs = append(errs, field.Forbidden(p.Child("port"), "only with service (address carries its own port)"))
+		}
+	default:
+		for _, msg := range k8svalidation.IsDNS1035Label(pr.Service) {
+			errs = append(errs, field.Invalid(p.Child("service"), pr.Service, msg))
+		}
+		if pr.Port != "" {
+			for _, msg := range k8svalidation.IsValidPortName(pr.Port) {
+				errs = append(errs, field.Invalid(p.Child("port"), pr.Port, msg))
 			}
 		}
 	}
