@@ -25,6 +25,13 @@ const (
 // plan goes on as soon as each step's gates pass, up to promotion.
 const AnnotationPromote = "handover.dev/promote"
 
+// AnnotationShadow on a ControllerCanary, set to "true" by handover while
+// the shadow step runs, makes the enforcement deny every write of the canary
+// identity and the webhook record what it would have written. The
+// admission policy reads it from its param, so it is one write, like
+// spec.revert; it only takes effect when spec.shadow is set.
+const AnnotationShadow = "handover.dev/shadow"
+
 // Condition types of a ControllerCanary (besides ConditionDegraded).
 const (
 	// CanaryConditionValid is False when the spec cannot be acted on
@@ -60,6 +67,20 @@ type ControllerVersion struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
 	MetricsEndpoint string `json:"metricsEndpoint,omitempty"`
+	// APIVersions are the API versions ("group/version", "v1" for core) of
+	// the CRDs this version reads; the version-skew preflight refuses CRDs
+	// that stop serving one of the stable version's.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=set
+	// +optional
+	APIVersions []string `json:"apiVersions,omitempty"`
+	// LeaderElectionLock is the "namespace/name" of the version's
+	// leader-election Lease; the preflight refuses a spec where both
+	// versions name the same lock (the canary would take over the stable
+	// version's leadership, or wait forever for it).
+	// +kubebuilder:validation:MaxLength=317
+	// +optional
+	LeaderElectionLock string `json:"leaderElectionLock,omitempty"`
 	// AcknowledgesDrain says the version runs pkg/canary's drain handshake:
 	// before one of its objects is handed to the other version, handover
 	// labels it handover.dev/drain=<new revision> and waits until the
@@ -69,6 +90,52 @@ type ControllerVersion struct {
 	// a revert never waits).
 	// +optional
 	AcknowledgesDrain bool `json:"acknowledgesDrain,omitempty"`
+}
+
+// CanaryShadow configures the shadow step: before any object is handed
+// over, the canary runs against the real cluster, every write it attempts is
+// denied, and the webhook records what it would have done.
+type CanaryShadow struct {
+	// Duration is how long the shadow runs before its gates judge the
+	// record.
+	// +kubebuilder:default="1m"
+	// +optional
+	Duration *metav1.Duration `json:"duration,omitempty"`
+	// IncludeStatus records changes of status in update diffs (ignored by
+	// default, as are metadata.managedFields, resourceVersion and
+	// generation).
+	// +optional
+	IncludeStatus bool `json:"includeStatus,omitempty"`
+	// MaxObjects bounds the record: past it the object seen least recently
+	// is dropped first, and the drop is counted.
+	// +kubebuilder:default=1000
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100000
+	// +optional
+	MaxObjects int32 `json:"maxObjects,omitempty"`
+}
+
+// MemberCluster is a cluster the controller writes into (federation): the
+// enforcement is installed there too and its deletes count against the same
+// budget.
+type MemberCluster struct {
+	// Name names the member in status, events and the shadow record.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+	// KubeconfigSecret is the Secret (in handover's namespace) whose key
+	// holds a kubeconfig for the member cluster.
+	KubeconfigSecret SecretKeyRef `json:"kubeconfigSecret"`
+}
+
+// SecretKeyRef names one key of a Secret in handover's namespace.
+type SecretKeyRef struct {
+	// Name of the Secret.
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+	// Key in the Secret's data; "kubeconfig" when empty.
+	// +optional
+	Key string `json:"key,omitempty"`
 }
 
 // CanaryResource is one GroupVersionResource of the controller's objects.
@@ -131,6 +198,18 @@ type CanaryAnalysis struct {
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	MaxDeniedWrites *int32 `json:"maxDeniedWrites,omitempty"`
+	// MaxShadowDeletes is how many distinct objects the canary may have
+	// tried to delete during the shadow step; nil does not gate.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	MaxShadowDeletes *int32 `json:"maxShadowDeletes,omitempty"`
+	// MaxShadowUpdatesPercent is the highest share (percent) of the objects
+	// in scope the canary may have tried to change during the shadow step
+	// (updates with a non-empty diff); nil does not gate.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	MaxShadowUpdatesPercent *int32 `json:"maxShadowUpdatesPercent,omitempty"`
 }
 
 // DeletionBudget bounds the deletes of each version in a sliding window.
@@ -186,6 +265,18 @@ type ControllerCanarySpec struct {
 	// +kubebuilder:default={}
 	// +optional
 	DeletionBudget DeletionBudget `json:"deletionBudget,omitempty"`
+	// Shadow, when set, adds a shadow step (weight 0) before the first
+	// step: the canary's writes are denied and recorded as a diff, and
+	// analysis.maxShadowDeletes / maxShadowUpdatesPercent judge it.
+	// +optional
+	Shadow *CanaryShadow `json:"shadow,omitempty"`
+	// Members are other clusters the controller writes into; enforcement is
+	// installed in each and their deletes count against deletionBudget.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Members []MemberCluster `json:"members,omitempty"`
 	// Revert is the single switch: true hands every object back to the
 	// stable version at once (the enforcement policy reads it as a
 	// parameter), then handover relabels in the background.
@@ -288,6 +379,54 @@ type ControllerCanaryStatus struct {
 	// +listType=atomic
 	// +optional
 	Gates []GateVerdict `json:"gates,omitempty"`
+	// Shadow summarises the shadow step's record (handover canary diff
+	// shows it in full).
+	// +optional
+	Shadow *ShadowSummary `json:"shadow,omitempty"`
+}
+
+// ShadowSummary summarises what the canary tried to write during the shadow
+// step.
+type ShadowSummary struct {
+	// Resources counts, per resource, the distinct objects the canary tried
+	// to create, change (non-empty diff) and delete, and all attempts.
+	// +listType=atomic
+	// +optional
+	Resources []ShadowResourceCount `json:"resources,omitempty"`
+	// Top are the objects with the largest would-be changes (at most 10).
+	// +listType=atomic
+	// +optional
+	Top []ShadowObjectSummary `json:"top,omitempty"`
+	// Dropped counts the objects dropped from the bounded record.
+	// +optional
+	Dropped int64 `json:"dropped,omitempty"`
+	// Record is the "namespace/name" of the ConfigMap that holds the full
+	// record (JSON).
+	// +optional
+	Record string `json:"record,omitempty"`
+}
+
+// ShadowResourceCount counts the shadow record of one resource.
+type ShadowResourceCount struct {
+	// Resource is "resource.group" (or "resource" in the core group), with
+	// "@member" when it is in a member cluster.
+	Resource string `json:"resource"`
+	Creates  int64  `json:"creates"`
+	Updates  int64  `json:"updates"`
+	Deletes  int64  `json:"deletes"`
+	// Attempts counts every denied request (a controller retries).
+	Attempts int64 `json:"attempts"`
+}
+
+// ShadowObjectSummary is one object of the shadow record.
+type ShadowObjectSummary struct {
+	Resource string `json:"resource"`
+	// Key is "namespace/name" ("name" when cluster-scoped).
+	Key string `json:"key"`
+	// Ops are the operations tried, e.g. "DELETE" or "CREATE,UPDATE".
+	Ops string `json:"ops"`
+	// ChangeBytes is the size of the would-be change (JSON bytes).
+	ChangeBytes int64 `json:"changeBytes"`
 }
 
 // ControllerCanary hands the objects of one controller from its stable

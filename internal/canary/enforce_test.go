@@ -90,6 +90,13 @@ func startEnforcement(t *testing.T, w *world, cc *v1alpha1.ControllerCanary) *ca
 
 func startEnforcementTB(t testing.TB, w *world, cc *v1alpha1.ControllerCanary) *canary.Ledger {
 	t.Helper()
+	return startEnforcementWith(t, w, cc, nil)
+}
+
+// startEnforcementWith is startEnforcementTB; set (may be nil) completes
+// the webhook (a shadow record, a member cluster) before it is served.
+func startEnforcementWith(t testing.TB, w *world, cc *v1alpha1.ControllerCanary, set func(*canary.Webhook)) *canary.Ledger {
+	t.Helper()
 	ctx := context.Background()
 	srv, err := canary.StartServer("127.0.0.1:0", nil)
 	if err != nil {
@@ -97,7 +104,7 @@ func startEnforcementTB(t testing.TB, w *world, cc *v1alpha1.ControllerCanary) *
 	}
 	t.Cleanup(func() { _ = srv.Close() })
 	ledger := canary.NewLedger(canary.BudgetOf(cc), nil, nil)
-	srv.Handle(canary.WebhookPath(cc.Name), &canary.Webhook{
+	wh := &canary.Webhook{
 		Canary: func(ctx context.Context) (*v1alpha1.ControllerCanary, error) {
 			var got v1alpha1.ControllerCanary
 			err := w.admin.Get(ctx, client.ObjectKey{Name: cc.Name}, &got)
@@ -107,7 +114,11 @@ func startEnforcementTB(t testing.TB, w *world, cc *v1alpha1.ControllerCanary) *
 		Ledger:   ledger,
 		Kinds:    map[schema.GroupKind]schema.GroupVersionKind{{Group: sample.GroupVersion.Group, Kind: "Route"}: sample.GroupVersion.WithKind("Route")},
 		Children: []schema.GroupVersionKind{corev1.SchemeGroupVersion.WithKind("ConfigMap")},
-	})
+	}
+	if set != nil {
+		set(wh)
+	}
+	srv.Handle(canary.WebhookPath(cc.Name), wh)
 	if err := canary.Install(ctx, w.admin, cc, srv.URL(), srv.CABundle()); err != nil {
 		t.Fatal(err)
 	}

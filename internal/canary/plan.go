@@ -93,11 +93,24 @@ type Config struct {
 	// gate (nil = http.DefaultClient).
 	HTTPClient *http.Client
 	Clock      clock.Clock
+	// Shadow is the webhook's shadow record (required when spec.shadow is
+	// set); ShadowNamespace holds its ConfigMap ("" =
+	// DefaultShadowNamespace).
+	Shadow          *ShadowLog
+	ShadowNamespace string
+	// Members are the member clusters (spec.members) the enforce step
+	// installs the webhook into (InstallMember); their webhooks must share
+	// Ledger so the budget counts deletes in every cluster.
+	Members []Member
 }
 
-// NewPlan builds the canary plan: "enforce" (install the policy, binding and
+// NewPlan builds the canary plan: with WantsPreflight a "preflight" step
+// (the version-skew preflight of the cluster as it is; again as
+// "preflight-promote" right before "promote"), "enforce" (install the policy, binding and
 // webhook configuration; gate: a dry-run write by the canary's identity on a
-// stable object is denied), one weight step per spec.steps (relabel to the
+// stable object is denied), with spec.shadow a "shadow" step (shadowStep:
+// weight 0, every canary write denied and recorded, judged by ShadowGate),
+// one weight step per spec.steps (relabel to the
 // weight; gates: the breaker is closed, spec.revert unset, the reconcile
 // error ratio from spec.canary.metricsEndpoint within
 // analysis.maxErrorPercent, Reconciled, the step's pause elapsed), then
@@ -121,7 +134,14 @@ func NewPlan(cfg Config) (*plan.Plan, error) {
 	if cfg.Reconciled == nil {
 		cfg.Reconciled = specReconciled(&cfg)
 	}
-	steps := []plan.Step{&enforceStep{cfg: &cfg}}
+	var steps []plan.Step
+	if WantsPreflight(cc) {
+		steps = append(steps, &preflightStep{cfg: &cfg, name: StepPreflight})
+	}
+	steps = append(steps, &enforceStep{cfg: &cfg})
+	if cc.Spec.Shadow != nil {
+		steps = append(steps, &shadowStep{cfg: &cfg})
+	}
 	reverted := &revertOnce{}
 	for i, s := range cc.Spec.Steps {
 		var pause time.Duration
@@ -129,6 +149,9 @@ func NewPlan(cfg Config) (*plan.Plan, error) {
 			pause = s.Pause.Duration
 		}
 		steps = append(steps, &weightStep{cfg: &cfg, name: StepName(i, s.Weight), weight: s.Weight, pause: pause, reverted: reverted})
+	}
+	if WantsPreflight(cc) {
+		steps = append(steps, &preflightStep{cfg: &cfg, name: StepPreflightPromote})
 	}
 	steps = append(steps, &promoteStep{cfg: &cfg})
 	return &plan.Plan{
@@ -148,7 +171,15 @@ func (s *enforceStep) Describe() string {
 }
 
 func (s *enforceStep) Apply(ctx context.Context) error {
-	return InstallWith(ctx, s.cfg.Client, s.cfg.Canary, s.cfg.Webhook())
+	if err := InstallWith(ctx, s.cfg.Client, s.cfg.Canary, s.cfg.Webhook()); err != nil {
+		return err
+	}
+	for _, m := range s.cfg.Members {
+		if err := InstallMember(ctx, m, s.cfg.Canary, s.cfg.WebhookURL, s.cfg.CABundle); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Webhook is the webhook configuration cfg installs (URL or Service).

@@ -48,6 +48,10 @@ const (
 		`oldObject.metadata.labels['` + v1alpha1.LabelControllerRevision + `'] : ''`
 	celNewLabel = `object == null ? variables.oldLabel : (has(object.metadata.labels) && '` + v1alpha1.LabelControllerRevision + `' in object.metadata.labels ? ` +
 		`object.metadata.labels['` + v1alpha1.LabelControllerRevision + `'] : '')`
+	// celShadow: the shadow step runs (ShadowActive): the canary's writes
+	// go on to the webhook, which records and denies every one.
+	celShadow = `has(params.spec.shadow) && has(params.metadata.annotations) && '` + v1alpha1.AnnotationShadow + `' in params.metadata.annotations && ` +
+		`params.metadata.annotations['` + v1alpha1.AnnotationShadow + `'] == 'true' && variables.caller == params.spec.canary.revision`
 	celOwner = `has(params.spec.revert) && params.spec.revert ? params.spec.stable.revision : ` +
 		`(variables.oldLabel != '' ? variables.oldLabel : params.spec.stable.revision)`
 )
@@ -61,6 +65,10 @@ const (
 // object (as it was before the request) is owned by the other version; an
 // UPDATE by a version may not change the ownership label. Requests of any
 // other identity (handover itself, users, the garbage collector) pass.
+//
+// While the shadow step runs (ShadowActive, read from the param) the
+// canary's writes pass the policy: the canary's webhook (failurePolicy
+// Fail, with shadowRules) records and denies every one of them.
 //
 // Ownership is LabelControllerRevision on oldObject, no label = stable; with
 // spec.revert every object is stable's (RevisionOf). The policy's param is
@@ -103,16 +111,17 @@ func Policy(cc *v1alpha1.ControllerCanary, role string) (*admv1.ValidatingAdmiss
 				{Name: "oldLabel", Expression: celOldLabel},
 				{Name: "newLabel", Expression: celNewLabel},
 				{Name: "owner", Expression: celOwner},
+				{Name: "shadow", Expression: celShadow},
 			},
 			Validations: []admv1.Validation{
 				{
-					Expression: `variables.caller == '' || variables.caller == variables.owner`,
+					Expression: `variables.caller == '' || variables.caller == variables.owner || variables.shadow`,
 					MessageExpression: `'controller canary ' + params.metadata.name + ': ' + request.userInfo.username + ' (revision ' + variables.caller + ') may not ' + ` +
 						`request.operation + ' ' + request.resource.resource + ' ' + (request.namespace != '' ? request.namespace + '/' : '') + request.name + ': owned by revision ' + variables.owner`,
 					Reason: ptr.To(metav1.StatusReasonForbidden),
 				},
 				{
-					Expression: `variables.caller == '' || request.operation != 'UPDATE' || variables.newLabel == variables.oldLabel`,
+					Expression: `variables.caller == '' || request.operation != 'UPDATE' || variables.newLabel == variables.oldLabel || variables.shadow`,
 					MessageExpression: `'controller canary ' + params.metadata.name + ': ' + request.userInfo.username + ' may not change the label ` +
 						v1alpha1.LabelControllerRevision + ` of ' + request.resource.resource + ' ' + request.name + '; handover assigns owners'`,
 					Reason: ptr.To(metav1.StatusReasonForbidden),

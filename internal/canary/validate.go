@@ -77,6 +77,8 @@ func Validate(cc *v1alpha1.ControllerCanary) field.ErrorList {
 	if a := s.Analysis; a.MaxErrorPercent < 0 || a.MaxErrorPercent > 100 {
 		errs = append(errs, field.Invalid(spec.Child("analysis", "maxErrorPercent"), a.MaxErrorPercent, "must be between 0 and 100"))
 	}
+	errs = append(errs, validateShadow(cc)...)
+	errs = append(errs, validateSkew(cc)...)
 	return errs
 }
 

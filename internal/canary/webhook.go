@@ -27,6 +27,7 @@ type Verdict struct {
 	Allowed   bool
 	Reason    string // why it was denied ("" when allowed)
 	Budget    bool   // denied by the deletion budget
+	Shadow    bool   // denied (and recorded) by the shadow step
 }
 
 // Webhook is the validating webhook of one ControllerCanary: it decides what
@@ -51,6 +52,12 @@ type Webhook struct {
 	// OnDecision, when set, is called for every decision (counting denied
 	// writes, recording the demo's timeline). Must be safe for concurrent use.
 	OnDecision func(Verdict)
+	// Shadow, when set, records the canary's writes while the shadow step
+	// runs (ShadowActive); they are denied with or without it.
+	Shadow *ShadowLog
+	// Cluster names the member cluster this webhook serves ("" = home);
+	// it tags the shadow record.
+	Cluster string
 
 	once sync.Once
 	h    http.Handler
@@ -86,8 +93,23 @@ func (w *Webhook) Handle(ctx context.Context, req admission.Request) admission.R
 	default:
 		return admission.Allowed("")
 	}
+	if caller == spec.Canary.Revision && ShadowActive(cc) {
+		return w.shadowDeny(cc, &req)
+	}
+	if w.Cluster != "" {
+		if reason := memberLabelMove(cc, caller, &req); reason != "" {
+			return w.decide(Verdict{Revision: caller, Operation: req.Operation, Resource: req.Resource.Resource, Key: req.Namespace + "/" + req.Name, Reason: reason})
+		}
+	}
+	if req.Operation == admissionv1.Create && isMain(spec, req.Resource.Group, req.Resource.Resource) {
+		// Main objects' creates reach the webhook only for the shadow
+		// record; outside the shadow nobody owns a new main object yet.
+		return w.decide(Verdict{Revision: caller, Operation: req.Operation, Resource: req.Resource.Resource, Key: req.Namespace + "/" + req.Name, Allowed: true})
+	}
 	raw := req.Object.Raw
-	if req.Operation == admissionv1.Delete {
+	if req.Operation == admissionv1.Delete || (req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0) {
+		// Ownership is decided on the stored object: a write may not move
+		// an object to its writer.
 		raw = req.OldObject.Raw
 	}
 	var obj metav1.PartialObjectMetadata

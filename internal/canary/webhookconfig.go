@@ -1,6 +1,7 @@
 package canary
 
 import (
+	"slices"
 	"strconv"
 
 	admv1 "k8s.io/api/admissionregistration/v1"
@@ -24,7 +25,9 @@ func WebhookPath(name string) string { return "/canary/" + name }
 // to one version's identity: the canary's with failurePolicy Fail (a
 // handover outage blocks only the canary) and the stable version's with
 // Ignore (a handover outage never blocks production). Requests of other
-// identities never reach handover. Timeouts are 5 s.
+// identities never reach handover. Timeouts are 5 s. With spec.shadow the
+// canary's webhook also gets CREATE and UPDATE of the main resources and
+// their status (shadowRules).
 func WebhookConfiguration(cc *v1alpha1.ControllerCanary, baseURL string, caBundle []byte) *admv1.ValidatingWebhookConfiguration {
 	var rules []admv1.RuleWithOperations
 	for _, r := range cc.Spec.ControlledResources {
@@ -40,7 +43,7 @@ func WebhookConfiguration(cc *v1alpha1.ControllerCanary, baseURL string, caBundl
 		})
 	}
 	url := baseURL + WebhookPath(cc.Name)
-	hook := func(role string, v v1alpha1.ControllerVersion, fp admv1.FailurePolicyType) admv1.ValidatingWebhook {
+	hook := func(role string, v v1alpha1.ControllerVersion, fp admv1.FailurePolicyType, rules []admv1.RuleWithOperations) admv1.ValidatingWebhook {
 		return admv1.ValidatingWebhook{
 			Name:                    role + "." + cc.Name + ".canary.handover.dev",
 			ClientConfig:            admv1.WebhookClientConfig{URL: &url, CABundle: caBundle},
@@ -60,10 +63,29 @@ func WebhookConfiguration(cc *v1alpha1.ControllerCanary, baseURL string, caBundl
 	return &admv1.ValidatingWebhookConfiguration{
 		ObjectMeta: metav1.ObjectMeta{Name: PolicyName(cc.Name), Labels: map[string]string{"app.kubernetes.io/managed-by": "handover"}},
 		Webhooks: []admv1.ValidatingWebhook{
-			hook("canary", cc.Spec.Canary, admv1.Fail),
-			hook("stable", cc.Spec.Stable, admv1.Ignore),
+			hook("canary", cc.Spec.Canary, admv1.Fail, slices.Concat(rules, shadowRules(cc))),
+			hook("stable", cc.Spec.Stable, admv1.Ignore, rules),
 		},
 	}
+}
+
+// shadowRules are the canary webhook's extra rules when spec.shadow is set:
+// CREATE and UPDATE of the main resources and UPDATE of their status (the
+// admission policy lets the canary's writes through to the webhook while
+// the shadow runs; outside it the webhook applies the same ownership rule
+// as the policy and lets creates of main objects pass).
+func shadowRules(cc *v1alpha1.ControllerCanary) []admv1.RuleWithOperations {
+	if cc.Spec.Shadow == nil {
+		return nil
+	}
+	var rules []admv1.RuleWithOperations
+	for _, r := range cc.Spec.Resources {
+		rules = append(rules, admv1.RuleWithOperations{
+			Operations: []admv1.OperationType{admv1.Create, admv1.Update},
+			Rule:       admv1.Rule{APIGroups: []string{r.Group}, APIVersions: []string{"*"}, Resources: []string{r.Resource, r.Resource + "/status"}, Scope: ptr.To(admv1.AllScopes)},
+		})
+	}
+	return rules
 }
 
 // WebhookConfigurationForService is WebhookConfiguration with the client

@@ -26,6 +26,9 @@ type canaryCase struct {
 	name    string // run name = namespace = ControllerCanary name
 	version string // the canary's sample version
 	steps   []v1alpha1.CanaryStep
+	// shadow and analysis, when set, add the shadow step and its gates.
+	shadow   *v1alpha1.CanaryShadow
+	analysis v1alpha1.CanaryAnalysis
 }
 
 // canaryResult is what a canary run measured besides the probe summary.
@@ -42,6 +45,7 @@ type canaryResult struct {
 	budgetDenials int
 	tr            *tracker
 	probe         *ChildProbe
+	shadow        *shadowResult // nil without a shadow step
 }
 
 // newCanary returns the ControllerCanary of c in namespace c.name.
@@ -55,6 +59,8 @@ func (e *env) newCanary(c canaryCase) *v1alpha1.ControllerCanary {
 				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: c.name}}}},
 			ControlledResources: []v1alpha1.CanaryResource{{Version: "v1", Resource: "configmaps"}},
 			Steps:               c.steps,
+			Shadow:              c.shadow,
+			Analysis:            c.analysis,
 			DeletionBudget:      v1alpha1.DeletionBudget{MaxDeletes: ptr.To(e.o.MaxDeletes), Window: &metav1.Duration{Duration: time.Minute}},
 		},
 	}
@@ -93,6 +99,13 @@ func (e *env) runCanary(ctx context.Context, c canaryCase) (*canaryResult, repor
 	defer func() { _ = canary.Uninstall(context.WithoutCancel(ctx), e.admin, cc.Name) }()
 
 	res := &canaryResult{tr: newTracker(), failedStep: -1}
+	var shadowLog *canary.ShadowLog
+	canaryCfg := e.o.Admin
+	if c.shadow != nil {
+		shadowLog = canary.NewShadowLog(cc, nil)
+		res.shadow = &shadowResult{log: shadowLog}
+		canaryCfg = res.shadow.count(e.o.Admin)
+	}
 	var mu sync.Mutex
 	ledger := canary.NewLedger(canary.BudgetOf(cc), nil, func(string, canary.Trip) {})
 	e.srv.Handle(canary.WebhookPath(cc.Name), &canary.Webhook{
@@ -104,6 +117,7 @@ func (e *env) runCanary(ctx context.Context, c canaryCase) (*canaryResult, repor
 		Ledger:   ledger,
 		Kinds:    map[schema.GroupKind]schema.GroupVersionKind{kinds[0].GroupKind(): kinds[0]},
 		Children: kinds[len(cc.Spec.Resources):],
+		Shadow:   shadowLog,
 		OnDecision: func(v canary.Verdict) {
 			if !v.Budget {
 				return
@@ -143,6 +157,7 @@ func (e *env) runCanary(ctx context.Context, c canaryCase) (*canaryResult, repor
 			e.measureRevert(ctx, canaryClient, c, res, &mu)
 		},
 		OnPromote: func(context.Context) error { stop(sample.V1); return nil },
+		Shadow:    shadowLog, ShadowNamespace: c.name,
 	})
 	if err != nil {
 		return nil, report.Run{}, err
@@ -151,18 +166,29 @@ func (e *env) runCanary(ctx context.Context, c canaryCase) (*canaryResult, repor
 		switch {
 		case ev.Kind == plan.EventStepDone && ev.Step == canary.StepEnforce:
 			logf(e.o.Log, "%s: enforcement active; starting %s as the canary", c.name, c.version)
-			x, err := StartController(ctx, e.o.Admin, e.scheme, c.version, c.name, e.o.CleanupInterval, res.tr.write)
+			x, err := StartController(ctx, canaryCfg, e.scheme, c.version, c.name, e.o.CleanupInterval, res.tr.write)
 			if err != nil {
 				startErr = err
 				return
 			}
 			ctrls.Store(c.version, x)
+		case ev.Step == canary.StepShadow && res.shadow != nil:
+			res.shadow.observe(ev)
+			if ev.Kind == plan.EventStepStarted {
+				go res.shadow.endWhenSeen(pctx, e.admin, cc.Name, e.o.Routes, e.o.Log)
+			}
+			if ev.Kind == plan.EventStepFailed {
+				logf(e.o.Log, "%s: step %s failed: %s", c.name, ev.Step, ev.Reason)
+			}
 		case ev.Kind == plan.EventStepStarted:
 			logf(e.o.Log, "%s: step %s", c.name, ev.Step)
 		case ev.Kind == plan.EventStepFailed:
 			mu.Lock()
 			res.failedAt = ev.Time
 			res.failedStep = ev.Index - 1 // index 0 is the enforce step
+			if res.shadow != nil {
+				res.failedStep-- // index 1 is the shadow step
+			}
 			mu.Unlock()
 			logf(e.o.Log, "%s: step %s failed: %s", c.name, ev.Step, ev.Reason)
 		case ev.Kind == plan.EventPlanEnded:
@@ -187,7 +213,8 @@ func (e *env) runCanary(ctx context.Context, c canaryCase) (*canaryResult, repor
 	if err := WaitAllCorrect(ctx, e.admin, c.name, 2*time.Minute); err != nil {
 		logf(e.o.Log, "%s: children not all correct 2 min after the plan: %v", c.name, err)
 	}
-	time.Sleep(2 * e.o.SweepInterval)
+	// The probe must have seen it too (recovered_ms comes from its sweeps).
+	res.probe.WaitSweeps(ctx, time.Now(), 2, 30*time.Second)
 	res.deleted, _ = res.tr.deletes(c.version)
 	stopProbe()
 	<-probeDone

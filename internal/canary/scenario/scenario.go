@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -40,6 +41,14 @@ type Options struct {
 	CleanupInterval time.Duration
 	// Log receives progress lines (may be nil).
 	Log io.Writer
+	// ShadowDuration is shadow-bad's spec.shadow.duration (default
+	// DefaultShadowDuration).
+	ShadowDuration time.Duration
+	// OnShadow, when set, receives the shadow record of a run with a shadow
+	// step (shadow-bad) when it ended.
+	OnShadow func(run string, rec *canary.ShadowRecord)
+	// Runs, when set, runs only these (by name, in the usual order).
+	Runs []string
 }
 
 func (o *Options) defaults() {
@@ -55,6 +64,9 @@ func (o *Options) defaults() {
 	if o.CleanupInterval <= 0 {
 		o.CleanupInterval = 2 * time.Second
 	}
+	if o.ShadowDuration <= 0 {
+		o.ShadowDuration = DefaultShadowDuration
+	}
 }
 
 // env is what the three runs share.
@@ -66,8 +78,8 @@ type env struct {
 }
 
 // Run grants the sample identities, starts handover's webhook server on
-// 127.0.0.1 and runs in-place, canary-bad and canary-good in that order, each
-// in its own namespace. It returns the runs done so far and the first error.
+// 127.0.0.1 and runs in-place, shadow-bad, canary-bad and canary-good in
+// that order (or Options.Runs of them), each in its own namespace. It returns the runs done so far and the first error.
 func Run(ctx context.Context, o Options) ([]report.Run, error) {
 	o.defaults()
 	s, err := sample.NewScheme()
@@ -88,8 +100,15 @@ func Run(ctx context.Context, o Options) ([]report.Run, error) {
 	defer func() { _ = srv.Close() }()
 	e := &env{o: o, scheme: s, admin: admin, srv: srv}
 	var runs []report.Run
-	for _, f := range []func(context.Context) (report.Run, error){e.inPlace, e.canaryBad, e.canaryGood} {
-		r, err := f(ctx)
+	all := []struct {
+		name string
+		f    func(context.Context) (report.Run, error)
+	}{{RunInPlace, e.inPlace}, {RunShadowBad, e.shadowBad}, {RunCanaryBad, e.canaryBad}, {RunCanaryGood, e.canaryGood}}
+	for _, x := range all {
+		if len(o.Runs) > 0 && !slices.Contains(o.Runs, x.name) {
+			continue
+		}
+		r, err := x.f(ctx)
 		if err != nil {
 			return runs, err
 		}
@@ -134,6 +153,8 @@ func Verdict(runs []report.Run) error {
 			if r.Outcome != "RolledBack" {
 				bad = append(bad, fmt.Errorf("canary-bad: outcome %q, want RolledBack", r.Outcome))
 			}
+		case RunShadowBad:
+			bad = append(bad, shadowVerdict(r)...)
 		case RunCanaryGood:
 			if r.Outcome != "Succeeded" {
 				bad = append(bad, fmt.Errorf("canary-good: outcome %q, want Succeeded", r.Outcome))

@@ -21,7 +21,7 @@ func TestRunsOnRealAPIServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	// 120 Routes: 5 % is ~6 of them, more than the budget of 2.
-	runs, err := Run(ctx, Options{Admin: cfg, Routes: 120, MaxDeletes: 2, Log: testWriter{t}})
+	runs, err := Run(ctx, Options{Admin: cfg, Routes: 120, MaxDeletes: 2, Log: testWriter{t}, Runs: []string{RunInPlace, RunCanaryBad, RunCanaryGood}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,10 @@ a one-switch revert (docs/canary.md).
   promote NAME   end the pauses: go on to promotion as soon as gates pass
   revert NAME    throw the revert switch (spec.revert=true): every object is
                  the stable version's at once; the plan rolls back
-  pause NAME     stop the plan where it is (--resume continues it)`,
+  pause NAME     stop the plan where it is (--resume continues it)
+  diff NAME      show what the canary tried to write in its shadow step
+  preflight NAME check version skew (CRDs, stored versions, schemas, leader
+                 election) against the live cluster; changes nothing`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
@@ -50,6 +53,8 @@ a one-switch revert (docs/canary.md).
 		verb("promote", "End the pauses of a ControllerCanary's steps", Promote),
 		verb("revert", "Throw the revert switch of a ControllerCanary (one write)", Revert),
 		pauseCommand(),
+		diffCommand(),
+		preflightCommand(),
 	)
 	return cmd
 }

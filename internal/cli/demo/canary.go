@@ -12,8 +12,10 @@ import (
 	"k8s.io/klog/v2"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/handover-dev/handover/internal/canary"
 	"github.com/handover-dev/handover/internal/canary/sample"
 	"github.com/handover-dev/handover/internal/canary/scenario"
+	canarycli "github.com/handover-dev/handover/internal/cli/canary"
 	"github.com/handover-dev/handover/internal/migration/etcd/session"
 	"github.com/handover-dev/handover/internal/report"
 	"github.com/handover-dev/handover/internal/testenv/cluster"
@@ -28,9 +30,17 @@ controller (Routes rendered into child ConfigMaps, with orphan cleanup) under
 impersonated identities sample-v1, sample-v2, sample-v3. v2 has seed 003's
 bug: its orphan cleanup deletes every child it did not create itself.
 
-Three runs, each on --routes fresh Routes in its own namespace:
+Four runs, each on --routes fresh Routes in its own namespace:
   in-place     v2 replaces v1 the usual way; metrics children_deleted,
                children_total, recovered_ms
+  shadow-bad   v2 in a shadow step (weight 0, --shadow long) before it owns
+               anything: every write it attempts is denied and recorded,
+               analysis.maxShadowDeletes 0 rolls the plan back; check
+               children_deleted (0); metrics shadow_deletes (≈ every child),
+               shadow_attempts, canary_requests_per_s and
+               denied_writes_per_s (what the denied, retrying controller
+               costs the apiserver); the record is printed as
+               handover canary diff prints it
   canary-bad   v2 as a canary: first step 5 %, deletionBudget.maxDeletes
                --max-deletes; the budget trips the breaker, the plan throws
                the revert switch and rolls back by itself; metrics
@@ -46,7 +56,8 @@ ValidatingAdmissionPolicy (its param is the ControllerCanary, so one write of
 spec.revert flips every object) and a validating webhook served by handover
 on 127.0.0.1.
 
-The demo exits 1 unless in-place lost ≥ 90 % of the children, canary-bad lost
+The demo exits 1 unless in-place lost ≥ 90 % of the children, shadow-bad
+deleted none and recorded ≥ 90 % of them as would-be deletes, canary-bad lost
 at most the budget and rolled back, and canary-good succeeded with 0
 overlapping writes. Progress goes to stderr, the report to stdout.`
 
@@ -56,6 +67,8 @@ type canaryOptions struct {
 	MaxDeletes int32
 	BinDir     string
 	JSON, SVG  string
+	Shadow     time.Duration
+	Runs       []string
 }
 
 func newCanaryCommand() *cobra.Command {
@@ -78,6 +91,8 @@ func newCanaryCommand() *cobra.Command {
 	f.IntVar(&o.Routes, "routes", 1000, "Routes (main objects) per run")
 	f.Int32Var(&o.MaxDeletes, "max-deletes", 10, "canary-bad's deletionBudget.maxDeletes")
 	f.StringVar(&o.BinDir, "bin-dir", cluster.DefaultBinDir(os.Getenv), "directory with etcd and kube-apiserver (make k8s-binaries)")
+	f.DurationVar(&o.Shadow, "shadow", scenario.DefaultShadowDuration, "shadow-bad's spec.shadow.duration")
+	f.StringSliceVar(&o.Runs, "runs", nil, "run only these (comma-separated: in-place, shadow-bad, canary-bad, canary-good); empty = all")
 	f.StringVar(&o.JSON, "json", "", "write the report as JSON (handover.report/v1) to this file")
 	f.StringVar(&o.SVG, "svg", "", "write the report's timeline as SVG to this file")
 	return cmd
@@ -86,6 +101,14 @@ func newCanaryCommand() *cobra.Command {
 func runCanary(ctx context.Context, o *canaryOptions, stdout, stderr io.Writer) error {
 	if o.Routes < 20 || o.Routes > 20000 || o.MaxDeletes < 1 {
 		return fmt.Errorf("flags --routes %d / --max-deletes %d: want 20 ≤ --routes ≤ 20000 and --max-deletes ≥ 1", o.Routes, o.MaxDeletes)
+	}
+	for _, r := range o.Runs {
+		if r != scenario.RunInPlace && r != scenario.RunShadowBad && r != scenario.RunCanaryBad && r != scenario.RunCanaryGood {
+			return fmt.Errorf("flag --runs: unknown run %q (want in-place, shadow-bad, canary-bad or canary-good)", r)
+		}
+	}
+	if o.Shadow < time.Second {
+		return fmt.Errorf("flag --shadow %s: want at least 1s", o.Shadow)
 	}
 	if err := cluster.CheckBinaries(o.BinDir, cluster.RequiredFiles()...); err != nil {
 		return fmt.Errorf("demo canary needs a real kube-apiserver: %w", err)
@@ -118,7 +141,12 @@ func runCanary(ctx context.Context, o *canaryOptions, stdout, stderr io.Writer) 
 		return err
 	}
 
-	runs, err := scenario.Run(ctx, scenario.Options{Admin: cfg, Routes: o.Routes, MaxDeletes: o.MaxDeletes, Log: stderr})
+	runs, err := scenario.Run(ctx, scenario.Options{Admin: cfg, Routes: o.Routes, MaxDeletes: o.MaxDeletes, Log: stderr,
+		ShadowDuration: o.Shadow, Runs: o.Runs,
+		OnShadow: func(run string, rec *canary.ShadowRecord) {
+			_, _ = fmt.Fprintf(stderr, "%s: the shadow record, as `handover canary diff %s` prints it:\n", run, run)
+			_ = canarycli.WriteDiff(stderr, rec, 5)
+		}})
 	if err != nil {
 		return err
 	}

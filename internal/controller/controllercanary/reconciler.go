@@ -267,8 +267,8 @@ func (r *Reconciler) run(ctx context.Context, cc *v1alpha1.ControllerCanary, kin
 		rc, policy := dc.RESTClient(), canary.PolicyName(cc.Name)
 		denied.Scrape = func(ctx context.Context) (float64, error) { return canary.ScrapePolicyDenials(ctx, rc, policy) }
 	}
-	r.Server.Handle(canary.WebhookPath(cc.Name), &canary.Webhook{Canary: current, Reader: direct, Ledger: ledger, Kinds: kindMap,
-		Children: kinds[len(cc.Spec.Resources):], OnDecision: denied.Observe})
+	wh := &canary.Webhook{Canary: current, Reader: direct, Ledger: ledger, Kinds: kindMap,
+		Children: kinds[len(cc.Spec.Resources):], OnDecision: denied.Observe}
 	imp := rest.CopyConfig(r.Config)
 	imp.Impersonate = rest.ImpersonationConfig{UserName: cc.Spec.Canary.Identity}
 	canaryClient, err := client.New(imp, client.Options{Scheme: r.Client.Scheme(), Mapper: r.Mapper})
@@ -284,6 +284,13 @@ func (r *Reconciler) run(ctx context.Context, cc *v1alpha1.ControllerCanary, kin
 		WebhookURL: r.Server.URL(), WebhookService: r.WebhookService, CABundle: r.Server.CABundle(), Ledger: ledger, Current: current, Clock: r.Clock,
 		Pauses: cp, DeniedWrites: denied, OnGate: report.Gate, OnOwned: report.Owned,
 	}
+	// spec.shadow and spec.members (issue 15): one shadow record for the
+	// webhook and the plan, member clients and webhooks on the same ledger.
+	if err := canary.Extend(ctx, r.Reader, r.extensionNamespace(), r.Client.Scheme(), r.Clock, cc, wh, &pcfg, r.Server.Handle); err != nil {
+		r.degraded(ctx, cc, "MemberError", fmt.Errorf("controllercanary %s: %w", cc.Name, err))
+		return
+	}
+	r.Server.Handle(canary.WebhookPath(cc.Name), wh)
 	p, err := canary.NewPlan(pcfg)
 	if err != nil {
 		r.degraded(ctx, cc, "PlanFailed", err)
