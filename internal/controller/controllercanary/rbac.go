@@ -26,3 +26,9 @@ package controllercanary
 // The maxDeniedWrites gate reads the canary policy's deny counter from
 // kube-apiserver's /metrics.
 // +kubebuilder:rbac:urls=/metrics,verbs=get
+
+// The version-skew preflight steps (spec.stable.apiVersions or leader
+// election locks set) read the cluster's CRDs; the shadow step keeps its
+// record in a ConfigMap (configmaps are granted above, by the
+// CertificateAuthority controller's rules).
+// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list
