@@ -37,6 +37,13 @@ type Reconciler struct {
 	Client client.Client
 	// APIReader reads uncached: the managed copy and the checkpoint.
 	APIReader client.Reader
+	// Metadata reads metadata-only objects (Secrets, ConfigMaps) from the
+	// manager's cache.
+	Metadata client.Reader
+	// Access answers the controller's own access reviews (cached).
+	Access *AccessCache
+	// copies are the parsed managed copies (copycache.go).
+	copies copyCache
 	Recorder  events.EventRecorder
 	Clock     clock.Clock
 	Workers   *Workers
@@ -58,6 +65,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		if apierrors.IsNotFound(err) {
 			r.Workers.Stop(req.NamespacedName)
 			r.Metrics.Forget(req.String())
+			r.copies.forget(req.NamespacedName)
 			return reconcile.Result{}, nil
 		}
 		return reconcile.Result{}, err
@@ -128,7 +136,7 @@ func (r *Reconciler) observe(ctx context.Context, ca *v1alpha1.CertificateAuthor
 	if w.problem = validateAs(ca, cluster); w.problem != nil {
 		return w, nil
 	}
-	cp, p, err := loadCopy(ctx, r.APIReader, ca)
+	cp, p, err := r.copies.load(ctx, r.Metadata, r.APIReader, ca)
 	if err != nil || p != nil {
 		w.problem = p
 		return w, err
@@ -143,12 +151,16 @@ func (r *Reconciler) observe(ctx context.Context, ca *v1alpha1.CertificateAuthor
 		case err != nil:
 			return nil, fmt.Errorf("read source Secret %s/%s: %w", ca.Namespace, ref.Name, err)
 		}
-		if w.source, w.problem = ValidateSourceSecret(ref, s, now); w.problem != nil {
-			return w, nil
-		}
+		w.source, w.problem = ValidateSourceSecret(ref, s, now)
 	}
-	if w.problem, w.declared, err = r.checkWorld(ctx, ca); err != nil || w.problem != nil {
+	// Every problem at once: a bad source does not hide a missing
+	// workload or Role (JoinProblems).
+	var world *Problem
+	if world, w.declared, err = r.checkWorld(ctx, ca); err != nil {
 		return w, err
+	}
+	if w.problem = JoinProblems(nonNil(w.problem, world)); w.problem != nil {
+		return w, nil
 	}
 	o := Observed{
 		Mode:          modeOf(ca),
