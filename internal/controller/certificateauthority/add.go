@@ -77,11 +77,11 @@ func Add(mgr manager.Manager, opts Options) error {
 		return err
 	}
 	r := &Reconciler{
-		Client: c, APIReader: mgr.GetAPIReader(), Metadata: mgr.GetCache(),
-		Access: NewAccessCache(DefaultAccessPolicy, clk, SelfReviewer(c)),
+		Client: c, APIReader: mgr.GetAPIReader(),
 		Recorder: mgr.GetEventRecorder(ControllerName), Clock: clk,
 		Workers: workers, Metrics: metrics, NewBackend: newBackend,
 		PollInterval: opts.PollInterval, Resync: opts.Resync,
+		Metadata: mgr.GetCache(), Access: NewAccessCache(DefaultAccessPolicy, clk, SelfReviewer(c)),
 	}
 	if err := registerAccessMetrics(crmetrics.Registry, r.Access); err != nil {
 		return fmt.Errorf("register metrics: %w", err)

@@ -37,13 +37,6 @@ type Reconciler struct {
 	Client client.Client
 	// APIReader reads uncached: the managed copy and the checkpoint.
 	APIReader client.Reader
-	// Metadata reads metadata-only objects (Secrets, ConfigMaps) from the
-	// manager's cache.
-	Metadata client.Reader
-	// Access answers the controller's own access reviews (cached).
-	Access *AccessCache
-	// copies are the parsed managed copies (copycache.go).
-	copies copyCache
 	Recorder  events.EventRecorder
 	Clock     clock.Clock
 	Workers   *Workers
@@ -54,6 +47,14 @@ type Reconciler struct {
 	PollInterval time.Duration
 	// Resync is the periodic reconcile (inventory, expiry); 0 = 5m.
 	Resync time.Duration
+
+	// Metadata reads metadata-only objects (Secrets, ConfigMaps) from the
+	// manager's cache.
+	Metadata client.Reader
+	// Access answers the controller's own access reviews (cached).
+	Access *AccessCache
+	// copies are the parsed managed copies (copycache.go).
+	copies copyCache
 }
 
 // Reconcile implements reconcile.Reconciler.
