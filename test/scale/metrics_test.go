@@ -85,7 +85,9 @@ func (s samples) latency(before samples) Latency {
 				continue
 			}
 			for _, bk := range m.GetHistogram().GetBucket() {
-				out[bk.GetUpperBound()] += float64(bk.GetCumulativeCount())
+				if !math.IsInf(bk.GetUpperBound(), 1) { // the +Inf bucket, if listed, is the sample count
+					out[bk.GetUpperBound()] += float64(bk.GetCumulativeCount())
+				}
 			}
 			out[math.Inf(1)] += float64(m.GetHistogram().GetSampleCount())
 		}

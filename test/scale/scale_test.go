@@ -7,7 +7,9 @@
 //	go test -run '^$' -bench BenchmarkScale -benchtime 1x -timeout 60m ./test/scale/
 //
 // HANDOVER_SCALE_REPORT=path writes the JSON report there; HANDOVER_SCALE_CAS,
-// _NAMESPACES, _SECRETS and _ROTATIONS shrink or grow the run.
+// _NAMESPACES, _SECRETS and _ROTATIONS shrink or grow the run, _RECONCILES
+// sets --max-concurrent-reconciles (4) and _QPS --kube-api-qps (burst
+// twice it; default the flag's 50/100).
 package scale
 
 import (
@@ -24,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,6 +35,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
 	"github.com/handover-dev/handover/internal/cli/kubeflags"
@@ -44,6 +48,8 @@ type Report struct {
 	Namespaces             int `json:"namespaces"`
 	UnrelatedSecrets       int `json:"unrelatedSecrets"`
 	Concurrency            int `json:"maxConcurrentReconciles"`
+	// QPS is --kube-api-qps (burst twice it); "" = the default (50/100).
+	QPS string `json:"kubeAPIQPS,omitempty"`
 
 	FirstPublishSeconds float64 `json:"firstPublishSeconds"`
 	PeakRSSMiB          float64 `json:"peakRSSMiB"`
@@ -85,6 +91,7 @@ func BenchmarkScale(b *testing.B) {
 	if testing.Short() {
 		b.Skip("the scale benchmark starts a kube-apiserver and creates 11,000 objects")
 	}
+	ctrllog.SetLogger(logr.Discard()) // envtest's own logs
 	nCA := envInt("HANDOVER_SCALE_CAS", 1000)
 	nNS := envInt("HANDOVER_SCALE_NAMESPACES", 200)
 	nSecrets := envInt("HANDOVER_SCALE_SECRETS", 10000)
@@ -110,7 +117,8 @@ func BenchmarkScale(b *testing.B) {
 
 func run(b *testing.B, nCA, nNS, nSecrets, nRot, concurrency int) Report {
 	b.Helper()
-	rep := Report{CertificateAuthorities: nCA, Namespaces: nNS, UnrelatedSecrets: nSecrets, Concurrency: concurrency, Rotations: nRot}
+	rep := Report{CertificateAuthorities: nCA, Namespaces: nNS, UnrelatedSecrets: nSecrets, Concurrency: concurrency, Rotations: nRot,
+		QPS: os.Getenv("HANDOVER_SCALE_QPS")}
 	cfg := testenv.StartAPIServer(b)
 	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{
 		Paths: []string{filepath.Join("..", "..", "config", "crd", "bases")}, ErrorIfPathMissing: true,
@@ -139,7 +147,7 @@ func run(b *testing.B, nCA, nNS, nSecrets, nRot, concurrency int) Report {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
 	metricsAddr := freeAddr(b)
-	ctl := startController(b, bin, writeKubeconfig(b, cfg), metricsAddr, concurrency)
+	ctl := startController(b, bin, writeKubeconfig(b, cfg), metricsAddr, concurrency, rep.QPS)
 	m := &scraper{url: "http://" + metricsAddr + "/metrics"}
 
 	start = time.Now()
@@ -177,8 +185,8 @@ func run(b *testing.B, nCA, nNS, nSecrets, nRot, concurrency int) Report {
 	rep.AllReconciles = after.latency(samples{})
 
 	// One rotation alone, then nRot at once.
-	rep.OneRotationSeconds = rotate(ctx, b, c, nCA, 1, "one")
-	rep.ManyRotationSeconds = rotate(ctx, b, c, nCA, nRot, "many")
+	rep.OneRotationSeconds = rotate(ctx, b, c, nNS, 1, "one")
+	rep.ManyRotationSeconds = rotate(ctx, b, c, nNS, nRot, "many")
 	rep.RotationRatio = round3(rep.ManyRotationSeconds / rep.OneRotationSeconds)
 	rep.PeakRSSMiB, rep.RSSAfterMiB = ctl.rss(b)
 	return rep
@@ -286,16 +294,12 @@ func waitAll(ctx context.Context, b *testing.B, c client.Client, n int, want fun
 // rotate starts a manual rotation of the first k CertificateAuthorities at
 // once and returns the seconds until the last one succeeded (polled every
 // 200 ms, so the figure is ±0.2 s).
-func rotate(ctx context.Context, b *testing.B, c client.Client, nCA, k int, token string) float64 {
+func rotate(ctx context.Context, b *testing.B, c client.Client, nNS, k int, token string) float64 {
 	b.Helper()
 	keys := make([]client.ObjectKey, 0, k)
 	old := map[client.ObjectKey]string{}
 	for i := 0; i < k; i++ {
-		key := client.ObjectKey{Namespace: nsName(i % 200), Name: caName(i)}
-		if nCA < 200 {
-			key.Namespace = nsName(i % nCA)
-		}
-		keys = append(keys, key)
+		keys = append(keys, client.ObjectKey{Namespace: nsName(i % nNS), Name: caName(i)})
 	}
 	for _, key := range keys {
 		ca := &v1alpha1.CertificateAuthority{}
@@ -372,16 +376,20 @@ func writeKubeconfig(b *testing.B, cfg *rest.Config) string {
 // controller is the `handover controller` process.
 type controller struct{ cmd *exec.Cmd }
 
-func startController(b *testing.B, bin, kubeconfig, metricsAddr string, concurrency int) *controller {
+func startController(b *testing.B, bin, kubeconfig, metricsAddr string, concurrency int, qps string) *controller {
 	b.Helper()
 	logf, err := os.Create(filepath.Join(b.TempDir(), "controller.log"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(bin, "controller", "--kubeconfig", kubeconfig, "--leader-elect=false",
+	args := []string{"controller", "--kubeconfig", kubeconfig, "--leader-elect=false",
 		"--metrics-bind-address", metricsAddr, "--health-probe-bind-address", "0",
 		"--max-concurrent-reconciles", strconv.Itoa(concurrency), "--poll-interval", "200ms",
-		"--resync-period", "30s", "--zap-log-level", "error")
+		"--resync-period", "30s", "--zap-log-level", "error"}
+	if q, err := strconv.Atoi(qps); err == nil && q > 0 {
+		args = append(args, "--kube-api-qps", qps, "--kube-api-burst", strconv.Itoa(2*q))
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)

@@ -3,6 +3,7 @@ package certificateauthority_test
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,7 +64,7 @@ func TestStuckRotationIsNotConverged(t *testing.T) {
 	e.annotate(t, ns, "stuck", certificateauthority.AnnotationRotate, "1")
 	held := func(ca *v1alpha1.CertificateAuthority) bool {
 		r := ca.Status.Rotation
-		return inPhase(rotation.StepAddCA)(ca) && r != nil && r.Reason != "" && notConverged(ca)
+		return inPhase(rotation.StepAddCA)(ca) && len(r.Steps) > 0 && strings.Contains(r.Steps[0].Reason, "connection refused") && notConverged(ca)
 	}
 	e.waitFor(t, ns, "stuck", 60*time.Second, "rotation held in its first gate, consumer not converged", held)
 	stop()
@@ -86,7 +87,7 @@ func TestStuckRotationIsNotConverged(t *testing.T) {
 		}
 		if !notConverged(got) {
 			t.Fatalf("after the restart status says %q (consumers %+v, generation %d) while the gate still fails: %s",
-				got.Status.ConsumersConverged, got.Status.Consumers, got.Status.BundleGeneration, got.Status.Rotation.Reason)
+				got.Status.ConsumersConverged, got.Status.Consumers, got.Status.BundleGeneration, got.Status.Rotation.Steps[0].Reason)
 		}
 	}
 }
