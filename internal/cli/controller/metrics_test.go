@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -98,15 +99,17 @@ func TestSecureMetrics(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, bearer string
-		want         int
+		want         []int
 	}{
-		{"no token", "", http.StatusUnauthorized},
-		{"a token the apiserver does not know", "not-a-token", http.StatusUnauthorized},
-		{"a ServiceAccount without the metrics-reader rule", stranger, http.StatusForbidden},
+		{"no token", "", []int{http.StatusUnauthorized}},
+		// The TokenReview answers with an error for a malformed token, which
+		// controller-runtime's filter turns into 500 "Authentication failed".
+		{"a token the apiserver does not know", "not-a-token", []int{http.StatusUnauthorized, http.StatusInternalServerError}},
+		{"a ServiceAccount without the metrics-reader rule", stranger, []int{http.StatusForbidden}},
 	} {
 		code, body, err := get("https", tc.bearer)
-		if err != nil || code != tc.want {
-			t.Errorf("%s: %d %v, want %d", tc.name, code, err, tc.want)
+		if err != nil || !slices.Contains(tc.want, code) {
+			t.Errorf("%s: %d %v, want one of %v", tc.name, code, err, tc.want)
 		}
 		if strings.Contains(body, "handover_") {
 			t.Errorf("%s: metrics served", tc.name)
