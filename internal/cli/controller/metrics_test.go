@@ -68,7 +68,7 @@ func TestSecureMetrics(t *testing.T) {
 	// The certificate is self-signed (made in memory, nothing written to a
 	// read-only root filesystem); the scraper's TLS config skips its check
 	// as kubebuilder's ServiceMonitor does without cert-manager.
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // self-signed test server on loopback
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	get := func(scheme, bearer string) (int, string, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+addr+"/metrics", nil)
 		if err != nil {

@@ -59,10 +59,10 @@ type Reconciler struct {
 
 // Reconcile implements reconcile.Reconciler.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	// Uncached: status.rotation and the annotations decide what happens
-	// next, and the cache may lag behind the worker's last checkpoint.
+	// From the cache only in a steady state (readCA); live otherwise.
 	ca := &v1alpha1.CertificateAuthority{}
-	if err := r.APIReader.Get(ctx, req.NamespacedName, ca); err != nil {
+	live, err := r.readCA(ctx, req.NamespacedName, ca)
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Workers.Stop(req.NamespacedName)
 			r.Metrics.Forget(req.String())
@@ -84,6 +84,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return r.degraded(ctx, ca, w, now)
 	}
 	dec := Decide(w.observed)
+	if dec.Action != ActionNone && !live {
+		// Act only on what the API says now, never on a cached copy.
+		return r.Reconcile(withLiveRead(ctx), req)
+	}
 	if err := r.act(ctx, ca, w, dec, now); err != nil {
 		var p *Problem
 		if errors.Is(err, backend.ErrNotOwned) {
