@@ -16,7 +16,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -146,7 +145,7 @@ func run(b *testing.B, nCA, nNS, nSecrets, nRot, concurrency int) Report {
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/handover-dev/handover/cmd/handover").CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
-	metricsAddr := freeAddr(b)
+	metricsAddr := testenv.FreeLoopbackAddr(b)
 	ctl := startController(b, bin, writeKubeconfig(b, cfg), metricsAddr, concurrency, rep.QPS)
 	m := &scraper{url: "http://" + metricsAddr + "/metrics"}
 
@@ -347,16 +346,6 @@ func rotate(ctx context.Context, b *testing.B, c client.Client, nNS, k int, toke
 		}
 	}
 	return round3(time.Since(start).Seconds())
-}
-
-func freeAddr(b *testing.B) string {
-	b.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func writeKubeconfig(b *testing.B, cfg *rest.Config) string {

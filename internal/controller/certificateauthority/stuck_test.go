@@ -2,7 +2,6 @@ package certificateauthority_test
 
 import (
 	"context"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -12,21 +11,8 @@ import (
 	"github.com/handover-dev/handover/api/v1alpha1"
 	"github.com/handover-dev/handover/internal/controller/certificateauthority"
 	"github.com/handover-dev/handover/internal/rotation"
+	"github.com/handover-dev/handover/internal/testenv"
 )
-
-// closedAddr is a loopback address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
 
 // notConverged: the rotation is held in add-new-ca-to-bundles on
 // generation 2, and status says the consumer is not on it.
@@ -51,7 +37,7 @@ func TestStuckRotationIsNotConverged(t *testing.T) {
 			Source:       v1alpha1.CASource{Generate: &v1alpha1.GenerateSource{}},
 			TrustBundles: []v1alpha1.TrustBundleTarget{{Kind: v1alpha1.TargetSecret, Name: "stuck-bundle"}},
 			Consumers: []v1alpha1.Consumer{{Name: "gw", Kind: "Deployment", WorkloadName: "gw", Reload: v1alpha1.ReloadHot,
-				Probe: &v1alpha1.ConsumerProbe{Address: closedAddr(t), ServerName: "gw.test"}}},
+				Probe: &v1alpha1.ConsumerProbe{Address: testenv.FreeLoopbackAddr(t), ServerName: "gw.test"}}},
 			PropagationTimeout: v1alpha1.NewDuration(time.Second),
 		},
 	}
