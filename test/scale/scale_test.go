@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -70,6 +71,10 @@ type Report struct {
 	Rotations           int     `json:"concurrentRotations"`
 	ManyRotationSeconds float64 `json:"concurrentRotationsSeconds"`
 	RotationRatio       float64 `json:"concurrentOverOne"`
+	// RequestsPerRotation: client requests by method during the concurrent
+	// rotations, divided by their number (the checkpoint, the managed copy,
+	// the targets, the reconciles each plan event causes).
+	RequestsPerRotation map[string]float64 `json:"requestsPerConcurrentRotation"`
 }
 
 // Latency is a reconcile latency summary in milliseconds.
@@ -185,7 +190,15 @@ func run(b *testing.B, nCA, nNS, nSecrets, nRot, concurrency int) Report {
 
 	// One rotation alone, then nRot at once.
 	rep.OneRotationSeconds = rotate(ctx, b, c, nNS, 1, "one")
+	before = m.scrape(ctx, b)
 	rep.ManyRotationSeconds = rotate(ctx, b, c, nNS, nRot, "many")
+	after = m.scrape(ctx, b)
+	rep.RequestsPerRotation = map[string]float64{}
+	for method, v := range after.requests() {
+		if d := v - before.requests()[method]; d > 0 {
+			rep.RequestsPerRotation[method] = round3(d / float64(nRot))
+		}
+	}
 	rep.RotationRatio = round3(rep.ManyRotationSeconds / rep.OneRotationSeconds)
 	rep.PeakRSSMiB, rep.RSSAfterMiB = ctl.rss(b)
 	return rep
@@ -195,7 +208,7 @@ func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
 
 // populate creates nNS namespaces, nSecrets unrelated Secrets (2 KiB each,
 // like a TLS Secret) and nCA CertificateAuthorities spread evenly over them,
-// 16 writers at a time.
+// each with one Hot consumer Deployment, 16 writers at a time.
 func populate(ctx context.Context, b *testing.B, c client.Client, nCA, nNS, nSecrets int) {
 	b.Helper()
 	var objs []client.Object
@@ -215,6 +228,20 @@ func populate(ctx context.Context, b *testing.B, c client.Client, nCA, nNS, nSec
 		})
 	}
 	for i := 0; i < nCA; i++ {
+		// A consumer makes the rotation the staged plan (with none it is
+		// atomic: nothing to verify, no waits). Hot without a probe: each
+		// publish is verified by waiting the propagation bound.
+		labels := map[string]string{"app": caName(i)}
+		objs = append(objs, &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: caName(i) + "-app", Namespace: nsName(i % nNS), Labels: labels},
+			Spec: appsv1.DeploymentSpec{
+				Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: labels},
+					Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "example.invalid/app"}}},
+				},
+			},
+		})
 		objs = append(objs, &v1alpha1.CertificateAuthority{
 			ObjectMeta: metav1.ObjectMeta{Name: caName(i), Namespace: nsName(i % nNS)},
 			Spec: v1alpha1.CertificateAuthoritySpec{
@@ -222,6 +249,7 @@ func populate(ctx context.Context, b *testing.B, c client.Client, nCA, nNS, nSec
 				TrustBundles: []v1alpha1.TrustBundleTarget{{
 					Kind: v1alpha1.TargetSecret, Name: caName(i) + "-bundle", Key: "ca.crt",
 				}},
+				Consumers:          []v1alpha1.Consumer{{Name: "app", Kind: "Deployment", WorkloadName: caName(i) + "-app", Reload: v1alpha1.ReloadHot}},
 				PropagationTimeout: v1alpha1.NewDuration(time.Second),
 				GracePeriod:        v1alpha1.NewDuration(2 * time.Second),
 			},
