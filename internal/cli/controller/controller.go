@@ -111,12 +111,14 @@ leader resumes a rotation from status.rotation where the old one stopped. On
 SIGTERM or SIGINT the manager stops its workers (a rotation's progress is
 already checkpointed in status), releases the Lease and exits 0.
 
-Endpoints (plain HTTP):
+Endpoints (plain HTTP; /metrics over HTTPS behind Kubernetes authentication
+and authorization with --metrics-secure, as the manifests and the chart run it):
   --metrics-bind-address       /metrics: controller-runtime's and handover's
                                metrics (handover_rotation_phase,
                                handover_consumers_converged,
                                handover_probe_handshake_failures_total,
-                               handover_ca_expiry_seconds)
+                               handover_ca_expiry_seconds,
+                               handover_access_reviews_total)
   --health-probe-bind-address  /healthz (liveness) and /readyz (readiness)
 
 Logs are structured (zap, JSON by default; --zap-devel for console output).
