@@ -31,8 +31,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -151,7 +149,7 @@ func run(b *testing.B, nCA, nNS, nSecrets, nRot, concurrency int) Report {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
 	metricsAddr := testenv.FreeLoopbackAddr(b)
-	ctl := startController(b, bin, writeKubeconfig(b, cfg), metricsAddr, concurrency, rep.QPS)
+	ctl := startController(b, bin, testenv.WriteKubeconfig(b, cfg, ""), metricsAddr, concurrency, rep.QPS)
 	m := &scraper{url: "http://" + metricsAddr + "/metrics"}
 
 	start = time.Now()
@@ -374,20 +372,6 @@ func rotate(ctx context.Context, b *testing.B, c client.Client, nNS, k int, toke
 		}
 	}
 	return round3(time.Since(start).Seconds())
-}
-
-func writeKubeconfig(b *testing.B, cfg *rest.Config) string {
-	b.Helper()
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData}
-	kc.Contexts["admin"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "admin"}
-	kc.CurrentContext = "admin"
-	path := filepath.Join(b.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*kc, path); err != nil {
-		b.Fatal(err)
-	}
-	return path
 }
 
 // controller is the `handover controller` process.
