@@ -31,8 +31,9 @@ const (
 	IndexDegraded = "handover.dev/degraded"
 )
 
-// anyName stands for every name: a consumer chosen by label selector
-// depends on every workload of its kind in its namespace.
+// anyName stands for every name (or every namespace) in a DependencyKey: a
+// consumer chosen by label selector depends on every workload of its kind
+// in its namespace (KeysOf).
 const anyName = "*"
 
 // DependencyKey is the index value of one object: "Kind/namespace/name"
@@ -81,6 +82,19 @@ func DependenciesOf(ca *v1alpha1.CertificateAuthority) []string {
 	return out
 }
 
+// KeysOf returns the DependencyKeys an event of the object kind ns/name
+// matches: its own key, every name of its kind in its namespace (a
+// consumer by selector; any Secret a namespace's leaves may be), the same
+// name in any namespace (a target in every namespace a selector picks),
+// and for a Namespace any namespace (a selector may start or stop
+// matching). Pure.
+func KeysOf(kind, ns, name string) []string {
+	if kind == "Namespace" {
+		return []string{DependencyKey(kind, "", name), DependencyKey(kind, "", anyName)}
+	}
+	return []string{DependencyKey(kind, ns, name), DependencyKey(kind, ns, anyName), DependencyKey(kind, anyName, name)}
+}
+
 // indexes registers IndexDependsOn and IndexDegraded with mgr's cache.
 func indexes(ctx context.Context, mgr manager.Manager) error {
 	fi := mgr.GetFieldIndexer()
@@ -111,11 +125,7 @@ func indexes(ctx context.Context, mgr manager.Manager) error {
 func (r *Reconciler) addWatches(b *builder.Builder, cache client.Reader) *builder.Builder {
 	byKey := func(kind string) handler.EventHandler {
 		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []reconcile.Request {
-			keys := []string{DependencyKey(kind, obj.GetNamespace(), obj.GetName())}
-			if kind == "Deployment" || kind == "StatefulSet" || kind == "DaemonSet" {
-				keys = append(keys, DependencyKey(kind, obj.GetNamespace(), anyName))
-			}
-			return listRequests(ctx, cache, keys, IndexDependsOn)
+			return listRequests(ctx, cache, KeysOf(kind, obj.GetNamespace(), obj.GetName()), IndexDependsOn)
 		})
 	}
 	rbac := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {

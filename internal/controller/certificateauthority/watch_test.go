@@ -43,6 +43,47 @@ func TestDependenciesOf(t *testing.T) {
 	}
 }
 
+func TestKeysOf(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		kind, ns, name string
+		want           []string
+	}{
+		{"Secret", "team", "b", []string{"Secret/team/b", "Secret/team/*", "Secret/*/b"}},
+		{"Deployment", "team", "gw", []string{"Deployment/team/gw", "Deployment/team/*", "Deployment/*/gw"}},
+		{"Namespace", "", "team", []string{"Namespace//team", "Namespace//*"}},
+	} {
+		if got := certificateauthority.KeysOf(tc.kind, tc.ns, tc.name); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("KeysOf(%s, %s, %s) = %q, want %q", tc.kind, tc.ns, tc.name, got, tc.want)
+		}
+	}
+	// Every key DependenciesOf indexes for a name-addressed dependency is
+	// among the keys of that object's events.
+	ca := &v1alpha1.CertificateAuthority{ObjectMeta: metav1.ObjectMeta{Name: "gw", Namespace: "team"}, Spec: v1alpha1.CertificateAuthoritySpec{
+		Source:       v1alpha1.CASource{Generate: &v1alpha1.GenerateSource{}},
+		TrustBundles: []v1alpha1.TrustBundleTarget{{Kind: v1alpha1.TargetConfigMap, Name: "b", Namespace: "edge"}},
+		Consumers:    []v1alpha1.Consumer{{Name: "s", Kind: "Deployment", Selector: &metav1.LabelSelector{}}},
+	}}
+	events := map[string][]string{
+		"ConfigMap/edge/b":  certificateauthority.KeysOf("ConfigMap", "edge", "b"),
+		"Deployment/team/*": certificateauthority.KeysOf("Deployment", "team", "any-deployment"),
+		"Namespace//edge":   certificateauthority.KeysOf("Namespace", "", "edge"),
+	}
+	deps := map[string]bool{}
+	for _, d := range certificateauthority.DependenciesOf(ca) {
+		deps[d] = true
+	}
+	for dep, keys := range events {
+		hit := false
+		for _, k := range keys {
+			hit = hit || deps[k]
+		}
+		if !deps[dep] || !hit {
+			t.Errorf("an event of %s does not reach the CA (dependencies %v)", dep, deps)
+		}
+	}
+}
+
 func TestJoinProblems(t *testing.T) {
 	t.Parallel()
 	a := &certificateauthority.Problem{Reason: "TargetForbidden", Field: "metadata.namespace", Message: "may not"}
