@@ -69,6 +69,11 @@ etcd-faults: etcd-benchmark ## the etcd migration under etcd's benchmark, with t
 	HANDOVER_ETCD_FAULTS=1 HANDOVER_ETCD_BENCHMARK=$(ETCD_BENCHMARK) $(GO) test -count=1 -timeout 30m -run 'TestFaults|TestMembershipFollowingClientSeesNoErrors|TestHelpFollowedKeepsData|TestKilledBetweenEveryStep' -v ./internal/cli/etcd/
 
 
+.PHONY: bench-scale
+bench-scale: k8s-binaries ## the controller's scale benchmark (1,000 CAs, 200 namespaces, 10,000 Secrets, 100 concurrent rotations; docs/scale.md); JSON report in $(OUT)/scale.json
+	mkdir -p $(OUT)
+	$(K8S_TEST_ENV) HANDOVER_SCALE_REPORT=$(OUT)/scale.json $(GO) test -count=1 -run '^$$' -bench BenchmarkScale -benchtime 1x -timeout 60m ./test/scale/
+
 node-binaries: ## build kubelet and pause for the real node into NODE_BIN (about 3-11 min cold, by load; no-op when the stamp matches)
 	HANDOVER_NODE_BIN=$(NODE_BIN) GO=$(GO) hack/node-binaries.sh
 

@@ -24,7 +24,6 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/handover-dev/handover/internal/cli/kubeflags"
 )
@@ -45,6 +44,12 @@ type Options struct {
 	Kube kubeflags.Flags
 	// MetricsAddr serves /metrics (Prometheus text); "0" disables it.
 	MetricsAddr string
+	// MetricsSecure serves /metrics over HTTPS (a self-signed certificate
+	// made in memory) and lets in only requests whose bearer token the
+	// apiserver authenticates (TokenReview) and authorizes for GET on the
+	// non-resource URL /metrics (SubjectAccessReview): controller-runtime's
+	// filters.WithAuthenticationAndAuthorization, as kubebuilder scaffolds.
+	MetricsSecure bool
 	// ProbeAddr serves /healthz and /readyz; "0" disables it.
 	ProbeAddr string
 	// LeaderElect turns on leader election (a Lease); on by default so that
@@ -62,6 +67,11 @@ type Options struct {
 	// LeaseDuration, RenewDeadline, RetryPeriod tune leader election
 	// (client-go leaderelection: 15s, 10s, 2s by default).
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// QPS and Burst bound the controller's client-side request rate to the
+	// apiserver (client-go's token bucket; its own default, 5 and 10, makes
+	// 1,000 CertificateAuthorities wait minutes for their first publish).
+	QPS   float32
+	Burst int
 	// GracefulShutdown bounds how long runnables get to stop on SIGTERM.
 	GracefulShutdown time.Duration
 	// Controller holds the CertificateAuthority controller's tunables.
@@ -84,6 +94,9 @@ type ControllerOptions struct {
 	MaxConcurrentReconciles int
 	// PollInterval is how often a running rotation re-checks its gate.
 	PollInterval time.Duration
+	// Resync is the periodic reconcile of an unchanged object (inventory,
+	// expiry metrics); 0 = 5m.
+	Resync time.Duration
 }
 
 const longHelp = `Run the handover controller: a controller-runtime manager that reconciles
@@ -102,12 +115,14 @@ leader resumes a rotation from status.rotation where the old one stopped. On
 SIGTERM or SIGINT the manager stops its workers (a rotation's progress is
 already checkpointed in status), releases the Lease and exits 0.
 
-Endpoints (plain HTTP):
+Endpoints (plain HTTP; /metrics over HTTPS behind Kubernetes authentication
+and authorization with --metrics-secure, as the manifests and the chart run it):
   --metrics-bind-address       /metrics: controller-runtime's and handover's
                                metrics (handover_rotation_phase,
                                handover_consumers_converged,
                                handover_probe_handshake_failures_total,
-                               handover_ca_expiry_seconds)
+                               handover_ca_expiry_seconds,
+                               handover_access_reviews_total)
   --health-probe-bind-address  /healthz (liveness) and /readyz (readiness)
 
 Logs are structured (zap, JSON by default; --zap-devel for console output).
@@ -140,6 +155,8 @@ func NewCommand() *cobra.Command {
 		RenewDeadline:           10 * time.Second,
 		RetryPeriod:             2 * time.Second,
 		GracefulShutdown:        30 * time.Second,
+		QPS:                     50,
+		Burst:                   100,
 		Controller:              ControllerOptions{MaxConcurrentReconciles: 1, PollInterval: 5 * time.Second},
 		Canary:                  CanaryOptions{WebhookAddr: ":9443"},
 	}
@@ -158,7 +175,8 @@ func NewCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	o.Kube.AddFlags(f, false)
-	f.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, `address of the /metrics endpoint, plain HTTP without authentication: loopback by default; ":8080" serves every interface (the manifests do, for a scraper in the cluster); "0" disables it`)
+	f.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, `address of the /metrics endpoint: loopback by default (plain HTTP without authentication); ":8443" with --metrics-secure serves every interface behind Kubernetes authentication (the manifests and the chart do); "0" disables it`)
+	f.BoolVar(&o.MetricsSecure, "metrics-secure", o.MetricsSecure, "serve /metrics over HTTPS to bearer tokens the apiserver authenticates (TokenReview) and authorizes for GET /metrics (SubjectAccessReview; bind the ClusterRole handover-metrics-reader)")
 	f.StringVar(&o.ProbeAddr, "health-probe-bind-address", o.ProbeAddr, `address of /healthz and /readyz ("0" disables them)`)
 	f.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "elect a leader with a Lease so only one replica rotates")
 	f.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "name of the leader election Lease")
@@ -168,10 +186,13 @@ func NewCommand() *cobra.Command {
 	f.DurationVar(&o.RenewDeadline, "leader-election-renew-deadline", o.RenewDeadline, "how long the leader retries renewing before it gives up leadership")
 	f.DurationVar(&o.RetryPeriod, "leader-election-retry-period", o.RetryPeriod, "period between leader election attempts")
 	f.DurationVar(&o.GracefulShutdown, "graceful-shutdown-timeout", o.GracefulShutdown, "how long workers get to stop on SIGTERM")
+	f.Float32Var(&o.QPS, "kube-api-qps", o.QPS, "requests per second the controller sends to the apiserver at most (client-side token bucket)")
+	f.IntVar(&o.Burst, "kube-api-burst", o.Burst, "burst above --kube-api-qps")
 	f.IntVar(&o.Controller.MaxConcurrentReconciles, "max-concurrent-reconciles", o.Controller.MaxConcurrentReconciles, "CertificateAuthority objects reconciled in parallel")
 	f.DurationVar(&o.Controller.PollInterval, "poll-interval", o.Controller.PollInterval, "how often a running rotation re-checks its gate")
 	f.StringVar(&o.Canary.WebhookAddr, "canary-webhook-bind-address", o.Canary.WebhookAddr, `address of the ControllerCanary validating webhook (HTTPS, certificate from a CA made at start); "0" disables the ControllerCanary controller`)
 	f.StringVar(&o.Canary.WebhookService, "canary-webhook-service", o.Canary.WebhookService, `namespace/name[:port] of the Service in front of the canary webhook (port 443 by default), named in the webhook configurations; empty: https://<bind address>, which the apiserver must reach`)
+	f.DurationVar(&o.Controller.Resync, "resync-period", 5*time.Minute, "how often an unchanged CertificateAuthority is reconciled again (undeclared-consumer inventory, expiry metrics); changes of what it depends on reconcile it at once")
 	zfs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	o.Zap.BindFlags(zfs)
 	if lf := zfs.Lookup("zap-log-level"); lf != nil {
@@ -221,7 +242,9 @@ func newManager(o *Options, log logr.Logger) (manager.Manager, error) {
 	if o.LeaderElect && o.LeaderElectionNamespace == "" {
 		return nil, errors.New("flag --leader-election-namespace: empty with --leader-elect")
 	}
-	var cacheOpts cache.Options
+	// managedFields are never read; dropping them from every cached object
+	// is most of a small object's size.
+	cacheOpts := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
 	if len(o.Namespaces) > 0 {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range o.Namespaces {
@@ -235,6 +258,7 @@ func newManager(o *Options, log logr.Logger) (manager.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg.QPS, cfg.Burst = o.QPS, o.Burst
 	scheme, err := kubeflags.Scheme()
 	if err != nil {
 		return nil, err
@@ -245,7 +269,7 @@ func newManager(o *Options, log logr.Logger) (manager.Manager, error) {
 		Logger:                        log,
 		Cache:                         cacheOpts,
 		Controller:                    config.Controller{SkipNameValidation: &o.skipNameValidation},
-		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
+		Metrics:                       metricsOptions(o),
 		HealthProbeBindAddress:        o.ProbeAddr,
 		LeaderElection:                o.LeaderElect,
 		LeaderElectionID:              o.LeaderElectionID,

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -44,18 +43,8 @@ func TestHelpTeaches(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
+// freeAddr is testenv.FreeLoopbackAddr.
+func freeAddr(t *testing.T) string { return testenv.FreeLoopbackAddr(t) }
 
 func writeKubeconfig(t *testing.T, cfg *rest.Config) string {
 	t.Helper()

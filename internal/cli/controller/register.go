@@ -13,5 +13,6 @@ func registerCertificateAuthority(mgr manager.Manager, o ControllerOptions) erro
 	return certificateauthority.Add(mgr, certificateauthority.Options{
 		PollInterval:            o.PollInterval,
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+		Resync:                  o.Resync,
 	})
 }

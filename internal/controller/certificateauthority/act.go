@@ -275,7 +275,10 @@ func (r *Reconciler) launch(_ context.Context, ca *v1alpha1.CertificateAuthority
 	for _, c := range ca.Spec.Consumers {
 		names = append(names, c.Name)
 	}
-	prog := NewProgress(cp.generation(), names)
+	// A resumed rotation starts from the generations status last recorded,
+	// not with every consumer on the current one (that showed a consumer
+	// converged while the gate it failed was still holding the rotation).
+	prog := ResumeProgress(cp.generation(), names, ca.Status.Consumers)
 	label := key.String()
 	b := &observedBackend{Backend: inner, progress: prog, newCA: cp.active.Cert, metrics: r.Metrics, ca: label}
 	grace := defaultGrace

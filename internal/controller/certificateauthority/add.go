@@ -13,7 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
@@ -76,11 +75,19 @@ func Add(mgr manager.Manager, opts Options) error {
 		}
 		newBackend = KubeBackend(bopts)
 	}
+	c, err := dataClient(mgr)
+	if err != nil {
+		return err
+	}
 	r := &Reconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
+		Client: c, APIReader: mgr.GetAPIReader(),
 		Recorder: mgr.GetEventRecorder(ControllerName), Clock: clk,
 		Workers: workers, Metrics: metrics, NewBackend: newBackend,
 		PollInterval: opts.PollInterval, Resync: opts.Resync,
+		Metadata: mgr.GetCache(), Access: NewAccessCache(DefaultAccessPolicy, clk, SelfReviewer(c)),
+	}
+	if err := registerAccessMetrics(crmetrics.Registry, r.Access); err != nil {
+		return fmt.Errorf("register metrics: %w", err)
 	}
 	cr := &ClusterReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
 		Recorder: mgr.GetEventRecorder(ControllerName), Clock: clk}
@@ -91,11 +98,13 @@ func Add(mgr manager.Manager, opts Options) error {
 		Complete(cr); err != nil {
 		return fmt.Errorf("add the ClusterCertificateAuthority controller: %w", err)
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	if err := indexes(context.Background(), mgr); err != nil {
+		return err
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("certificateauthority").
-		For(&v1alpha1.CertificateAuthority{}).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.secretToCAs)).
-		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.namespaceToCAs)).
+		For(&v1alpha1.CertificateAuthority{})
+	return r.addWatches(b, mgr.GetCache()).
 		WatchesRawSource(source.Channel(workers.Events(), &handler.TypedEnqueueRequestForObject[*v1alpha1.CertificateAuthority]{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, opts.MaxConcurrentReconciles)}).
 		Complete(r)
@@ -123,41 +132,18 @@ func KubeBackend(opts backend.Options) BackendFactory {
 	}
 }
 
-// secretToCAs maps a Secret to the CertificateAuthorities in its namespace
-// that read it (source root, managed copy) or write it (targets).
-func (r *Reconciler) secretToCAs(ctx context.Context, obj client.Object) []reconcile.Request {
-	list := &v1alpha1.CertificateAuthorityList{}
-	if err := r.Client.List(ctx, list); err != nil {
-		return nil
+// dataClient is mgr's client with Secrets and ConfigMaps read from the API,
+// not from an informer: the controller never caches their data (10,000
+// Secrets of other owners would be held in memory). Their metadata is
+// watched (watch.go) and read from mgr's cache; every other kind is read
+// from the cache as with mgr.GetClient().
+func dataClient(mgr manager.Manager) (client.Client, error) {
+	c, err := client.New(mgr.GetConfig(), client.Options{
+		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(), HTTPClient: mgr.GetHTTPClient(),
+		Cache: &client.CacheOptions{Reader: mgr.GetCache(), DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create client: %w", err)
 	}
-	var out []reconcile.Request
-	for i := range list.Items {
-		ca := &list.Items[i]
-		if refersTo(ca, obj.GetNamespace(), obj.GetName()) {
-			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(ca)})
-		}
-	}
-	return out
-}
-
-func refersTo(ca *v1alpha1.CertificateAuthority, ns, name string) bool {
-	if ns == ca.Namespace {
-		if name == CopySecretName(ca) || ca.Spec.Source.SecretRef != nil && ca.Spec.Source.SecretRef.Name == name {
-			return true
-		}
-	}
-	for _, t := range Targets(ca) {
-		if t.Kind == v1alpha1.TargetSecret && t.Namespace == ns && t.Name == name {
-			return true
-		}
-	}
-	for _, t := range ca.Spec.TrustBundles {
-		if t.NamespaceSelector != nil && t.Kind == v1alpha1.TargetSecret && t.Name == name {
-			return true // a namespaceSelector target (any namespace)
-		}
-	}
-	if ca.Spec.CertManager != nil && ns == ca.Namespace {
-		return true // a cert-manager leaf Secret: the switch-leaves gate reads it
-	}
-	return false
+	return c, nil
 }

@@ -47,6 +47,9 @@ type env struct {
 	scheme *runtime.Scheme
 	c      client.Client
 	etcd   *url.URL // the apiserver's storage (plain HTTP, loopback)
+	// defaultResync runs managers with the controller's default resync
+	// (5m) instead of 2s: a test that a change is noticed through a watch.
+	defaultResync bool
 }
 
 func newEnv(t *testing.T) *env {
@@ -111,10 +114,14 @@ func (e *env) startManagerWith(t *testing.T, cfg *rest.Config, leaderElection bo
 	if err != nil {
 		t.Fatalf("new manager: %v", err)
 	}
+	resync := 2 * time.Second
+	if e.defaultResync {
+		resync = 0
+	}
 	if err := certificateauthority.Add(mgr, certificateauthority.Options{
 		Clock:        clk,
 		PollInterval: 100 * time.Millisecond,
-		Resync:       2 * time.Second,
+		Resync:       resync,
 		Backend:      backend.Options{ProbeTimeout: 2 * time.Second, PollInterval: 100 * time.Millisecond},
 	}); err != nil {
 		t.Fatalf("add controller: %v", err)

@@ -79,9 +79,15 @@ func (o *planObserver) Observe(e plan.Event) {
 		if e.Step == rotation.StepAddCA {
 			o.bump(o.id + "/" + e.Step + "/revert")
 		}
-	case plan.EventStepDone:
-		o.progress.AllVerified()
 	case plan.EventPlanEnded:
+		// Only a plan that passed every gate has every consumer on the
+		// last generation. A step's Done says nothing of the consumers
+		// its gate skipped (add-new-ca-to-bundles checks hot-reload
+		// consumers only), so it marks none: each consumer is verified
+		// by its own handshake (observedBackend).
+		if e.Outcome == plan.OutcomeSucceeded {
+			o.progress.AllVerified()
+		}
 		o.r.Metrics.SetPhase(label, string(e.Outcome))
 	}
 	o.r.Workers.Notify(o.key)

@@ -47,17 +47,26 @@ type Reconciler struct {
 	PollInterval time.Duration
 	// Resync is the periodic reconcile (inventory, expiry); 0 = 5m.
 	Resync time.Duration
+
+	// Metadata reads metadata-only objects (Secrets, ConfigMaps) from the
+	// manager's cache.
+	Metadata client.Reader
+	// Access answers the controller's own access reviews (cached).
+	Access *AccessCache
+	// copies are the parsed managed copies (copycache.go).
+	copies copyCache
 }
 
 // Reconcile implements reconcile.Reconciler.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	// Uncached: status.rotation and the annotations decide what happens
-	// next, and the cache may lag behind the worker's last checkpoint.
+	// From the cache only in a steady state (readCA); live otherwise.
 	ca := &v1alpha1.CertificateAuthority{}
-	if err := r.APIReader.Get(ctx, req.NamespacedName, ca); err != nil {
+	live, err := r.readCA(ctx, req.NamespacedName, ca)
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Workers.Stop(req.NamespacedName)
 			r.Metrics.Forget(req.String())
+			r.copies.forget(req.NamespacedName)
 			return reconcile.Result{}, nil
 		}
 		return reconcile.Result{}, err
@@ -78,6 +87,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return r.degraded(ctx, ca, w, now)
 	}
 	dec := Decide(w.observed)
+	if dec.Action != ActionNone && !live {
+		// Act only on what the API says now, never on a cached copy.
+		return r.Reconcile(withLiveRead(ctx), req)
+	}
 	if err := r.act(ctx, ca, w, dec, now); err != nil {
 		var p *Problem
 		if errors.Is(err, backend.ErrNotOwned) {
@@ -143,7 +156,7 @@ func (r *Reconciler) observe(ctx context.Context, ca *v1alpha1.CertificateAuthor
 		return nil, err
 	}
 	w.ca = ca
-	cp, p, err := loadCopy(ctx, r.APIReader, ca)
+	cp, p, err := r.copies.load(ctx, r.Metadata, r.APIReader, ca)
 	if err != nil || p != nil {
 		w.problem = p
 		return w, err
@@ -158,12 +171,16 @@ func (r *Reconciler) observe(ctx context.Context, ca *v1alpha1.CertificateAuthor
 		case err != nil:
 			return nil, fmt.Errorf("read source Secret %s/%s: %w", ca.Namespace, ref.Name, err)
 		}
-		if w.source, w.problem = ValidateSourceSecret(ref, s, now); w.problem != nil {
-			return w, nil
-		}
+		w.source, w.problem = ValidateSourceSecret(ref, s, now)
 	}
-	if w.problem, w.declared, err = r.checkWorld(ctx, ca); err != nil || w.problem != nil {
+	// Every problem at once: a bad source does not hide a missing
+	// workload or Role (JoinProblems).
+	var world *Problem
+	if world, w.declared, err = r.checkWorld(ctx, ca); err != nil {
 		return w, err
+	}
+	if w.problem = JoinProblems(nonNil(w.problem, world)); w.problem != nil {
+		return w, nil
 	}
 	o := Observed{
 		Mode:          modeOf(ca),

@@ -12,8 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
 	"github.com/handover-dev/handover/internal/rotation"
@@ -184,23 +182,6 @@ func selectedByOrig(orig *v1alpha1.CertificateAuthority, t v1alpha1.TrustBundleT
 		}
 	}
 	return sel
-}
-
-// namespaceToCAs maps a Namespace event to every CertificateAuthority with
-// a namespaceSelector target (a namespace's labels may have started or
-// stopped matching; the reconcile re-evaluates).
-func (r *Reconciler) namespaceToCAs(ctx context.Context, _ client.Object) []reconcile.Request {
-	list := &v1alpha1.CertificateAuthorityList{}
-	if err := r.Client.List(ctx, list); err != nil {
-		return nil
-	}
-	var out []reconcile.Request
-	for i := range list.Items {
-		if hasSelectorTargets(&list.Items[i]) {
-			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-		}
-	}
-	return out
 }
 
 // afterAct keeps what every reconcile maintains besides the rotation: the

@@ -48,21 +48,23 @@ func (p Problem) Err(obj string) error {
 // ValidateSpec is the pure check of ca before anything is read or written:
 // validation.Scope (reason NamespaceForbidden: a target, leaf Secret or
 // consumer outside ca's namespace) first, then validation.Spec (reason
-// InvalidSpec). It returns one Problem carrying every error of the first
-// failing check, or nil when ca is valid.
+// InvalidSpec). It returns one Problem carrying every error of both checks
+// (JoinProblems: the reason of the first failing one), or nil when ca is
+// valid.
 func ValidateSpec(ca *v1alpha1.CertificateAuthority) *Problem { return validateAs(ca, false) }
 
 // validateAs is ValidateSpec; cluster (the object is a
 // ClusterCertificateAuthority's run-as object, ClusterSanctioned) skips
 // the namespace scope.
 func validateAs(ca *v1alpha1.CertificateAuthority, cluster bool) *Problem {
+	var ps []*Problem
 	if errs := validation.Scope(ca); len(errs) > 0 && !cluster {
-		return problemOf(ReasonNamespaceForbidden, errs)
+		ps = append(ps, problemOf(ReasonNamespaceForbidden, errs))
 	}
 	if errs := validation.Spec(ca); len(errs) > 0 {
-		return problemOf(ReasonInvalidSpec, errs)
+		ps = append(ps, problemOf(ReasonInvalidSpec, errs))
 	}
-	return nil
+	return JoinProblems(ps)
 }
 
 // problemOf turns errs (at least one) into a Problem: Field is the first

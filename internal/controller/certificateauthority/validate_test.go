@@ -124,6 +124,20 @@ func TestValidateSpec(t *testing.T) {
 	}
 }
 
+// TestValidateSpecReportsEveryProblem: a scope violation does not hide a
+// spec error; the reason and field are the scope's, the message lists both.
+func TestValidateSpecReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	ca := baseCA()
+	ca.Spec.Certificates[0].Namespace = "victim"
+	ca.Spec.Certificates[0].DNSNames = []string{"bad name!!"}
+	p := ValidateSpec(ca)
+	if p == nil || p.Reason != ReasonNamespaceForbidden || p.Field != "spec.certificates[0].namespace" ||
+		!strings.Contains(p.Message, "spec.certificates[0].dnsNames[0]") {
+		t.Fatalf("got %+v, want NamespaceForbidden at spec.certificates[0].namespace naming spec.certificates[0].dnsNames[0] too", p)
+	}
+}
+
 func TestValidateSourceSecret(t *testing.T) {
 	t.Parallel()
 	now := time.Now()

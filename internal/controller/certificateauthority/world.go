@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
-	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,57 +16,54 @@ import (
 )
 
 // checkWorld checks what needs the API before anything is written: every
-// target namespace exists and the controller may create and update the
-// target kind there (SelfSubjectAccessReview), and every consumer workload
-// exists. It returns the first Problem (naming the field) and the pod
-// selectors of the declared consumers.
+// target namespace exists and the controller may create, update and get the
+// target kind there (an access review of itself, answered by r.Access), and
+// every consumer workload exists. It returns every Problem found, joined
+// into one (JoinProblems: the first names the reason and field, the message
+// lists all), and the pod selectors of the declared consumers. Namespaces
+// and workloads are read from the manager's cache, which watches them
+// (watch.go), so creating a missing one reconciles at once.
 func (r *Reconciler) checkWorld(ctx context.Context, ca *v1alpha1.CertificateAuthority) (*Problem, []DeclaredSelector, error) {
 	type access struct{ ns, resource string }
 	checked := map[access]*Problem{}
-	missing := map[string]bool{} // namespace read once per reconcile
-	may := func(field, ns, resource string) (*Problem, error) {
+	var problems []*Problem
+	may := func(field, ns, resource string) error {
 		k := access{ns, resource}
 		if p, ok := checked[k]; ok {
 			if p != nil {
-				p = &Problem{p.Reason, field, p.Message}
+				problems = append(problems, &Problem{p.Reason, field, p.Message})
 			}
-			return p, nil
-		}
-		gone, read := missing[ns]
-		if !read {
-			nsObj := &corev1.Namespace{}
-			if err := r.APIReader.Get(ctx, types.NamespacedName{Name: ns}, nsObj); err != nil {
-				switch {
-				case apierrors.IsNotFound(err):
-					gone = true
-				case apierrors.IsForbidden(err):
-					// Cannot tell; the access review below decides.
-				default:
-					return nil, fmt.Errorf("read namespace %s: %w", ns, err)
-				}
-			}
-			missing[ns] = gone
+			return nil
 		}
 		var p *Problem
-		if gone {
-			p = &Problem{ReasonTargetForbidden, field, fmt.Sprintf("namespace %q does not exist", ns)}
+		nsObj := &corev1.Namespace{}
+		if err := r.Client.Get(ctx, types.NamespacedName{Name: ns}, nsObj); err != nil {
+			switch {
+			case apierrors.IsNotFound(err):
+				p = &Problem{ReasonTargetForbidden, field, fmt.Sprintf("namespace %q does not exist", ns)}
+			case apierrors.IsForbidden(err):
+				// Cannot tell; the access review below decides.
+			default:
+				return fmt.Errorf("read namespace %s: %w", ns, err)
+			}
 		}
 		for _, verb := range []string{"create", "update", "get"} {
 			if p != nil {
 				break
 			}
-			rev := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
-				ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Verb: verb, Resource: resource},
-			}}
-			if err := r.Client.Create(ctx, rev); err != nil {
-				return nil, fmt.Errorf("access review %s %s in %s: %w", verb, resource, ns, err)
+			allowed, err := r.Access.Allowed(ctx, AccessKey{Namespace: ns, Resource: resource, Verb: verb})
+			if err != nil {
+				return err
 			}
-			if !rev.Status.Allowed {
+			if !allowed {
 				p = &Problem{ReasonTargetForbidden, field, fmt.Sprintf("the controller may not %s %s in namespace %q", verb, resource, ns)}
 			}
 		}
 		checked[k] = p
-		return p, nil
+		if p != nil {
+			problems = append(problems, p)
+		}
+		return nil
 	}
 	resourceOf := func(k v1alpha1.TargetKind) string {
 		if k == v1alpha1.TargetConfigMap {
@@ -75,76 +71,83 @@ func (r *Reconciler) checkWorld(ctx context.Context, ca *v1alpha1.CertificateAut
 		}
 		return "secrets"
 	}
-	if p, err := may("metadata.namespace", ca.Namespace, "secrets"); p != nil || err != nil {
-		return p, nil, err
+	if err := may("metadata.namespace", ca.Namespace, "secrets"); err != nil {
+		return nil, nil, err
 	}
 	for i, t := range ca.Spec.TrustBundles {
-		if p, err := may(fmt.Sprintf("spec.trustBundles[%d].namespace", i), nsOr(t.Namespace, ca.Namespace), resourceOf(t.Kind)); p != nil || err != nil {
-			return p, nil, err
+		if err := may(fmt.Sprintf("spec.trustBundles[%d].namespace", i), nsOr(t.Namespace, ca.Namespace), resourceOf(t.Kind)); err != nil {
+			return nil, nil, err
 		}
 	}
 	for i, c := range ca.Spec.Certificates {
-		if p, err := may(fmt.Sprintf("spec.certificates[%d].namespace", i), nsOr(c.Namespace, ca.Namespace), "secrets"); p != nil || err != nil {
-			return p, nil, err
+		if err := may(fmt.Sprintf("spec.certificates[%d].namespace", i), nsOr(c.Namespace, ca.Namespace), "secrets"); err != nil {
+			return nil, nil, err
 		}
 	}
-	if p, err := r.checkCertManager(ctx, ca); p != nil || err != nil {
-		return p, nil, err
+	p, err := r.checkCertManager(ctx, ca)
+	if err != nil {
+		return nil, nil, err
 	}
-	if p, err := r.checkOwnership(ctx, ca); p != nil || err != nil {
-		return p, nil, err
+	if p != nil {
+		problems = append(problems, p)
 	}
+	owned, err := r.checkOwnership(ctx, ca)
+	if err != nil {
+		return nil, nil, err
+	}
+	problems = append(problems, owned...)
 	var declared []DeclaredSelector
 	lists := workloadLists{}
 	for i, c := range ca.Spec.Consumers {
 		field := fmt.Sprintf("spec.consumers[%d]", i)
 		sels, p, err := r.workloadSelectors(ctx, lists, c, nsOr(c.Namespace, ca.Namespace), field)
-		if p != nil || err != nil {
-			return p, nil, err
+		if err != nil {
+			return nil, nil, err
+		}
+		if p != nil {
+			problems = append(problems, p)
 		}
 		declared = append(declared, sels...)
 	}
-	return nil, declared, nil
+	return JoinProblems(problems), declared, nil
 }
 
-// checkOwnership reads every trust bundle target and leaf Secret from the
-// manager's cache (the backend writes through the same cache, so no extra
-// API request): one that exists without ca's ownership mark
+// checkOwnership reads the metadata of every trust bundle target and leaf
+// Secret from the manager's metadata-only cache (r.Metadata; no API
+// request): each one that exists without ca's ownership mark
 // (v1alpha1.AnnotationOwner) is a NotOwned Problem naming the field and the
 // object, so nothing is written (handover adopts no object). An object the
 // cache has not seen yet is caught by the backend's own check at write time.
-func (r *Reconciler) checkOwnership(ctx context.Context, ca *v1alpha1.CertificateAuthority) (*Problem, error) {
+func (r *Reconciler) checkOwnership(ctx context.Context, ca *v1alpha1.CertificateAuthority) ([]*Problem, error) {
 	want := v1alpha1.OwnerOf(ca.Namespace, ca.Name)
-	check := func(field string, obj client.Object, ns, name string) (*Problem, error) {
-		err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, obj)
+	var out []*Problem
+	check := func(field string, kind v1alpha1.TargetKind, ns, name string) error {
+		obj := metadataOf(kind)
+		err := r.Metadata.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, obj)
 		switch {
 		case apierrors.IsNotFound(err):
-			return nil, nil
+			return nil
 		case err != nil:
-			return nil, fmt.Errorf("read %s %s/%s: %w", obj.GetObjectKind().GroupVersionKind().Kind, ns, name, err)
+			return fmt.Errorf("read %s %s/%s: %w", kind, ns, name, err)
 		}
 		if got := obj.GetAnnotations()[v1alpha1.AnnotationOwner]; got != want {
-			return &Problem{ReasonNotOwned, field, fmt.Sprintf(
+			out = append(out, &Problem{ReasonNotOwned, field, fmt.Sprintf(
 				"%s/%s exists and is not this CertificateAuthority's (annotation %s is %q, want %q); handover adopts no object: pick another name, or set the annotation to hand it over",
-				ns, name, v1alpha1.AnnotationOwner, got, want)}, nil
+				ns, name, v1alpha1.AnnotationOwner, got, want)})
 		}
-		return nil, nil
+		return nil
 	}
 	for i, t := range ca.Spec.TrustBundles {
-		var obj client.Object = &corev1.Secret{}
-		if t.Kind == v1alpha1.TargetConfigMap {
-			obj = &corev1.ConfigMap{}
-		}
-		if p, err := check(fmt.Sprintf("spec.trustBundles[%d].name", i), obj, nsOr(t.Namespace, ca.Namespace), t.Name); p != nil || err != nil {
-			return p, err
+		if err := check(fmt.Sprintf("spec.trustBundles[%d].name", i), t.Kind, nsOr(t.Namespace, ca.Namespace), t.Name); err != nil {
+			return nil, err
 		}
 	}
 	for i, c := range ca.Spec.Certificates {
-		if p, err := check(fmt.Sprintf("spec.certificates[%d].secretName", i), &corev1.Secret{}, nsOr(c.Namespace, ca.Namespace), c.SecretName); p != nil || err != nil {
-			return p, err
+		if err := check(fmt.Sprintf("spec.certificates[%d].secretName", i), v1alpha1.TargetSecret, nsOr(c.Namespace, ca.Namespace), c.SecretName); err != nil {
+			return nil, err
 		}
 	}
-	return nil, nil
+	return out, nil
 }
 
 // workload is one consumer workload: its name and pod selector.
@@ -153,7 +156,7 @@ type workload struct {
 	pods *metav1.LabelSelector
 }
 
-// workloadLists memoizes, for one reconcile, the uncached workload lists by
+// workloadLists memoizes, for one reconcile, the workload lists by
 // kind, namespace and label selector: consumers naming workloads of the same
 // kind in the same namespace share one list.
 type workloadLists map[[3]string][]workload
@@ -204,7 +207,7 @@ func (r *Reconciler) workloadSelectors(ctx context.Context, lists workloadLists,
 	return out, nil, nil
 }
 
-// listWorkloads lists (uncached) the Deployments, StatefulSets or DaemonSets
+// listWorkloads lists (from the manager's cache, which watch.go keeps) the Deployments, StatefulSets or DaemonSets
 // (kind; anything else = Deployment) in ns matching sel.
 func (r *Reconciler) listWorkloads(ctx context.Context, kind v1alpha1.WorkloadKind, ns string, sel labels.Selector) ([]workload, error) {
 	var list client.ObjectList
@@ -220,7 +223,7 @@ func (r *Reconciler) listWorkloads(ctx context.Context, kind v1alpha1.WorkloadKi
 	if !sel.Empty() {
 		opts = append(opts, client.MatchingLabelsSelector{Selector: sel})
 	}
-	if err := r.APIReader.List(ctx, list, opts...); err != nil {
+	if err := r.Client.List(ctx, list, opts...); err != nil {
 		return nil, fmt.Errorf("list %s in %s: %w", kind, ns, err)
 	}
 	var out []workload
