@@ -48,23 +48,9 @@ main() {
 	}
 
 	want=$(stamp)
-	if ! $force && up_to_date; then
-		echo "cert-manager binaries up to date in $out"
-		exit 0
-	fi
-
-	mkdir -p "$out"
-	exec 9>"$out/.lock"
-	if command -v flock >/dev/null; then flock 9; fi
-	if ! $force && up_to_date; then
-		echo "cert-manager binaries up to date in $out (built by another run)"
-		exit 0
-	fi
-
-	tmp=$(mktemp -d "$out/.build.XXXXXX")
-	trap 'rm -rf "$tmp"' EXIT
-	rm -f "$out/stamp"
-	start=$(date +%s)
+	# shellcheck source=lib.sh
+	source "$root/hack/lib.sh"
+	build_begin "cert-manager binaries"
 
 	echo "building cert-manager ${CERT_MANAGER_VERSION} controllers into $out"
 	(

@@ -61,27 +61,10 @@ main() {
 	}
 
 	want=$(stamp)
-	if ! $force && up_to_date; then
-		echo "k8s binaries up to date in $out"
-		exit 0
-	fi
-
-	mkdir -p "$out"
-	# One builder at a time (two `make test` runs may race on a cold cache).
-	exec 9>"$out/.lock"
-	if command -v flock >/dev/null; then flock 9; fi
-	if ! $force && up_to_date; then
-		echo "k8s binaries up to date in $out (built by another run)"
-		exit 0
-	fi
-
-	tmp=$(mktemp -d "$out/.build.XXXXXX")
-	trap 'rm -rf "$tmp"' EXIT
-	rm -f "$out/stamp"
-	start=$(date +%s)
-
 	# shellcheck source=lib.sh
 	source "$root/hack/lib.sh"
+	build_begin "k8s binaries"
+
 	ldflags=$(k8s_ldflags "$K8S_VERSION")
 
 	echo "building kubernetes ${K8S_VERSION} and etcd ${ETCD_VERSION} into $out (cold: 6-23 min on 2 cores, by load)"

@@ -47,24 +47,10 @@ main() {
 	}
 
 	want=$(stamp)
-	if ! $force && up_to_date; then
-		echo "node binaries up to date in $out"
-		exit 0
-	fi
-	mkdir -p "$out"
-	exec 9>"$out/.lock"
-	if command -v flock >/dev/null; then flock 9; fi
-	if ! $force && up_to_date; then
-		echo "node binaries up to date in $out (built by another run)"
-		exit 0
-	fi
-	tmp=$(mktemp -d "$out/.build.XXXXXX")
-	trap 'rm -rf "$tmp"' EXIT
-	rm -f "$out/stamp"
-	start=$(date +%s)
-
 	# shellcheck source=lib.sh
 	source "$root/hack/lib.sh"
+	build_begin "node binaries"
+
 	ldflags=$(k8s_ldflags "$K8S_VERSION")
 
 	echo "building kubelet ${K8S_VERSION} into $out (about 3 min on a partly warm cache, 2 cores)"
