@@ -38,8 +38,8 @@ import (
 // gateway and ratelimit are nginx from Debian (load-once: it reads its
 // certificates at start), edge is `handover tls-server` (hot reload).
 const (
-	podPort      = 8443
-	nginxConf    = "nginx-conf"
+	podPort   = 8443
+	nginxConf = "nginx-conf"
 	// preStopSleep (seconds) lets the balancer drop a terminating pod before
 	// it stops serving; 2 s was too short on a loaded machine (read
 	// timeouts on connections sent to a pod whose network was gone).
