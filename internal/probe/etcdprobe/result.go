@@ -7,6 +7,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // Result is what the probe verified at the end of a run.
@@ -81,9 +82,9 @@ func WatchGaps(acks []Ack, watched map[int64]bool) int {
 }
 
 // Result verifies the run; call it after the writers stopped. It
-// waits (up to wait) for the watch to deliver the last acknowledged
+// waits (up to waitFor) for the watch to deliver the last acknowledged
 // revision, then reads the prefix back (linearizable, paged) and compares.
-func (p *Prober) Result(ctx context.Context, wait time.Duration) (Result, error) {
+func (p *Prober) Result(ctx context.Context, waitFor time.Duration) (Result, error) {
 	p.mu.Lock()
 	acks := append([]Ack(nil), p.acks...)
 	p.mu.Unlock()
@@ -91,16 +92,12 @@ func (p *Prober) Result(ctx context.Context, wait time.Duration) (Result, error)
 	for _, a := range acks {
 		maxRev = max(maxRev, a.Revision)
 	}
-	deadline := time.Now().Add(wait)
-	for time.Now().Before(deadline) {
+	// Not caught up when waitFor passes is what the comparison below reports.
+	_ = wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, waitFor, true, func(context.Context) (bool, error) {
 		p.mu.Lock()
-		caught := p.watchMax >= maxRev
-		p.mu.Unlock()
-		if caught {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		defer p.mu.Unlock()
+		return p.watchMax >= maxRev, nil
+	})
 	found, err := p.readBack(ctx)
 	if err != nil {
 		return Result{}, err

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 )
 
@@ -116,10 +117,10 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// Result waits up to wait for the watch to reach the last acknowledged
+// Result waits up to waitFor for the watch to reach the last acknowledged
 // write, then LISTs the namespace through a fresh connection and compares.
 // Call it after the writer stopped and while Watch still runs.
-func (p *Prober) Result(ctx context.Context, wait time.Duration) (Result, error) {
+func (p *Prober) Result(ctx context.Context, waitFor time.Duration) (Result, error) {
 	p.mu.Lock()
 	acks := append([]Ack(nil), p.acks...)
 	p.mu.Unlock()
@@ -127,16 +128,12 @@ func (p *Prober) Result(ctx context.Context, wait time.Duration) (Result, error)
 	for _, a := range acks {
 		maxRV = max(maxRV, a.ResourceVersion)
 	}
-	deadline := time.Now().Add(wait)
-	for time.Now().Before(deadline) {
+	// Not caught up when wait passes is what the comparison below reports.
+	_ = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, waitFor, true, func(context.Context) (bool, error) {
 		p.mu.Lock()
-		caught := p.lastRV >= maxRV
-		p.mu.Unlock()
-		if caught {
-			break
-		}
-		sleep(ctx, 100*time.Millisecond)
-	}
+		defer p.mu.Unlock()
+		return p.lastRV >= maxRV, nil
+	})
 	present := map[string]bool{}
 	var err error
 	for try := 0; try < 50; try++ {
