@@ -385,6 +385,18 @@ func keys[V any](m map[string]V) []string {
 	return out
 }
 
+// createRolledOut creates Deployment ns/name with n replicas and makes it
+// look rolled out (setDeploymentStatus); it returns the stored object.
+func createRolledOut(t *testing.T, c client.Client, ns, name string, n int32) *appsv1.Deployment {
+	t.Helper()
+	d := deployment(ns, name, n)
+	if err := c.Create(ctxT(t), d); err != nil {
+		t.Fatal(err)
+	}
+	setDeploymentStatus(t, c, d, n)
+	return d
+}
+
 // setDeploymentStatus makes a Deployment look rolled out with n replicas
 // (envtest runs no controllers).
 func setDeploymentStatus(t *testing.T, c client.Client, d *appsv1.Deployment, n int32) {
@@ -469,11 +481,7 @@ func testVerifyByPropagation(t *testing.T, c client.Client) {
 	ctx := ctxT(t)
 	const ns = "propagation"
 	mkNamespace(t, c, ns)
-	d := deployment(ns, "app", 2)
-	if err := c.Create(ctx, d); err != nil {
-		t.Fatal(err)
-	}
-	setDeploymentStatus(t, c, d, 2)
+	createRolledOut(t, c, ns, "app", 2)
 	old, next, other := newCA(t, "old"), newCA(t, "next"), newCA(t, "other")
 	clk := testclock.NewFakeClock(time.Now())
 	spec := v1alpha1.CertificateAuthoritySpec{
@@ -559,11 +567,7 @@ func testVerifyByHandshake(t *testing.T, c client.Client) {
 	const ns = "handshake"
 	mkNamespace(t, c, ns)
 	for _, n := range []string{"gw", "mixed", "dead", "wrongname"} {
-		d := deployment(ns, n, 2)
-		if err := c.Create(ctx, d); err != nil {
-			t.Fatal(err)
-		}
-		setDeploymentStatus(t, c, d, 2)
+		createRolledOut(t, c, ns, n, 2)
 	}
 	old, next := newCA(t, "old"), newCA(t, "next")
 	// gw presents an old-CA leaf and trusts only the old CA.
@@ -644,11 +648,7 @@ func testPreview(t *testing.T, c client.Client) {
 	ctx := ctxT(t)
 	const ns = "preview"
 	mkNamespace(t, c, ns)
-	d := deployment(ns, "web", 3)
-	if err := c.Create(ctx, d); err != nil {
-		t.Fatal(err)
-	}
-	setDeploymentStatus(t, c, d, 3)
+	d := createRolledOut(t, c, ns, "web", 3)
 	for i, name := range []string{"web-2", "web-0", "web-1"} {
 		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": "web"}},
 			Spec: d.Spec.Template.Spec}

@@ -26,11 +26,7 @@ func testVerifyByServiceEndpoints(t *testing.T, c client.Client) {
 	ctx := ctxT(t)
 	const ns = "endpoints"
 	mkNamespace(t, c, ns)
-	d := deployment(ns, "web", 2)
-	if err := c.Create(ctx, d); err != nil {
-		t.Fatal(err)
-	}
-	setDeploymentStatus(t, c, d, 2)
+	createRolledOut(t, c, ns, "web", 2)
 	old, next := newCA(t, "old"), newCA(t, "next")
 	podA := startTLSServer(t, serverLeaf(t, old, "web.endpoints.svc"), old, next)
 	podB := startTLSServer(t, serverLeaf(t, old, "web.endpoints.svc"), old)
