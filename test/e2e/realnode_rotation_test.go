@@ -9,8 +9,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
-	"github.com/handover-dev/handover/internal/controller/certificateauthority"
-	"github.com/handover-dev/handover/internal/probe"
 	"github.com/handover-dev/handover/internal/testenv"
 )
 
@@ -41,27 +39,7 @@ func TestRealNodeRotationE2E(t *testing.T) {
 	t.Run("legacy atomic rotation on real pods: the probes see failures", func(t *testing.T) {
 		f := setupRealFleet(t, cl.RESTConfig, c, "real-legacy", v1alpha1.ModeLegacy)
 		defer f.deleteNamespace(t)
-		rec := probe.NewRecorder(nil)
-		stop := f.probeClients(rec)
-		defer stop()
-		rec.Mark("steady")
-		time.Sleep(2 * time.Second)
-		steady := rec.Summary()
-		if steady.Failures != 0 {
-			t.Fatalf("steady state before the rotation already failed %d of %d handshakes: %v", steady.Failures, steady.Requests, steady.ClassExamples)
-		}
-		rec.Mark("rotate")
-		f.annotate(t, certificateauthority.AnnotationRotate, "real-legacy-1")
-		poll(t.Context(), t, "the probes to record a failed handshake", func() (bool, error) {
-			return rec.Summary().Failures > 0, nil
-		})
-		time.Sleep(2 * time.Second)
-		stop()
-		sum := rec.Summary()
-		logSummary(t, sum)
-		if sum.Failures == 0 {
-			t.Fatal("the atomic swap recorded no failed handshake: the probes cannot see failures")
-		}
+		legacyControl(t, f, "real-legacy-1")
 	})
 }
 

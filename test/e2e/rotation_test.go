@@ -73,27 +73,7 @@ func TestCertificateAuthorityRotationE2E(t *testing.T) {
 
 	t.Run("legacy atomic rotation: the probes see failures", func(t *testing.T) {
 		f := setupRotationFleet(t, cl.RESTConfig, c, "rotation-legacy", v1alpha1.ModeLegacy, 2, time.Second)
-		rec := probe.NewRecorder(nil)
-		stop := f.probeClients(rec)
-		defer stop()
-		rec.Mark("steady")
-		time.Sleep(2 * time.Second)
-		steady := rec.Summary()
-		if steady.Failures != 0 {
-			t.Fatalf("steady state before the rotation already failed %d of %d handshakes: %v", steady.Failures, steady.Requests, steady.ClassExamples)
-		}
-		rec.Mark("rotate")
-		f.annotate(t, certificateauthority.AnnotationRotate, "e2e-legacy-1")
-		poll(t.Context(), t, "the probes to record a failed handshake", func() (bool, error) {
-			return rec.Summary().Failures > 0, nil
-		})
-		time.Sleep(2 * time.Second)
-		stop()
-		sum := rec.Summary()
-		logSummary(t, sum)
-		if sum.Failures == 0 {
-			t.Fatal("the atomic swap recorded no failed handshake: the probes cannot see failures")
-		}
+		legacyControl(t, f, "e2e-legacy-1")
 	})
 }
 
@@ -300,4 +280,39 @@ func issuerOf(ctx context.Context, addr, serverName string, cert func() (*tls.Ce
 		return "", fmt.Errorf("no verified chain to a CA")
 	}
 	return trust.Fingerprint(chains[0][len(chains[0])-1]), nil
+}
+
+// legacyFleet is what the Legacy negative control needs of a fleet
+// (rotationFleet, realFleet).
+type legacyFleet interface {
+	probeClients(rec *probe.Recorder) (stop func())
+	annotate(t *testing.T, key, value string)
+}
+
+// legacyControl is the negative control: 2 s of steady probing without a
+// failure, then an atomic (Legacy) rotation requested with value, which
+// the probes must see fail; it fails the test if they see none.
+func legacyControl(t *testing.T, f legacyFleet, value string) {
+	t.Helper()
+	rec := probe.NewRecorder(nil)
+	stop := f.probeClients(rec)
+	defer stop()
+	rec.Mark("steady")
+	time.Sleep(2 * time.Second)
+	steady := rec.Summary()
+	if steady.Failures != 0 {
+		t.Fatalf("steady state before the rotation already failed %d of %d handshakes: %v", steady.Failures, steady.Requests, steady.ClassExamples)
+	}
+	rec.Mark("rotate")
+	f.annotate(t, certificateauthority.AnnotationRotate, value)
+	poll(t.Context(), t, "the probes to record a failed handshake", func() (bool, error) {
+		return rec.Summary().Failures > 0, nil
+	})
+	time.Sleep(2 * time.Second)
+	stop()
+	sum := rec.Summary()
+	logSummary(t, sum)
+	if sum.Failures == 0 {
+		t.Fatal("the atomic swap recorded no failed handshake: the probes cannot see failures")
+	}
 }
