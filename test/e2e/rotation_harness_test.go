@@ -347,9 +347,8 @@ func describeStatus(ca *v1alpha1.CertificateAuthority) string {
 // annotate sets one annotation on the CertificateAuthority (merge patch).
 func (f *rotationFleet) annotate(t *testing.T, key, value string) {
 	t.Helper()
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, key, value)
 	ca := &v1alpha1.CertificateAuthority{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: caName}}
-	if err := f.c.Patch(t.Context(), ca, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
+	if err := testenv.Annotate(t.Context(), f.c, ca, key, value); err != nil {
 		t.Fatalf("annotate %s=%s: %v", key, value, err)
 	}
 }

@@ -50,7 +50,7 @@ func runRotate(ctx context.Context, o *TriggerOptions) error {
 	if err != nil || !o.Wait {
 		return err
 	}
-	return waitForRotation(ctx, f.c, o, f.ns, f.since, f.token)
+	return waitForRotation(ctx, o, f, f.token)
 }
 
 // describeRotate prints what the controller will do for a rotate trigger on ca
@@ -135,9 +135,9 @@ func runRevert(ctx context.Context, o *TriggerOptions) error {
 	}
 	if running {
 		// An aborted rotation ends RolledBack: that is the revert working.
-		return waitForRotation(ctx, f.c, o, f.ns, f.since, "", "RolledBack")
+		return waitForRotation(ctx, o, f, "", "RolledBack")
 	}
-	return waitForRotation(ctx, f.c, o, f.ns, f.since, "")
+	return waitForRotation(ctx, o, f, "")
 }
 
 func describeRevert(w io.Writer, ca *v1alpha1.CertificateAuthority, running bool) {

@@ -92,6 +92,8 @@ type fired struct {
 	ns    string
 	token string
 	since time.Time
+	// before is status.rotation as read just before the write (nil: none).
+	before *v1alpha1.RotationStatus
 }
 
 // fire reads the object o names, lets describe check it (an error refuses:
@@ -123,7 +125,7 @@ func (o *TriggerOptions) fire(ctx context.Context, key string, describe func(io.
 	if _, err := o.Out.Write(buf.Bytes()); err != nil {
 		return nil, err
 	}
-	return &fired{c: c, ns: ns, token: token, since: since}, nil
+	return &fired{c: c, ns: ns, token: token, since: since, before: ca.Status.Rotation.DeepCopy()}, nil
 }
 
 func (o *TriggerOptions) token() string {
@@ -162,15 +164,26 @@ func progressLine(ca *v1alpha1.CertificateAuthority) string {
 type waitState struct {
 	// since is when the trigger was written (server time of the patch).
 	since time.Time
+	// before is status.rotation as read before the trigger was written;
+	// a status.rotation that is still that one is not the trigger's.
+	before *v1alpha1.RotationStatus
 	// sawRunning is true once a poll showed a rotation running.
 	sawRunning bool
+}
+
+// sameRotation reports whether a and b record the same rotation: same
+// target, trigger and start time. Either nil gives false.
+func sameRotation(a, b *v1alpha1.RotationStatus) bool {
+	return a != nil && b != nil && a.Target == b.Target && a.Trigger == b.Trigger && a.StartedAt.Equal(&b.StartedAt)
 }
 
 // observe records ca and reports whether the rotation the trigger caused has
 // ended: no rotation runs (condition Rotating is not True and
 // status.rotation has an outcome), nothing is queued, the ended rotation is
-// ours — it was seen running during the wait, or its startedAt (second
-// precision) is not before the trigger — and, when it succeeded,
+// ours — it was seen running during the wait, or it is not the rotation
+// recorded before the trigger and its startedAt (second precision) is not
+// before the trigger (a rotation that ended within the trigger's second is
+// told apart by its target and start) — and, when it succeeded,
 // status.active is its target. A rotation that ended before the trigger, and
 // the controller not having acted yet, do not count.
 func (w *waitState) observe(ca *v1alpha1.CertificateAuthority) bool {
@@ -183,7 +196,7 @@ func (w *waitState) observe(ca *v1alpha1.CertificateAuthority) bool {
 	if r == nil || r.Outcome == "" || ca.Status.Queued != "" {
 		return false
 	}
-	if !w.sawRunning && r.StartedAt.Time.Before(w.since.Truncate(time.Second)) {
+	if !w.sawRunning && (sameRotation(r, w.before) || r.StartedAt.Time.Before(w.since.Truncate(time.Second))) {
 		return false
 	}
 	// The worker records the outcome first; the reconciler then adopts the
@@ -201,7 +214,8 @@ func (w *waitState) observe(ca *v1alpha1.CertificateAuthority) bool {
 // the controller's "Republished" event for token appears. It returns
 // ErrRotationFailed when the rotation's outcome is neither Succeeded nor one
 // of accept, and ErrWaitTimeout when o.Timeout passes first.
-func waitForRotation(ctx context.Context, c client.Client, o *TriggerOptions, ns string, since time.Time, token string, accept ...string) error {
+func waitForRotation(ctx context.Context, o *TriggerOptions, f *fired, token string, accept ...string) error {
+	c, ns := f.c, f.ns
 	interval := o.Interval
 	if interval <= 0 {
 		interval = 2 * time.Second
@@ -210,7 +224,7 @@ func waitForRotation(ctx context.Context, c client.Client, o *TriggerOptions, ns
 	if o.Timeout > 0 {
 		deadline = o.Clock.After(o.Timeout)
 	}
-	st := &waitState{since: since}
+	st := &waitState{since: f.since, before: f.before}
 	last := ""
 	for {
 		ca, err := getCA(ctx, c, ns, o.Name)

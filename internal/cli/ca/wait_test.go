@@ -48,12 +48,16 @@ func TestWaitStateObserve(t *testing.T) {
 				obj(metav1.ConditionTrue, &v1alpha1.RotationStatus{StartedAt: at(-time.Minute)}, "Manual t"),
 				obj(metav1.ConditionFalse, &v1alpha1.RotationStatus{StartedAt: at(-time.Minute), Outcome: "Succeeded"}, "Manual t"),
 			}, false},
+		{"the rotation before the trigger ended within the trigger's second (target and start unchanged)",
+			[]*v1alpha1.CertificateAuthority{withActive(obj(metav1.ConditionFalse, &v1alpha1.RotationStatus{StartedAt: at(0), Outcome: "Succeeded", Target: "before", Trigger: "Manual"}, ""), "before")}, false},
+		{"a new rotation in the same second as the one before the trigger",
+			[]*v1alpha1.CertificateAuthority{withActive(obj(metav1.ConditionFalse, &v1alpha1.RotationStatus{StartedAt: at(0), Outcome: "Succeeded", Target: "first", Trigger: "Manual"}, ""), "first")}, true},
 		{"outcome set but Rotating still True", []*v1alpha1.CertificateAuthority{obj(metav1.ConditionTrue, &v1alpha1.RotationStatus{StartedAt: at(time.Second), Outcome: "Succeeded"}, "")}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			w := &waitState{since: since}
+			w := &waitState{since: since, before: &v1alpha1.RotationStatus{StartedAt: at(0), Outcome: "Succeeded", Target: "before", Trigger: "Manual"}}
 			var got bool
 			for _, p := range tt.polls {
 				got = w.observe(p)

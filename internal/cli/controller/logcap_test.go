@@ -21,6 +21,7 @@ import (
 
 	"github.com/handover-dev/handover/api/v1alpha1"
 	"github.com/handover-dev/handover/internal/cli/kubeflags"
+	"github.com/handover-dev/handover/internal/testenv"
 )
 
 func TestCapVerbosity(t *testing.T) {
@@ -136,8 +137,7 @@ func TestNoKeyInLogsAtHighestVerbosity(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	ca.Annotations = map[string]string{v1alpha1.AnnotationRotate: "1"}
-	if err := c.Update(ctx, ca); err != nil {
+	if err := testenv.Annotate(ctx, c, ca, v1alpha1.AnnotationRotate, "1"); err != nil {
 		t.Fatal(err)
 	}
 	if err := eventually(ctx, func() error {

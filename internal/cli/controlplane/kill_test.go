@@ -151,11 +151,12 @@ func TestKilledAfterEveryStep(t *testing.T) {
 				t.Fatalf("run %d: no step finished in 3 minutes (from step %d)", run, base)
 			case <-time.After(2 * time.Millisecond):
 			}
-			// Kill only while the plan has not ended: a kill after the
-			// outcome is saved leaves nothing to resume.
+			// Kill only while a step is still to run: once every step is
+			// done the runner saves the outcome at once, and a kill that
+			// lands after that save leaves nothing to resume.
 			// The first run is killed inside step 1, as soon as its
 			// checkpoint exists; every later run once one more step is done.
-			if st := loadState(checkpoint); st != nil && st.Outcome == "" && (st.DoneSteps() > base || (run == 0 && len(st.Steps) > 0)) {
+			if st := loadState(checkpoint); st != nil && st.Outcome == "" && st.DoneSteps() < len(st.Steps) && (st.DoneSteps() > base || (run == 0 && len(st.Steps) > 0)) {
 				_ = cmd.Process.Signal(syscall.SIGKILL)
 				<-done
 				_ = log.Close()

@@ -59,11 +59,33 @@ func processCluster(t *testing.T, prov *etcdmig.Process, n int) []etcdmig.Target
 }
 
 func doneSteps(path string) (int, plan.Outcome) {
+	st := loadState(path)
+	return st.DoneSteps(), outcomeOf(st)
+}
+
+// loadState reads the checkpoint (nil while there is none or it cannot be
+// read).
+func loadState(path string) *plan.State {
 	st, err := plan.NewFileCheckpoint(path).Load(context.Background())
-	if err != nil || st == nil {
-		return 0, ""
+	if err != nil {
+		return nil
 	}
-	return st.DoneSteps(), st.Outcome
+	return st
+}
+
+func outcomeOf(st *plan.State) plan.Outcome {
+	if st == nil {
+		return ""
+	}
+	return st.Outcome
+}
+
+// killable reports whether a run may be SIGKILLed now that its checkpoint is
+// st and base steps were done when it started: one more step is done and a
+// step is still to run. Once every step is done the runner saves the outcome
+// at once, and a kill that lands after that save leaves nothing to resume.
+func killable(st *plan.State, base int) bool {
+	return st != nil && st.Outcome == "" && st.DoneSteps() > base && st.DoneSteps() < len(st.Steps)
 }
 
 // TestKilledBetweenEveryStep runs `handover etcd migrate` as a real process
@@ -145,10 +167,10 @@ func TestKilledBetweenEveryStep(t *testing.T) {
 				finished = true
 				break poll
 			case <-time.After(10 * time.Millisecond):
-				// Kill only while the plan has not ended: a kill after
+				// Kill only while a step is still to run: a kill after
 				// the outcome is saved leaves the next run nothing to
 				// resume, and so no report to check.
-				if n, outcome := doneSteps(cp); n > base && outcome == "" {
+				if killable(loadState(cp), base) {
 					_ = cmd.Process.Signal(syscall.SIGKILL)
 					<-exited
 					kills++

@@ -13,6 +13,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
+	"github.com/handover-dev/handover/internal/testenv"
 )
 
 // TestClusterCertificateAuthorityAcrossNamespaces: a ClusterCertificateAuthority
@@ -77,19 +78,8 @@ func TestClusterCertificateAuthorityAcrossNamespaces(t *testing.T) {
 
 	// `ca rotate` on the cluster object: the annotation reaches the run-as
 	// object, the rotation succeeds, the status is mirrored.
-	for {
-		c := &v1alpha1.ClusterCertificateAuthority{}
-		if err := e.c.Get(ctx, types.NamespacedName{Name: "mesh"}, c); err != nil {
-			t.Fatal(err)
-		}
-		c.Annotations = map[string]string{v1alpha1.AnnotationRotate: "1"}
-		err := e.c.Update(ctx, c)
-		if err == nil {
-			break
-		}
-		if !apierrors.IsConflict(err) {
-			t.Fatal(err)
-		}
+	if err := testenv.Annotate(ctx, e.c, &v1alpha1.ClusterCertificateAuthority{ObjectMeta: metav1.ObjectMeta{Name: "mesh"}}, v1alpha1.AnnotationRotate, "1"); err != nil {
+		t.Fatal(err)
 	}
 	e.waitForCluster(t, "mesh", 90*time.Second, "rotation mirrored", func(c *v1alpha1.ClusterCertificateAuthority) bool {
 		r := c.Status.Rotation

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
+	"github.com/handover-dev/handover/internal/testenv"
 )
 
 // TestNamespaceEditorCannotReachOtherNamespaces replays issue 9's confused
@@ -187,24 +188,12 @@ func (e *env) namespaceEditor(t *testing.T, ns, name string) client.Client {
 	return c
 }
 
-// annotateAs sets an annotation on ns/name through c (retrying conflicts).
+// annotateAs sets an annotation on CertificateAuthority ns/name through c
+// (testenv.Annotate: a merge patch, so no conflict with the controller).
 func (e *env) annotateAs(t *testing.T, c client.Client, ns, name, key, value string) {
 	t.Helper()
-	for {
-		ca := &v1alpha1.CertificateAuthority{}
-		if err := c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, ca); err != nil {
-			t.Fatal(err)
-		}
-		if ca.Annotations == nil {
-			ca.Annotations = map[string]string{}
-		}
-		ca.Annotations[key] = value
-		err := c.Update(context.Background(), ca)
-		if err == nil {
-			return
-		}
-		if !apierrors.IsConflict(err) {
-			t.Fatal(err)
-		}
+	ca := &v1alpha1.CertificateAuthority{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	if err := testenv.Annotate(context.Background(), c, ca, key, value); err != nil {
+		t.Fatal(err)
 	}
 }

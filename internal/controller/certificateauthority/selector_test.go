@@ -14,6 +14,7 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
+	"github.com/handover-dev/handover/internal/testenv"
 )
 
 // reconciles is controller-runtime's reconcile count of the
@@ -229,11 +230,7 @@ func TestNamespaceSelectorFollowsDuringARotation(t *testing.T) {
 	})
 	first := ca.Status.Active.Fingerprint
 
-	if err := e.c.Get(ctx, types.NamespacedName{Name: "org"}, cca); err != nil {
-		t.Fatal(err)
-	}
-	cca.Annotations = map[string]string{v1alpha1.AnnotationRotate: "1"}
-	if err := e.c.Update(ctx, cca); err != nil {
+	if err := testenv.Annotate(ctx, e.c, cca, v1alpha1.AnnotationRotate, "1"); err != nil {
 		t.Fatal(err)
 	}
 	e.waitFor(t, home, "org", 90*time.Second, "the grace step", func(ca *v1alpha1.CertificateAuthority) bool {
