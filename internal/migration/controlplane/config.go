@@ -45,8 +45,8 @@ type Config struct {
 	// PublishEndpoints: the member stays while it errs).
 	OnEndpoints EndpointHook
 	// WriteHold, when set, holds every write in admission while the etcd
-	// leader moves to a target (see writepause.go); the apiservers must
-	// reach it. Nil moves the leader unheld: a write in flight during the
+	// leader moves (it becomes the etcd Config.Hold; see writehold.go);
+	// the apiservers must reach it. Nil moves the leader unheld: a write in flight during the
 	// transfer can then fail with a 500.
 	WriteHold *WriteHold
 	// TargetReadyTimeout bounds the start-target gate (0 = 2 min).
@@ -60,9 +60,9 @@ type Config struct {
 type Stats struct {
 	DNSTTL time.Duration
 	Drain  time.Duration // DNS switch → source apiserver exited
-	// WriteHold is how long writes were held around the leader transfer
-	// (hold step applied → released; zero after a resume); HeldWrites how
-	// many requests the hold delayed.
+	// WriteHold is how long writes were held around the leader transfers
+	// of this run (hold started → released, summed); HeldWrites how many
+	// requests the hold delayed.
 	WriteHold  time.Duration
 	HeldWrites int
 	// ResourcesListed is how many resources the target LISTed at its gate.

@@ -31,6 +31,16 @@ func NewPlan(cfg Config) (*Plan, error) {
 	if c.OnEndpoints != nil {
 		c.Etcd.PublishEndpoints = publishTo(c.OnEndpoints, c.Etcd.PublishEndpoints)
 	}
+	if c.WriteHold != nil {
+		// Every etcd leader transfer (move-leader, and a removal's when
+		// it must move the leader) runs under the write hold; see
+		// writehold.go.
+		var hold etcdmig.ClientHold = &clientHold{c: &c}
+		if c.Etcd.Hold != nil {
+			hold = etcdmig.Holds{c.Etcd.Hold, hold}
+		}
+		c.Etcd.Hold = hold
+	}
 	ph, err := etcdmig.NewPhases(c.Etcd)
 	if err != nil {
 		return nil, err
@@ -40,16 +50,11 @@ func NewPlan(cfg Config) (*Plan, error) {
 	steps = append(steps, c.hookEtcd(ph.Grow)...)
 	steps = append(steps, &startTargetStep{c: &c}, c.hookDNS(sw), &drainStep{c: &c, sw: sw}, &stopSourceStep{c: &c, sw: sw})
 	handover := c.hookEtcd(ph.Handover)
-	if c.WriteHold == nil {
-		steps = append(steps, handover...)
-	} else {
-		// The leader transfer (handover[0], move-leader) inside a write
-		// hold; see writepause.go.
-		hc := &holdClock{}
-		hold := &holdWritesStep{c: &c, hc: hc}
-		steps = append(steps, hold, &heldStep{Step: handover[0], hold: hold}, &releaseWritesStep{c: &c, hc: hc})
-		steps = append(steps, handover[1:]...)
+	if c.WriteHold != nil {
+		// handover[0] is move-leader: its transfer holds the writes.
+		handover[0] = &heldMove{Step: handover[0], c: &c}
 	}
+	steps = append(steps, handover...)
 	pnr := len(steps)
 	steps = append(steps, ph.Remove...)
 	steps = append(steps, ph.Final, &verifyStep{c: &c})

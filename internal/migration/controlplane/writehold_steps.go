@@ -20,71 +20,119 @@ func holdSettle(siteRTT time.Duration) time.Duration {
 	return 250*time.Millisecond + 4*siteRTT
 }
 
-// holdClock is shared by the hold and release steps (the release step
-// measures the hold).
-type holdClock struct {
-	mu          sync.Mutex
-	start       time.Time // this run's hold (zero after a resume)
-	effectiveAt time.Time // first poll that saw the apiserver call the hold
+// holdTimeout bounds clientHold.Hold's wait for the hold to be in effect.
+const holdTimeout = time.Minute
+
+// holdPoll is the period of clientHold.Hold's gate.
+const holdPoll = 100 * time.Millisecond
+
+// clientHold is the WriteHold as the etcd leader transfer's ClientHold
+// (etcd Config.Hold; etcdmig.TransferLeadership holds before MoveLeader and
+// releases once every voter follows the new leader, also when the transfer
+// failed). So the hold spans exactly the transfers the etcd steps make —
+// the move-leader step's, and a removal's when it must move the leader —
+// and a run resumed after a kill holds again simply by running the step
+// again. Safe for concurrent use.
+type clientHold struct {
+	c *Config
+
+	mu    sync.Mutex
+	start time.Time // the running hold's start (zero when not holding)
 }
 
-// --- hold writes ---
-
-type holdWritesStep struct {
-	c  *Config
-	hc *holdClock
+// Hold starts holding, installs the webhook configuration through the
+// target apiserver and returns once the hold is in effect: a dry-run check
+// sent through the target apiserver reached the webhook during this hold,
+// holdSettle has passed since the first one did, and no etcd member has a
+// proposal pending — so the transfer drops no proposal (raft drops them
+// while a transfer is pending; kube-apiserver turns that into a 500). It
+// returns the Install error, or after holdTimeout an error naming the
+// condition still unmet; on error it has released the writes and deleted
+// the configuration itself (TransferLeadership releases only a hold that
+// succeeded).
+func (h *clientHold) Hold(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			err = errors.Join(err, h.Release(rctx))
+		}
+	}()
+	return h.hold(ctx)
 }
 
-func (s *holdWritesStep) Name() string           { return "apiserver/hold-writes" }
-func (s *holdWritesStep) Timeout() time.Duration { return time.Minute }
-func (s *holdWritesStep) Describe() string {
-	return fmt.Sprintf("register validating webhook %q (handover's write hold, failurePolicy Ignore) for every create, update and delete: the apiservers wait for its answer, which comes once the leader moved (at most %s); gate: the apiserver calls it, %s passed and no proposal is pending on any etcd member, so the leader transfer drops none (raft drops proposals during a transfer, kube-apiserver turns that into a 500); revert: release and delete it",
-		WriteHoldWebhook, DefaultMaxHold, holdSettle(s.c.SiteRTT))
-}
-func (s *holdWritesStep) Apply(ctx context.Context) error {
-	s.hc.mu.Lock()
-	if s.hc.start.IsZero() {
-		s.hc.start = s.c.Clock.Now()
-	}
-	s.hc.effectiveAt = time.Time{}
-	s.hc.mu.Unlock()
-	s.c.WriteHold.Hold()
-	cs, err := kubernetes.NewForConfig(s.c.Endpoint.At(s.c.Target.Addr))
+func (h *clientHold) hold(ctx context.Context) error {
+	c := h.c
+	h.mu.Lock()
+	h.start = c.Clock.Now()
+	h.mu.Unlock()
+	c.WriteHold.Hold()
+	cs, err := kubernetes.NewForConfig(c.Endpoint.At(c.Target.Addr))
 	if err != nil {
 		return err
 	}
-	return s.c.WriteHold.Install(ctx, cs)
-}
-func (s *holdWritesStep) Check(ctx context.Context) plan.Result {
-	if err := SendHoldCheck(ctx, s.c.Endpoint.At(s.c.Target.Addr)); err != nil {
-		return plan.NotYet(err.Error())
+	if err := c.WriteHold.Install(ctx, cs); err != nil {
+		return err
 	}
-	if ch, checks, _ := s.c.WriteHold.state(); ch == nil {
-		// A restarted process holds nothing until Apply runs again.
-		return plan.Failed("the write hold is not holding (handover restarted during the step)")
-	} else if checks == 0 {
-		return plan.NotYet("the target apiserver does not call the write hold yet")
+	deadline := c.Clock.Now().Add(holdTimeout)
+	var effectiveAt time.Time
+	for {
+		why := h.notInEffect(ctx, &effectiveAt)
+		if why == "" {
+			return nil
+		}
+		if !c.Clock.Now().Before(deadline) {
+			return fmt.Errorf("write hold not in effect within %s: %s", holdTimeout, why)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.Clock.After(holdPoll):
+		}
 	}
-	now := s.c.Clock.Now()
-	s.hc.mu.Lock()
-	if s.hc.effectiveAt.IsZero() {
-		s.hc.effectiveAt = now
-	}
-	since := now.Sub(s.hc.effectiveAt)
-	s.hc.mu.Unlock()
-	if want := holdSettle(s.c.SiteRTT); since < want {
-		return plan.NotYet(fmt.Sprintf("writes held for %s of %s", since.Round(10*time.Millisecond), want))
-	}
-	if r := s.pending(ctx); r != "" {
-		return plan.NotYet(r)
-	}
-	return plan.Done()
 }
 
-// pending returns "" when no etcd member has a proposal pending, else why
-// not.
-func (s *holdWritesStep) pending(ctx context.Context) string {
-	cl := s.c.Etcd.Cluster
+// notInEffect returns "" once the hold is in effect (see Hold), else why
+// not; *effectiveAt records the first poll that saw the apiserver call the
+// hold.
+func (h *clientHold) notInEffect(ctx context.Context, effectiveAt *time.Time) string {
+	c := h.c
+	if err := SendHoldCheck(ctx, c.Endpoint.At(c.Target.Addr)); err != nil {
+		return err.Error()
+	}
+	if !c.WriteHold.CheckSeen() {
+		return "the target apiserver does not call the write hold yet"
+	}
+	now := c.Clock.Now()
+	if effectiveAt.IsZero() {
+		*effectiveAt = now
+	}
+	if since, want := now.Sub(*effectiveAt), holdSettle(c.SiteRTT); since < want {
+		return fmt.Sprintf("writes held for %s of %s", since.Round(10*time.Millisecond), want)
+	}
+	return pendingProposals(ctx, c)
+}
+
+// Release lets the held writes through (they reach the new leader),
+// records the hold's length and the requests held in Stats, and deletes
+// the webhook configuration. It returns the delete's error.
+func (h *clientHold) Release(ctx context.Context) error {
+	c := h.c
+	c.WriteHold.Release()
+	h.mu.Lock()
+	if !h.start.IsZero() {
+		c.Stats.WriteHold += c.Clock.Since(h.start)
+		h.start = time.Time{}
+	}
+	h.mu.Unlock()
+	c.Stats.HeldWrites = c.WriteHold.Held()
+	return uninstallAnywhere(ctx, c)
+}
+
+// pendingProposals returns "" when no etcd member has a proposal pending
+// (etcd_server_proposals_pending on its /metrics), else why not.
+func pendingProposals(ctx context.Context, c *Config) string {
+	cl := c.Etcd.Cluster
 	ms, err := cl.Members(ctx)
 	if err != nil {
 		return err.Error()
@@ -102,11 +150,6 @@ func (s *holdWritesStep) pending(ctx context.Context) string {
 		}
 	}
 	return ""
-}
-
-func (s *holdWritesStep) Revert(ctx context.Context) error {
-	s.c.WriteHold.Release()
-	return uninstallAnywhere(ctx, s.c)
 }
 
 // uninstallAnywhere deletes the hold's configuration through whichever
@@ -127,75 +170,44 @@ func uninstallAnywhere(ctx context.Context, c *Config) error {
 	return errors.Join(errs...)
 }
 
-// --- release writes ---
-
-type releaseWritesStep struct {
-	c  *Config
-	hc *holdClock
-}
-
-func (s *releaseWritesStep) Name() string { return "apiserver/release-writes" }
-func (s *releaseWritesStep) Describe() string {
-	return fmt.Sprintf("release the held writes (they reach the new leader) and delete webhook %q; gate: it is gone", WriteHoldWebhook)
-}
-func (s *releaseWritesStep) Apply(ctx context.Context) error {
-	s.c.WriteHold.Release()
-	s.hc.mu.Lock()
-	if !s.hc.start.IsZero() {
-		s.c.Stats.WriteHold = s.c.Clock.Since(s.hc.start)
-	}
-	s.hc.mu.Unlock()
-	s.c.Stats.HeldWrites = s.c.WriteHold.Held()
-	return uninstallAnywhere(ctx, s.c)
-}
-func (s *releaseWritesStep) Check(context.Context) plan.Result { return plan.Done() }
-
-// Revert does nothing: the hold step's revert deletes the configuration.
-func (s *releaseWritesStep) Revert(context.Context) error { return nil }
-
-// --- the transfer under the hold ---
-
-// heldStep is the leader move: a run resumed after the hold step was done
-// holds nothing (the hold lives in the killed process), so its Apply first
-// holds again and waits for the hold's gate, then applies the move.
-// Check, Revert, Describe and Timeout are the move's.
-type heldStep struct {
+// heldMove is etcd's move-leader step when the plan has a write hold (the
+// hold itself is the etcd Config.Hold, clientHold). It makes the hold's
+// configuration part of the step: Check is Done only once the webhook
+// configuration is gone — a run killed while holding left it behind,
+// pointing at its dead server (failurePolicy Ignore lets writes pass, but
+// each pays a failed call) — and Revert releases and deletes it too.
+// Apply and Timeout are the move's.
+type heldMove struct {
 	plan.Step
-	hold *holdWritesStep
+	c *Config
 }
 
-func (h *heldStep) Apply(ctx context.Context) error {
-	if ch, _, _ := h.hold.c.WriteHold.state(); ch == nil {
-		if err := h.hold.Apply(ctx); err != nil {
-			return err
-		}
-		for {
-			r := h.hold.Check(ctx)
-			if r.State == plan.CheckDone {
-				break
-			}
-			if r.State == plan.CheckFailed {
-				return errors.New("write hold: " + r.Reason)
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-h.hold.c.Clock.After(100 * time.Millisecond):
-			}
-		}
+func (h *heldMove) Check(ctx context.Context) plan.Result {
+	r := h.Step.Check(ctx)
+	if r.State != plan.CheckDone {
+		return r
 	}
-	return h.Step.Apply(ctx)
+	if err := uninstallAnywhere(ctx, h.c); err != nil {
+		return plan.NotYet(err.Error())
+	}
+	return r
 }
 
-func (h *heldStep) Describe() string {
+func (h *heldMove) Revert(ctx context.Context) error {
+	h.c.WriteHold.Release()
+	return errors.Join(h.Step.Revert(ctx), uninstallAnywhere(ctx, h.c))
+}
+
+func (h *heldMove) Describe() string {
 	d := ""
 	if ds, ok := h.Step.(plan.Describer); ok {
-		d = ds.Describe()
+		d = ds.Describe() + "; "
 	}
-	return d + " (under the write hold; a resumed run holds again first)"
+	return d + fmt.Sprintf("the hold is validating webhook %q (handover's write hold, failurePolicy Ignore) for every create, update and delete, registered through the target apiserver: the apiservers wait for its answer, which comes once every voter follows the new leader (at most %s); in effect once the apiserver calls it, %s passed and no proposal is pending on any etcd member (at most %s); gate: also the webhook is deleted; revert: release and delete it",
+		WriteHoldWebhook, DefaultMaxHold, holdSettle(h.c.SiteRTT), holdTimeout)
 }
 
-func (h *heldStep) Timeout() time.Duration {
+func (h *heldMove) Timeout() time.Duration {
 	if t, ok := h.Step.(plan.Timeouter); ok {
 		return t.Timeout()
 	}

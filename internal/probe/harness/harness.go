@@ -2,10 +2,11 @@
 // runners and background checkers, measure a baseline, run the
 // transition (a plan on the engine or a scripted baseline), measure the
 // aftermath, stop the probes, and return the recorder's summary. It is the
-// "plan + probes → report" loop the control-plane demo's three runs and
-// `controlplane migrate` share; Recorder and Until cover what
-// rotation/scenario (a fleet whose clients report themselves, probed until
-// n handshakes) and migration/etcd/session need to move onto it.
+// one "plan + probes → report" loop: the control-plane demo's three runs
+// and `controlplane migrate`, the etcd migration (migration/etcd/session:
+// `etcd migrate`, `demo etcd`) and the trust-rotation demo
+// (rotation/scenario: a fleet whose clients report to the Recorder
+// themselves, probed Until n handshakes) all run on it.
 package harness
 
 import (

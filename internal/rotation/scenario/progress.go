@@ -32,17 +32,18 @@ func progressObserver(w io.Writer, name string) plan.Observer {
 	})
 }
 
-// progressTicker prints the fleet's attempt counts every few seconds until
-// the returned func is called.
-func progressTicker(ctx context.Context, clk clock.Clock, w io.Writer, name string, f *fleet.Fleet) func() {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for sleep(ctx, clk, progressEvery) == nil {
+// progressTicker returns a harness background function that prints the
+// fleet's attempt counts every progressEvery until its ctx ends.
+func progressTicker(clk clock.Clock, w io.Writer, name string, f *fleet.Fleet) func(context.Context) {
+	return func(ctx context.Context) {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-clk.After(progressEvery):
+			}
 			r, failed := f.Counts()
 			_, _ = fmt.Fprintf(w, "[%s]   %d handshakes, %d failed\n", name, r, failed)
 		}
-	}()
-	return func() { cancel(); <-done }
+	}
 }

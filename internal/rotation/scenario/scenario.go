@@ -19,6 +19,7 @@ import (
 	"github.com/handover-dev/handover/internal/fleet"
 	"github.com/handover-dev/handover/internal/plan"
 	"github.com/handover-dev/handover/internal/probe"
+	"github.com/handover-dev/handover/internal/probe/harness"
 	"github.com/handover-dev/handover/internal/rotation"
 	"github.com/handover-dev/handover/internal/trust"
 )
@@ -232,26 +233,41 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		res.PointOfNoReturn = rot.Plan.Steps[i].Name()
 	}
 	name := string(opts.Strategy)
-	stopTicker := progressTicker(ctx, clk, opts.Progress, name, f)
-	defer stopTicker()
-
-	if err := sleep(ctx, clk, opts.Baseline); err != nil {
-		return res, err
-	}
 	runner := &plan.Runner{
 		Observers:        []plan.Observer{rec, progressObserver(opts.Progress, name)},
 		Clock:            clk,
 		RollbackOnCancel: true,
 	}
-	start := clk.Now()
-	st, runErr := runner.Run(ctx, rot.Plan)
-	res.PlanWall = clk.Since(start)
+	// The fleet's clients are the probes (they report to rec themselves
+	// from the start); after the plan, probing goes on for tailAfterPlan
+	// and until opts.Handshakes attempts were made.
+	var st *plan.State
+	var start time.Time
+	hr, stopBackground := harness.Run(ctx, harness.Options{
+		Background: []func(context.Context){progressTicker(clk, opts.Progress, name, f)},
+		Baseline:   opts.Baseline, Aftermath: tailAfterPlan(opts),
+		Until: func() error {
+			if r, _ := f.Counts(); r < opts.Handshakes {
+				return fmt.Errorf("%d of %d handshakes", r, opts.Handshakes)
+			}
+			return nil
+		},
+		Recorder: rec, Clock: clk,
+	}, func(ctx context.Context, _ *probe.Recorder) error {
+		start = clk.Now()
+		var err error
+		st, err = runner.Run(ctx, rot.Plan)
+		return err
+	})
+	stopBackground()
+	res.PlanWall = hr.Wall
 	res.Floor, res.RestartTime = rot.Floor(), rot.RestartTime()
 	if st != nil {
 		res.Outcome, res.Reason = st.Outcome, st.Reason
 	}
+	runErr := hr.Err
 	if runErr == nil {
-		runErr = keepProbing(ctx, clk, f, opts.Handshakes, clk.Now().Add(tailAfterPlan(opts)))
+		runErr = ctx.Err()
 	}
 	closed = true
 	if err := f.Close(); err != nil && runErr == nil {
@@ -269,27 +285,4 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 // stopped (Convergence).
 func tailAfterPlan(o Options) time.Duration {
 	return 2*o.Propagation + o.Startup
-}
-
-// keepProbing waits until at least n attempts were made and until is past.
-func keepProbing(ctx context.Context, clk clock.Clock, f *fleet.Fleet, n int64, until time.Time) error {
-	for {
-		if r, _ := f.Counts(); r >= n && !clk.Now().Before(until) {
-			return nil
-		}
-		if err := sleep(ctx, clk, 50*time.Millisecond); err != nil {
-			return err
-		}
-	}
-}
-
-func sleep(ctx context.Context, clk clock.Clock, d time.Duration) error {
-	t := clk.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C():
-		return nil
-	}
 }

@@ -10,7 +10,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"k8s.io/utils/clock"
@@ -19,6 +18,7 @@ import (
 	"github.com/handover-dev/handover/internal/plan"
 	"github.com/handover-dev/handover/internal/probe"
 	"github.com/handover-dev/handover/internal/probe/etcdprobe"
+	"github.com/handover-dev/handover/internal/probe/harness"
 )
 
 // Defaults for Options' zero values.
@@ -135,59 +135,46 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		Observers: []plan.Observer{rec, NewPhaseLog(log, clk)}}
 
 	start := clk.Now()
-	var wg sync.WaitGroup
-	pctx, stopProbes := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopProbes()
-	if pr != nil {
-		wctx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
-		defer stopWatch()
-		wg.Go(func() { pr.Watch(wctx) })
-		rate := o.ProbeRate
-		if rate == 0 {
-			rate = DefaultProbeRate
-		}
-		conc := o.ProbeConcurrency
-		if conc == 0 {
-			conc = DefaultProbeConcurrency
-		}
-		var pwg sync.WaitGroup
-		for _, pb := range []probe.Probe{pr.Writer(), pr.Reader()} {
-			r := &probe.Runner{Probe: pb, Rate: rate, Concurrency: conc, Timeout: 5 * time.Second, Clock: clk, Sink: rec}
-			pwg.Go(func() { _ = r.Run(pctx) })
-		}
-		// Let the probes establish a baseline before the first step.
-		select {
-		case <-clk.After(500 * time.Millisecond):
-		case <-ctx.Done():
-		}
-		defer func() {
-			stopProbes()
-			pwg.Wait()
-			stopWatch()
-			wg.Wait()
-		}()
+	if pr == nil {
 		st, runErr := runner.Run(ctx, p)
-		select {
-		case <-clk.After(500 * time.Millisecond):
-		case <-ctx.Done():
-		}
-		stopProbes()
-		pwg.Wait()
-		out := &Outcome{State: st, Probed: true, CatchUps: o.Migration.Stats.CatchUps(), Transfers: o.Migration.Stats.Transfers(),
-			PointOfNoReturn: pointOfNoReturn(p)}
-		res, err := pr.Result(context.WithoutCancel(ctx), 10*time.Second)
-		if err != nil {
-			return out, fmt.Errorf("verify probe: %w", err)
-		}
-		out.Probe = res
-		out.Summary = rec.Summary()
-		if res.WorstWriteStall > 0 {
-			out.WorstStallPhase = PhaseAt(out.Summary.Phases, res.WorstWriteStallEnd.Add(-res.WorstWriteStall))
-		}
-		out.Wall = clk.Since(start)
-		return out, runErr
+		return &Outcome{State: st, Summary: rec.Summary(), CatchUps: o.Migration.Stats.CatchUps(), Transfers: o.Migration.Stats.Transfers(),
+			Wall: clk.Since(start), PointOfNoReturn: pointOfNoReturn(p)}, runErr
 	}
-	st, runErr := runner.Run(ctx, p)
-	return &Outcome{State: st, Summary: rec.Summary(), CatchUps: o.Migration.Stats.CatchUps(), Transfers: o.Migration.Stats.Transfers(),
-		Wall: clk.Since(start), PointOfNoReturn: pointOfNoReturn(p)}, runErr
+	rate := o.ProbeRate
+	if rate == 0 {
+		rate = DefaultProbeRate
+	}
+	conc := o.ProbeConcurrency
+	if conc == 0 {
+		conc = DefaultProbeConcurrency
+	}
+	var runners []*probe.Runner
+	for _, pb := range []probe.Probe{pr.Writer(), pr.Reader()} {
+		runners = append(runners, &probe.Runner{Probe: pb, Rate: rate, Concurrency: conc, Timeout: 5 * time.Second})
+	}
+	var st *plan.State
+	// The probes establish a baseline before the first step and go on
+	// half a second after the last; the watcher runs until verified.
+	res, stopWatch := harness.Run(ctx, harness.Options{
+		Probes: runners, Background: []func(context.Context){pr.Watch},
+		Baseline: 500 * time.Millisecond, Aftermath: 500 * time.Millisecond,
+		Recorder: rec, Clock: clk,
+	}, func(ctx context.Context, _ *probe.Recorder) error {
+		var err error
+		st, err = runner.Run(ctx, p)
+		return err
+	})
+	defer stopWatch()
+	out := &Outcome{State: st, Probed: true, CatchUps: o.Migration.Stats.CatchUps(), Transfers: o.Migration.Stats.Transfers(),
+		PointOfNoReturn: pointOfNoReturn(p), Summary: res.Summary}
+	verified, err := pr.Result(context.WithoutCancel(ctx), 10*time.Second)
+	if err != nil {
+		return out, fmt.Errorf("verify probe: %w", err)
+	}
+	out.Probe = verified
+	if verified.WorstWriteStall > 0 {
+		out.WorstStallPhase = PhaseAt(out.Summary.Phases, verified.WorstWriteStallEnd.Add(-verified.WorstWriteStall))
+	}
+	out.Wall = clk.Since(start)
+	return out, res.Err
 }
