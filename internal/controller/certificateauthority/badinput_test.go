@@ -236,11 +236,7 @@ func TestSecretRefAndBadInput(t *testing.T) {
 		before := resourceVersions(t, e, targets...)
 		events := eventReasons(t, e.c)[tc.reason]
 		tc.apply()
-		ca := e.waitFor(t, ns, "edge", 30*time.Second, tc.name+" Degraded", func(ca *v1alpha1.CertificateAuthority) bool {
-			d := condition(ca, v1alpha1.ConditionDegraded)
-			return d != nil && d.Status == metav1.ConditionTrue && d.Reason == tc.reason && d.ObservedGeneration == ca.Generation
-		})
-		d := condition(ca, v1alpha1.ConditionDegraded)
+		ca, d := e.waitDegraded(t, ns, "edge", tc.reason, 30*time.Second)
 		if !strings.HasPrefix(d.Message, tc.field+":") {
 			t.Errorf("%s: Degraded message %q does not name %s", tc.name, d.Message, tc.field)
 		}

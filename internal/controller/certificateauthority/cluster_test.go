@@ -103,11 +103,7 @@ func TestClusterCertificateAuthorityAcrossNamespaces(t *testing.T) {
 	if err := mallory.Create(ctx, forged); err != nil {
 		t.Fatal(err)
 	}
-	ca := e.waitFor(t, "bad", "mesh", 30*time.Second, "forged object Degraded", func(ca *v1alpha1.CertificateAuthority) bool {
-		d := condition(ca, v1alpha1.ConditionDegraded)
-		return d != nil && d.Status == metav1.ConditionTrue && d.Reason == "NamespaceForbidden"
-	})
-	if d := condition(ca, v1alpha1.ConditionDegraded); !strings.Contains(d.Message, `own namespace "bad"`) {
+	if _, d := e.waitDegraded(t, "bad", "mesh", "NamespaceForbidden", 30*time.Second); !strings.Contains(d.Message, `own namespace "bad"`) {
 		t.Errorf("forged object's condition %q", d.Message)
 	}
 	if err := e.c.Get(ctx, types.NamespacedName{Namespace: "bad", Name: "mesh-handover-ca"}, &corev1.Secret{}); !apierrors.IsNotFound(err) {

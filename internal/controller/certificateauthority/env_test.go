@@ -230,6 +230,18 @@ func (e *env) waitFor(t *testing.T, ns, name string, timeout time.Duration, what
 	return nil
 }
 
+// waitDegraded waits until CertificateAuthority ns/name is Degraded (True)
+// with reason for its current generation and returns the object as read
+// then and its Degraded condition.
+func (e *env) waitDegraded(t *testing.T, ns, name, reason string, timeout time.Duration) (*v1alpha1.CertificateAuthority, *metav1.Condition) {
+	t.Helper()
+	ca := e.waitFor(t, ns, name, timeout, "Degraded "+reason, func(ca *v1alpha1.CertificateAuthority) bool {
+		d := condition(ca, v1alpha1.ConditionDegraded)
+		return d != nil && d.Status == metav1.ConditionTrue && d.Reason == reason && d.ObservedGeneration == ca.Generation
+	})
+	return ca, condition(ca, v1alpha1.ConditionDegraded)
+}
+
 func condition(ca *v1alpha1.CertificateAuthority, typ string) *metav1.Condition {
 	for i := range ca.Status.Conditions {
 		if ca.Status.Conditions[i].Type == typ {

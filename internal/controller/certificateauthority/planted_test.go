@@ -60,11 +60,7 @@ func TestPlantedInvalidDurationStopsNothing(t *testing.T) {
 	}
 
 	e.startManager(t, nil, false)
-	planted := e.waitFor(t, ns, "planted", 60*time.Second, "Degraded InvalidSpec", func(ca *v1alpha1.CertificateAuthority) bool {
-		d := condition(ca, v1alpha1.ConditionDegraded)
-		return d != nil && d.Status == metav1.ConditionTrue && d.Reason == "InvalidSpec"
-	})
-	if d := condition(planted, v1alpha1.ConditionDegraded); !strings.HasPrefix(d.Message, `spec.source.generate.duration: Invalid value: "abc"`) {
+	if _, d := e.waitDegraded(t, ns, "planted", "InvalidSpec", 60*time.Second); !strings.HasPrefix(d.Message, `spec.source.generate.duration: Invalid value: "abc"`) {
 		t.Errorf("Degraded message %q does not name spec.source.generate.duration and its value", d.Message)
 	}
 	ca := e.waitFor(t, ns, "good", 60*time.Second, "first publish", func(ca *v1alpha1.CertificateAuthority) bool {

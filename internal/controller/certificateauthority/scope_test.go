@@ -89,11 +89,7 @@ func TestNamespaceEditorCannotReachOtherNamespaces(t *testing.T) {
 	if err := mallory.Create(ctx, attack); err != nil {
 		t.Fatalf("as the namespace editor: create CertificateAuthority: %v", err)
 	}
-	ca := e.waitFor(t, "bad", "evil", 60*time.Second, "Degraded NamespaceForbidden", func(ca *v1alpha1.CertificateAuthority) bool {
-		d := condition(ca, v1alpha1.ConditionDegraded)
-		return d != nil && d.Status == metav1.ConditionTrue && d.Reason == "NamespaceForbidden" && d.ObservedGeneration == ca.Generation
-	})
-	d := condition(ca, v1alpha1.ConditionDegraded)
+	_, d := e.waitDegraded(t, "bad", "evil", "NamespaceForbidden", 60*time.Second)
 	for _, want := range []string{"spec.trustBundles[0].namespace", `"victim"`, `own namespace "bad"`, "spec.certificates[0].namespace", "spec.consumers[0].namespace"} {
 		if !strings.Contains(d.Message, want) {
 			t.Errorf("Degraded message %q lacks %s", d.Message, want)
@@ -127,11 +123,7 @@ func TestNamespaceEditorCannotReachOtherNamespaces(t *testing.T) {
 	if err := mallory.Create(ctx, grab); err != nil {
 		t.Fatal(err)
 	}
-	ca = e.waitFor(t, "bad", "grab", 60*time.Second, "Degraded NotOwned", func(ca *v1alpha1.CertificateAuthority) bool {
-		d := condition(ca, v1alpha1.ConditionDegraded)
-		return d != nil && d.Status == metav1.ConditionTrue && d.Reason == "NotOwned"
-	})
-	if d := condition(ca, v1alpha1.ConditionDegraded); !strings.HasPrefix(d.Message, "spec.source.generate.secretName:") || !strings.Contains(d.Message, "bad/her-neighbours-root") {
+	if _, d := e.waitDegraded(t, "bad", "grab", "NotOwned", 60*time.Second); !strings.HasPrefix(d.Message, "spec.source.generate.secretName:") || !strings.Contains(d.Message, "bad/her-neighbours-root") {
 		t.Errorf("NotOwned message %q does not name the field and the Secret", d.Message)
 	}
 

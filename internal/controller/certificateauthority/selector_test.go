@@ -149,11 +149,7 @@ func TestNamespaceSelectorRefusedOnANamespacedCA(t *testing.T) {
 	if err := e.c.Create(context.Background(), ca); err != nil {
 		t.Fatal(err)
 	}
-	got := e.waitFor(t, ns, "sel", 60*time.Second, "Degraded NamespaceForbidden", func(ca *v1alpha1.CertificateAuthority) bool {
-		c := condition(ca, v1alpha1.ConditionDegraded)
-		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == "NamespaceForbidden"
-	})
-	if c := condition(got, v1alpha1.ConditionDegraded); c == nil || !strings.Contains(c.Message, "spec.trustBundles[0].namespaceSelector") {
+	if _, c := e.waitDegraded(t, ns, "sel", "NamespaceForbidden", 60*time.Second); !strings.Contains(c.Message, "spec.trustBundles[0].namespaceSelector") {
 		t.Fatalf("message %q does not name the field", c.Message)
 	}
 	if err := e.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "sel-handover-ca"}, &corev1.Secret{}); err == nil {
@@ -177,11 +173,7 @@ func TestCertManagerCertificateMissingIsBadInput(t *testing.T) {
 	if err := e.c.Create(context.Background(), ca); err != nil {
 		t.Fatal(err)
 	}
-	got := e.waitFor(t, ns, "cm", 60*time.Second, "Degraded ConsumerNotFound", func(ca *v1alpha1.CertificateAuthority) bool {
-		c := condition(ca, v1alpha1.ConditionDegraded)
-		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == "ConsumerNotFound"
-	})
-	if c := condition(got, v1alpha1.ConditionDegraded); !strings.Contains(c.Message, "spec.certManager.certificates") || !strings.Contains(c.Message, "app/gateway") {
+	if _, c := e.waitDegraded(t, ns, "cm", "ConsumerNotFound", 60*time.Second); !strings.Contains(c.Message, "spec.certManager.certificates") || !strings.Contains(c.Message, "app/gateway") {
 		t.Fatalf("message %q does not name the field and the Certificate", c.Message)
 	}
 	for _, name := range []string{"cm-handover-ca", "cm-handover-issuer"} {
