@@ -148,7 +148,9 @@ func NewPlan(cfg Config) (*plan.Plan, error) {
 		if s.Pause != nil {
 			pause = s.Pause.Duration
 		}
-		steps = append(steps, &weightStep{cfg: &cfg, name: StepName(i, s.Weight), weight: s.Weight, pause: pause, reverted: reverted})
+		ws := &weightStep{cfg: &cfg, name: StepName(i, s.Weight), weight: s.Weight, pause: pause, reverted: reverted}
+		ws.drained = Throttle(time.Second, cfg.Clock, ws.drainedNow)
+		steps = append(steps, ws)
 	}
 	if WantsPreflight(cc) {
 		steps = append(steps, &preflightStep{cfg: &cfg, name: StepPreflightPromote})
@@ -235,8 +237,8 @@ type weightStep struct {
 
 	mu       sync.Mutex
 	passed   time.Time // first time every gate passed (pause runs from here)
-	drainAt  time.Time // last drain pass
-	drainRes plan.Result
+	// drained is drainedNow at most once a second (Throttle).
+	drained func(context.Context) plan.Result
 	applied  bool
 	baseline *Reconciles // canary's reconcile counters when the step began
 }
@@ -346,35 +348,23 @@ func (s *weightStep) Check(ctx context.Context) plan.Result {
 	return plan.Done()
 }
 
-// drained is the drain handshake's gate (spec.stable.acknowledgesDrain):
-// at most once a second it relabels again, which moves the objects the
-// stable version acknowledged, and is Done when none waits; NotYet while
-// some do, Failed when some still wait analysis.reconcileTimeout after the
-// step's relabel (the stable version is not acknowledging).
-func (s *weightStep) drained(ctx context.Context) plan.Result {
-	now := s.cfg.Clock.Now()
-	s.mu.Lock()
-	if !s.drainAt.IsZero() && now.Sub(s.drainAt) < time.Second {
-		r := s.drainRes
-		s.mu.Unlock()
-		return r
-	}
-	s.mu.Unlock()
+// drainedNow is the drain handshake's gate (spec.stable.acknowledgesDrain;
+// the step calls it through Throttle, at most once a second): it relabels
+// again, which moves the objects the stable version acknowledged, and is
+// Done when none waits; NotYet while some do, Failed when some still wait
+// analysis.reconcileTimeout after the step's relabel (the stable version
+// is not acknowledging).
+func (s *weightStep) drainedNow(ctx context.Context) plan.Result {
 	pending, err := relabelAll(ctx, s.cfg, s.weight, false)
-	var r plan.Result
 	switch {
 	case err != nil:
-		r = plan.NotYet(fmt.Sprintf("relabel: %v", err))
+		return plan.NotYet(fmt.Sprintf("relabel: %v", err))
 	case pending == 0:
-		r = plan.Result{State: plan.CheckDone, Reason: "every object moved after its drain was acknowledged"}
+		return plan.Result{State: plan.CheckDone, Reason: "every object moved after its drain was acknowledged"}
 	default:
 		since, _ := plan.AppliedAt(ctx)
-		r = DrainGate(pending, s.cfg.Canary.Spec.Stable.Revision, since, now, reconcileTimeout(s.cfg.Canary))
+		return DrainGate(pending, s.cfg.Canary.Spec.Stable.Revision, since, s.cfg.Clock.Now(), reconcileTimeout(s.cfg.Canary))
 	}
-	s.mu.Lock()
-	s.drainAt, s.drainRes = now, r
-	s.mu.Unlock()
-	return r
 }
 
 // budget is the deletion budget's verdict while the breaker is closed:
