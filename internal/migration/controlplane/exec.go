@@ -1,12 +1,11 @@
 package controlplane
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
+
+	etcdmig "github.com/handover-dev/handover/internal/migration/etcd"
 )
 
 // Exec runs a user's command to start and stop apiservers (ssh, a cloud
@@ -41,22 +40,15 @@ func (e *Exec) run(ctx context.Context, action string, spec APIServerSpec) error
 	if len(e.Command) == 0 {
 		return fmt.Errorf("%w: Exec.Command is empty", ErrInvalidConfig)
 	}
-	cmd := exec.CommandContext(ctx, e.Command[0], e.Command[1:]...) //nolint:gosec // G204: the operator's command
-	cmd.Env = append(os.Environ(),
-		"HANDOVER_ACTION="+action,
-		"HANDOVER_APISERVER_NAME="+spec.Name,
-		"HANDOVER_APISERVER_URL="+spec.URL(),
-		"HANDOVER_ETCD_SERVERS="+strings.Join(spec.EtcdServers, ","),
-		"HANDOVER_APISERVER_FLAGS="+strings.Join(spec.Flags("/var/lib/kube-apiserver/"+spec.Name), " "),
-	)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
-		if len(lines) > 5 {
-			lines = lines[len(lines)-5:]
-		}
-		return fmt.Errorf("exec provisioner %s apiserver %q: %w: %s", action, spec.Name, err, strings.Join(lines, " | "))
+	err := etcdmig.RunCommand(ctx, e.Command, []string{
+		"HANDOVER_ACTION=" + action,
+		"HANDOVER_APISERVER_NAME=" + spec.Name,
+		"HANDOVER_APISERVER_URL=" + spec.URL(),
+		"HANDOVER_ETCD_SERVERS=" + strings.Join(spec.EtcdServers, ","),
+		"HANDOVER_APISERVER_FLAGS=" + strings.Join(spec.Flags("/var/lib/kube-apiserver/"+spec.Name), " "),
+	})
+	if err != nil {
+		return fmt.Errorf("exec provisioner %s apiserver %q: %w", action, spec.Name, err)
 	}
 	return nil
 }
