@@ -13,9 +13,11 @@ import (
 )
 
 // AccessKey names one access decision: may the controller Verb Resource
-// (core group: "secrets", "configmaps") in Namespace.
+// (with Subresource, when set) of API Group ("" = core: "secrets",
+// "configmaps") in Namespace.
 type AccessKey struct {
 	Namespace, Resource, Verb string
+	Group, Subresource        string
 }
 
 // AccessPolicy says how long an access decision (a SelfSubjectAccessReview
@@ -73,10 +75,11 @@ type AccessReviewer func(ctx context.Context, k AccessKey) (allowed bool, err er
 func SelfReviewer(c client.Client) AccessReviewer {
 	return func(ctx context.Context, k AccessKey) (bool, error) {
 		rev := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
-			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: k.Namespace, Verb: k.Verb, Resource: k.Resource},
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: k.Namespace, Verb: k.Verb,
+				Group: k.Group, Resource: k.Resource, Subresource: k.Subresource},
 		}}
 		if err := c.Create(ctx, rev); err != nil {
-			return false, fmt.Errorf("access review %s %s in %s: %w", k.Verb, k.Resource, k.Namespace, err)
+			return false, fmt.Errorf("access review %s %s in %s: %w", k.Verb, k.what(), k.Namespace, err)
 		}
 		return rev.Status.Allowed, nil
 	}
@@ -149,4 +152,16 @@ func registerAccessMetrics(reg prometheus.Registerer, c *AccessCache) error {
 		Help: "SelfSubjectAccessReviews the controller sent (access decisions not answered from its cache).",
 	}, func() float64 { return float64(c.Reviews()) }))
 	return err
+}
+
+// what is "resource[/subresource][.group]", e.g. "certificates/status.cert-manager.io".
+func (k AccessKey) what() string {
+	w := k.Resource
+	if k.Subresource != "" {
+		w += "/" + k.Subresource
+	}
+	if k.Group != "" {
+		w += "." + k.Group
+	}
+	return w
 }

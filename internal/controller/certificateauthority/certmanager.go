@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -321,29 +320,29 @@ func withCertManager(c client.Client, ca *v1alpha1.CertificateAuthority, issuer 
 	return &certManagerBackend{Backend: inner, c: c, ca: ca.DeepCopy(), issuer: issuer, now: now}
 }
 
-// checkCertManager asks (SelfSubjectAccessReview) whether the controller
-// may read cert-manager Certificates in ca's namespace and update their
-// status (the renew trigger); a denial is TargetForbidden naming
-// spec.certManager.
+// checkCertManager asks (r.Access: SelfSubjectAccessReviews, cached like
+// the targets') whether the controller may read cert-manager Certificates
+// in ca's namespace and update their status (the renew trigger); a denial
+// is TargetForbidden naming spec.certManager.
 func (r *Reconciler) checkCertManager(ctx context.Context, ca *v1alpha1.CertificateAuthority) (*Problem, error) {
 	if ca.Spec.CertManager == nil {
 		return nil, nil
 	}
-	for _, a := range []authorizationv1.ResourceAttributes{
+	for _, k := range []AccessKey{
 		{Namespace: ca.Namespace, Verb: "get", Group: "cert-manager.io", Resource: "certificates"},
 		{Namespace: ca.Namespace, Verb: "list", Group: "cert-manager.io", Resource: "certificates"},
 		{Namespace: ca.Namespace, Verb: "update", Group: "cert-manager.io", Resource: "certificates", Subresource: "status"},
 	} {
-		rev := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &a}}
-		if err := r.Client.Create(ctx, rev); err != nil {
-			return nil, fmt.Errorf("access review %s cert-manager certificates in %s: %w", a.Verb, ca.Namespace, err)
+		allowed, err := r.Access.Allowed(ctx, k)
+		if err != nil {
+			return nil, err
 		}
-		if !rev.Status.Allowed {
+		if !allowed {
 			what := "certificates"
-			if a.Subresource != "" {
-				what += "/" + a.Subresource
+			if k.Subresource != "" {
+				what += "/" + k.Subresource
 			}
-			return &Problem{ReasonTargetForbidden, fieldCertManager, fmt.Sprintf("the controller may not %s cert-manager.io %s in namespace %q", a.Verb, what, ca.Namespace)}, nil
+			return &Problem{ReasonTargetForbidden, fieldCertManager, fmt.Sprintf("the controller may not %s cert-manager.io %s in namespace %q", k.Verb, what, ca.Namespace)}, nil
 		}
 	}
 	if _, err := certManagerCertificates(ctx, r.APIReader, ca); err != nil {
