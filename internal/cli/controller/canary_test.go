@@ -13,6 +13,7 @@ import (
 	"time"
 
 	admv1 "k8s.io/api/admissionregistration/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -263,6 +265,27 @@ func grant(ctx context.Context, t *testing.T, c client.Client, ns, name, user st
 	}
 	if err := c.Create(ctx, b); err != nil {
 		t.Fatal(err)
+	}
+	// The apiserver's RBAC authorizer sees the new objects through an
+	// informer: wait until every rule is in effect (a SubjectAccessReview
+	// of its first verb, resource and name answers allowed), so that the
+	// next request as user — and the admission policies' authorizer
+	// checks — see the grant.
+	for _, r := range rules {
+		attrs := &authorizationv1.ResourceAttributes{Namespace: ns, Verb: r.Verbs[0], Group: r.APIGroups[0], Resource: r.Resources[0]}
+		if len(r.ResourceNames) > 0 {
+			attrs.Name = r.ResourceNames[0]
+		}
+		err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: attrs}}
+			if err := c.Create(ctx, sar); err != nil {
+				return false, err
+			}
+			return sar.Status.Allowed, nil
+		})
+		if err != nil {
+			t.Fatalf("grant %s to %s: %s %s not in effect: %v", name, user, attrs.Verb, attrs.Resource, err)
+		}
 	}
 }
 
