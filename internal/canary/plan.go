@@ -235,10 +235,10 @@ type weightStep struct {
 	pause    time.Duration
 	reverted *revertOnce
 
-	mu       sync.Mutex
-	passed   time.Time // first time every gate passed (pause runs from here)
+	mu     sync.Mutex
+	passed time.Time // first time every gate passed (pause runs from here)
 	// drained is drainedNow at most once a second (Throttle).
-	drained func(context.Context) plan.Result
+	drained  func(context.Context) plan.Result
 	applied  bool
 	baseline *Reconciles // canary's reconcile counters when the step began
 }
