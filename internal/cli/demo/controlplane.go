@@ -36,7 +36,8 @@ keep working, and compare three ways of doing it, measured by the same probes
                   restore on the target members, start the target apiserver,
                   switch DNS
 
-Each run starts a fresh source site on 127.0.0.1 (embedded etcd members, a real
+Each run starts, inside a private network namespace (see handover demo --help),
+a fresh source site on 127.0.0.1 (embedded etcd members, a real
 kube-apiserver process) and a target site on 127.0.0.2 (same port: a DNS record
 carries no port), and an authoritative DNS server on 127.0.0.1 answering the
 name api.handover.test with a TTL of --ttl (1 s by default: small so the demo is
@@ -86,9 +87,9 @@ func newControlplaneCommand() *cobra.Command {
 		Long:    controlplaneLong,
 		Example: controlplaneExample,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: isolated(func(cmd *cobra.Command, _ []string) error {
 			return runControlplane(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
-		},
+		}),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.BinDir, "bin-dir", cluster.DefaultBinDir(os.Getenv), "directory with kube-apiserver and kubectl (make k8s-binaries)")

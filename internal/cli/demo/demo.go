@@ -11,8 +11,12 @@ func NewCommand() *cobra.Command {
 		Use:   "demo",
 		Short: "Run the demos on embedded defaults (no cluster needed)",
 		Long: `Run handover's demos on embedded defaults: every demo starts what it needs on
-127.0.0.1 (servers, clients, etcd members), makes a change while probes measure
+loopback (servers, clients, etcd members), makes a change while probes measure
 it, and prints what the probes saw. No cluster, no Docker, no network access.
+The etcd and controlplane demos use loopback addresses besides 127.0.0.1
+(127.0.0.2), so they run again inside a private network namespace they create
+(as root, or in a user namespace where unprivileged ones are allowed); nothing
+of theirs listens on the host.
 
 Each demo can write the report as JSON (--json, schema handover.report/v1) and
 an SVG timeline (--svg).`,

@@ -84,9 +84,9 @@ func newEtcdCommand() *cobra.Command {
 		Long:    etcdLong,
 		Example: etcdExample,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: isolated(func(cmd *cobra.Command, _ []string) error {
 			return runEtcd(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
-		},
+		}),
 	}
 	f := cmd.Flags()
 	o.DataMiB = 64

@@ -4,6 +4,7 @@ package root
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/handover-dev/handover/internal/cli/sandbox"
 	"github.com/handover-dev/handover/internal/cli/tlsserver"
 	"github.com/handover-dev/handover/internal/cli/version"
+	"github.com/handover-dev/handover/internal/netns"
 )
 
 // NewCommand returns the root command with every command group attached.
@@ -68,6 +70,11 @@ func ExecuteAs(ctx context.Context, name string, args []string, stdout, stderr i
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	if err := cmd.ExecuteContext(ctx); err != nil {
+		// A command re-run in a private network namespace (netns) printed
+		// its own error; pass its status on.
+		if ee := (*netns.ExitError)(nil); errors.As(err, &ee) {
+			return ee.Code
+		}
 		_, _ = fmt.Fprintf(stderr, "error: %v\n", err)
 		return 1
 	}

@@ -10,7 +10,8 @@
 //
 // Both apiservers listen on the same port (a DNS record carries no port),
 // so the sites need two loopback addresses; Linux routes all of 127/8 to
-// lo, so 127.0.0.2 needs no setup.
+// lo, so 127.0.0.2 needs no setup. Callers run in a private network
+// namespace (internal/netns) so that address is theirs alone.
 package localcp
 
 import (
