@@ -19,8 +19,9 @@ const hookTimeout = 2 * time.Minute
 //
 //	HANDOVER_ENDPOINTS_KIND  apiserver (the record) or etcd (voter client URLs)
 //	HANDOVER_ENDPOINTS       the endpoints clients must use now, comma-separated
-//	HANDOVER_STEP            the step after which they changed
+//	HANDOVER_STEP            the step after (or, with a leaving member, before) which they changed
 //	HANDOVER_REVERTED        true when a rollback restored them
+//	HANDOVER_LEAVING_MEMBER  before a removal: the etcd member removed next
 //
 // A non-zero exit fails the step with the command's last stderr lines
 // (before the point of no return: rollback). nil when argv is empty.
@@ -31,12 +32,16 @@ func endpointsHook(argv []string) cpmig.EndpointHook {
 	return func(ctx context.Context, ch cpmig.EndpointChange) error {
 		ctx, cancel := context.WithTimeout(ctx, hookTimeout)
 		defer cancel()
-		err := etcdmig.RunCommand(ctx, argv, []string{
+		env := []string{
 			"HANDOVER_ENDPOINTS_KIND=" + ch.Kind,
 			"HANDOVER_ENDPOINTS=" + strings.Join(ch.Endpoints, ","),
 			"HANDOVER_STEP=" + ch.Step,
 			"HANDOVER_REVERTED=" + strconv.FormatBool(ch.Reverted),
-		})
+		}
+		if ch.Leaving != nil {
+			env = append(env, "HANDOVER_LEAVING_MEMBER="+ch.Leaving.Name)
+		}
+		err := etcdmig.RunCommand(ctx, argv, env)
 		if err != nil {
 			return fmt.Errorf("flag --on-endpoints: %s: %w", strings.Join(argv, " "), err)
 		}

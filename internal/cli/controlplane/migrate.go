@@ -150,7 +150,7 @@ func newMigrateCommand(clk clock.Clock) *cobra.Command {
 	f.DurationVar(&o.SiteRTT, "site-rtt", 0, "measured RTT between the sites (preflight bound, etcd timing advice)")
 	f.DurationVar(&o.MaxSiteRTT, "max-site-rtt", cpmig.DefaultMaxSiteRTT, "refuse above this RTT between the sites")
 	f.StringVar(&o.WriteHoldListen, "write-hold-listen", "", "IP:PORT where handover serves its write-hold admission webhook, reachable from both apiservers (a concrete IP: its certificate names it); writes are held there while the etcd leader moves. Empty: the leader moves unheld and a write in flight can fail with a 500")
-	f.StringVar(&o.OnEndpoints, "on-endpoints", "", "command told every endpoint change (env HANDOVER_ENDPOINTS_KIND apiserver|etcd, HANDOVER_ENDPOINTS, HANDOVER_STEP, HANDOVER_REVERTED); a non-zero exit fails the step and, before the point of no return, rolls the migration back")
+	f.StringVar(&o.OnEndpoints, "on-endpoints", "", "command told every endpoint change (env HANDOVER_ENDPOINTS_KIND apiserver|etcd, HANDOVER_ENDPOINTS, HANDOVER_STEP, HANDOVER_REVERTED, HANDOVER_LEAVING_MEMBER before a removal); a non-zero exit fails the step (a removal waits) and, before the point of no return, rolls the migration back")
 	f.StringVar(&o.StateDir, "state-dir", ".handover/controlplane-migrate", "checkpoint directory; rerun with the same dir to resume")
 	f.BoolVar(&o.NoProbe, "no-probe", false, "do not probe (the probe creates a namespace handover-probe-… and ConfigMaps in it)")
 	f.Float64Var(&o.ProbeRate, "probe-rate", 5, "attempts per second of each probe kind")

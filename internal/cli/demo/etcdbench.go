@@ -33,12 +33,14 @@ type benchClient struct {
 	published []string
 }
 
-// setEndpoints records the endpoints the migration published
-// (Config.OnEndpoints: the voters, the next leaving member left out).
-func (b *benchClient) setEndpoints(eps []string) {
+// setEndpoints records the endpoints the migration published last
+// (Config.OnEndpoints: the voters, the next leaving member left out); it
+// never refuses.
+func (b *benchClient) setEndpoints(_ context.Context, ch etcdmig.EndpointChange) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.published = append([]string(nil), eps...)
+	b.published = append([]string(nil), ch.Endpoints...)
+	return nil
 }
 
 // startBench starts the benchmark loop. Each run starts with the endpoints

@@ -25,17 +25,23 @@ func runHook(ctx context.Context, flag string, argv []string, env []string) erro
 	return nil
 }
 
-// publishHook returns the PublishEndpoints hook of `etcd migrate`: it always
-// prints the endpoints clients must use now to log, and runs --on-endpoints
-// (when given) with
+// publishHook returns the endpoint hook of `etcd migrate` for the changes
+// before each source removal (Leaving set, not Reverted; every other change
+// is nil: clients with a static list hear of the targets first there, so a
+// rollback has nothing to undo for them): it prints the endpoints clients
+// must use now to log, and runs --on-endpoints (when given) with
 //
 //	HANDOVER_ENDPOINTS           the client URLs that remain, comma-separated
 //	HANDOVER_LEAVING_MEMBER      the name of the member removed next
 //	HANDOVER_LEAVING_CLIENT_URLS its client URLs, comma-separated
 //
 // The member is removed only after the command exits 0.
-func publishHook(log io.Writer, argv []string) func(context.Context, []string, etcdmig.Member) error {
-	return func(ctx context.Context, eps []string, leaving etcdmig.Member) error {
+func publishHook(log io.Writer, argv []string) etcdmig.EndpointHook {
+	return func(ctx context.Context, ch etcdmig.EndpointChange) error {
+		if ch.Leaving == nil || ch.Reverted {
+			return nil
+		}
+		eps, leaving := ch.Endpoints, *ch.Leaving
 		_, _ = fmt.Fprintf(log, "clients: use --endpoints=%s now; member %q leaves next\n", strings.Join(eps, ","), leaving.Name)
 		if len(argv) == 0 {
 			return nil

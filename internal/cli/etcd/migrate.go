@@ -402,7 +402,7 @@ func (o *Options) config(c *etcdmig.Cluster, prov etcdmig.Provisioner, mt *etcdm
 	return etcdmig.Config{
 		Name: "etcd-migration", Cluster: c, Sources: sources, Targets: targets, Provisioner: prov, TargetTLS: mt,
 		MemberFlags: memberFlags, KeepFaultTolerance: !o.AllowReducedFT,
-		PublishEndpoints: o.publish(), StopSource: o.stopSource(),
+		OnEndpoints: o.publish(), StopSource: o.stopSource(),
 		DrainMaxRate: o.DrainMaxRate, DrainTimeout: o.DrainTimeout, RemovalPace: o.RemovalPace,
 		CatchUpTimeout: o.CatchUpTimeout, DBSize: dbSize, PromoteTimeout: o.PromoteTimeout,
 		StepTimeout: o.StepTimeout, MaxRTT: o.MaxRTT, MaxDBSize: o.MaxDBSizeMiB << 20,
@@ -410,21 +410,21 @@ func (o *Options) config(c *etcdmig.Cluster, prov etcdmig.Provisioner, mt *etcdm
 	}
 }
 
-// publish is the PublishEndpoints hook: print and --on-endpoints, then the
-// DNS record of --dns-name.
-func (o *Options) publish() func(context.Context, []string, etcdmig.Member) error {
+// publish is the endpoint hook: print and --on-endpoints, then the DNS
+// record of --dns-name (both before each source removal only).
+func (o *Options) publish() etcdmig.EndpointHook {
 	printed := publishHook(o.Err, strings.Fields(o.OnEndpoints))
 	if o.DNSName == "" {
 		return printed
 	}
 	dns := etcdmig.DNSEndpoints(&endpointdns.Exec{Record: o.DNSName, GetCommand: o.DNSGet, SetCommand: o.DNSSet}, o.Clock)
-	return func(ctx context.Context, eps []string, leaving etcdmig.Member) error {
-		if err := printed(ctx, eps, leaving); err != nil {
-			return err
+	say := func(_ context.Context, ch etcdmig.EndpointChange) error {
+		if ch.Leaving != nil && !ch.Reverted {
+			_, _ = fmt.Fprintf(o.Err, "clients: pointing DNS name %s at %s (--dns-set), then waiting 2·TTL+1s\n", o.DNSName, strings.Join(ch.Endpoints, ","))
 		}
-		_, _ = fmt.Fprintf(o.Err, "clients: pointing DNS name %s at %s (--dns-set), then waiting 2·TTL+1s\n", o.DNSName, strings.Join(eps, ","))
-		return dns(ctx, eps, leaving)
+		return nil
 	}
+	return etcdmig.Hooks(printed, say, dns)
 }
 
 // hold is the client hold of --hold-clients (nil without it).

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	etcdmig "github.com/handover-dev/handover/internal/migration/etcd"
 	"github.com/handover-dev/handover/internal/plan"
 )
 
@@ -13,35 +14,25 @@ import (
 const (
 	// EndpointsAPIServer: the endpoint name's record now holds Endpoints
 	// (the apiserver addresses).
-	EndpointsAPIServer = "apiserver"
+	EndpointsAPIServer = etcdmig.EndpointsAPIServer
 	// EndpointsEtcd: the etcd voters' client URLs are now Endpoints.
-	EndpointsEtcd = "etcd"
+	EndpointsEtcd = etcdmig.EndpointsEtcd
 )
 
-// EndpointChange is what an endpoint hook is told: after Step, clients of
-// Kind must use Endpoints. Reverted is true when a rollback restored them.
-type EndpointChange struct {
-	Step      string
-	Kind      string
-	Endpoints []string
-	Reverted  bool
-}
+// EndpointChange is what an endpoint hook is told; the etcd migration's
+// type, so one hook serves both halves.
+type EndpointChange = etcdmig.EndpointChange
 
-// String is "apiserver → 127.0.0.2 (after dns/switch)".
-func (e EndpointChange) String() string {
-	s := fmt.Sprintf("%s → %s (after %s)", e.Kind, strings.Join(e.Endpoints, ","), e.Step)
-	if e.Reverted {
-		s += " reverted"
-	}
-	return s
-}
-
-// EndpointHook is told about every endpoint change and gates it: an error
-// fails the step with the hook's reason, and before the point of no return
-// the plan rolls back (DNS back to the source, target apiserver stopped,
-// added members removed). It runs again when a resumed run re-checks the
-// step, so it must be idempotent.
-type EndpointHook func(ctx context.Context, ch EndpointChange) error
+// EndpointHook is told about every lasting endpoint change and gates it:
+// an error fails the step with the hook's reason, and before the point of
+// no return the plan rolls back (DNS back to the source, target apiserver
+// stopped, added members removed, each removal of a promoted target told
+// first). The DNS switch is told here (Kind apiserver); the etcd changes
+// (promotions, the leader move, each removal) come from the etcd
+// migration's hook (etcdmig.EndpointHook), transient steering left out. It
+// runs again when a resumed run re-checks the step, so it must be
+// idempotent.
+type EndpointHook = etcdmig.EndpointHook
 
 // hooked wraps a step whose Done changes endpoints: once the inner Check is
 // Done it asks the hook, and a hook error turns Done into Failed. A Revert
@@ -97,11 +88,4 @@ func (h *hooked) Timeout() time.Duration {
 		return t.Timeout()
 	}
 	return 0
-}
-
-// changesEtcdEndpoints reports whether the etcd step named name changes the
-// voters clients may use (promote/…, move-leader). Removals are told
-// through etcd's PublishEndpoints, before the member goes.
-func changesEtcdEndpoints(name string) bool {
-	return strings.HasPrefix(name, "promote/") || name == "move-leader"
 }

@@ -94,13 +94,3 @@ func TestHookedRevertAndPassThrough(t *testing.T) {
 		t.Errorf("pass-through: timeout %s, describe %q", h.Timeout(), h.Describe())
 	}
 }
-
-func TestChangesEtcdEndpoints(t *testing.T) {
-	t.Parallel()
-	for name, want := range map[string]bool{"promote/t1": true, "move-leader": true, "add-learner/t1": false,
-		"catch-up/t1": false, "remove/s1": false, "verify/before-removal": false} {
-		if got := changesEtcdEndpoints(name); got != want {
-			t.Errorf("changesEtcdEndpoints(%q) = %v, want %v", name, got, want)
-		}
-	}
-}

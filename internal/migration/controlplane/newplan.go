@@ -3,6 +3,7 @@ package controlplane
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	etcdmig "github.com/handover-dev/handover/internal/migration/etcd"
 	"github.com/handover-dev/handover/internal/plan"
@@ -28,9 +29,9 @@ func NewPlan(cfg Config) (*Plan, error) {
 	if err := c.defaults(); err != nil {
 		return nil, err
 	}
-	if c.OnEndpoints != nil {
-		c.Etcd.PublishEndpoints = publishTo(c.OnEndpoints, c.Etcd.PublishEndpoints)
-	}
+	// One hook for both halves: the etcd migration tells it the lasting
+	// changes of the voters (after the caller's own etcd hook).
+	c.Etcd.OnEndpoints = etcdmig.Hooks(c.Etcd.OnEndpoints, etcdmig.Lasting(c.OnEndpoints))
 	if c.WriteHold != nil {
 		// Every etcd leader transfer (move-leader, and a removal's when
 		// it must move the leader) runs under the write hold; see
@@ -47,9 +48,9 @@ func NewPlan(cfg Config) (*Plan, error) {
 	}
 	sw := &switchDNSStep{c: &c}
 	steps := []plan.Step{ph.Preflight, &preflightStep{c: &c}}
-	steps = append(steps, c.hookEtcd(ph.Grow)...)
+	steps = append(steps, ph.Grow...)
 	steps = append(steps, &startTargetStep{c: &c}, c.hookDNS(sw), &drainStep{c: &c, sw: sw}, &stopSourceStep{c: &c, sw: sw})
-	handover := c.hookEtcd(ph.Handover)
+	handover := slices.Clone(ph.Handover)
 	if c.WriteHold != nil {
 		// handover[0] is move-leader: its transfer holds the writes.
 		handover[0] = &heldMove{Step: handover[0], c: &c}
@@ -79,49 +80,4 @@ func (c *Config) hookDNS(sw *switchDNSStep) plan.Step {
 			}
 			return []string{c.Target.Addr.String()}, nil
 		}}
-}
-
-// hookEtcd wraps the etcd steps that change the voters (promote, move
-// leader) so that OnEndpoints gates them.
-func (c *Config) hookEtcd(steps []plan.Step) []plan.Step {
-	if c.OnEndpoints == nil {
-		return steps
-	}
-	out := make([]plan.Step, len(steps))
-	for i, st := range steps {
-		out[i] = st
-		if changesEtcdEndpoints(st.Name()) {
-			out[i] = &hooked{Step: st, kind: EndpointsEtcd, hook: c.OnEndpoints, endpoints: c.voterURLs}
-		}
-	}
-	return out
-}
-
-// voterURLs returns the client URLs of the etcd voters now.
-func (c *Config) voterURLs(ctx context.Context, _ bool) ([]string, error) {
-	ms, err := c.Etcd.Cluster.Members(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, m := range ms {
-		if !m.IsLearner {
-			out = append(out, m.ClientURLs...)
-		}
-	}
-	return out, nil
-}
-
-// publishTo makes etcd's PublishEndpoints (called before each removal with
-// the remaining client URLs; its error keeps the member) tell hook too,
-// after next (a PublishEndpoints the caller set) when there is one.
-func publishTo(hook EndpointHook, next func(context.Context, []string, etcdmig.Member) error) func(context.Context, []string, etcdmig.Member) error {
-	return func(ctx context.Context, eps []string, leaving etcdmig.Member) error {
-		if next != nil {
-			if err := next(ctx, eps, leaving); err != nil {
-				return err
-			}
-		}
-		return hook(ctx, EndpointChange{Step: "remove/" + leaving.Name, Kind: EndpointsEtcd, Endpoints: eps})
-	}
 }

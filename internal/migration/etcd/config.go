@@ -53,24 +53,21 @@ type Config struct {
 	// fewer failed members than the sources (ReducedFaultTolerance).
 	KeepFaultTolerance bool
 
-	// OnEndpoints is called with the voters' client URLs whenever clients
-	// must follow the membership: after a promotion (the new voter
-	// included) and before each removal (the leaving member left out).
-	// Whatever talks to the cluster — the probe, an API server's
-	// --etcd-servers — must use these lists, so no request is ever sent to
-	// a member that is about to leave. It must not block for long.
-	OnEndpoints func(endpoints []string)
+	// OnEndpoints is told every change of the voters' client URLs that
+	// clients must follow, and gates it (EndpointHook: where it is called
+	// and what an error does): after a promotion (the new voter included),
+	// after the leader moved, before each removal (the leaving member left
+	// out, Leaving set), and transient steering (verify, an unheld leader
+	// transfer). Whatever talks to the cluster — the probe, an API
+	// server's --etcd-servers, a DNS record — is wired here (Hooks chains
+	// several; Lasting leaves out the transient changes), so no request is
+	// sent to a member that is about to leave.
+	OnEndpoints EndpointHook
 	// DrainDelay is the wait between OnEndpoints and MemberRemove, for
 	// clients to move their connections (0 = DefaultDrainDelay).
 	DrainDelay time.Duration
-	// PublishEndpoints, when set, is called before each removal with the
-	// client URLs that remain (the leaving member left out) and the leaving
-	// member: the hook users wire to clients that do not follow the
-	// membership (a config file, a DNS record, an exec). An error is
-	// retried; the member is not removed before it returns nil.
-	PublishEndpoints func(ctx context.Context, endpoints []string, leaving Member) error
 	// DrainMaxRate (client requests/s) enables the drain gate before each
-	// removal: after PublishEndpoints and DrainDelay, the leaving member's
+	// removal: after OnEndpoints and DrainDelay, the leaving member's
 	// own /metrics must show at most this rate of KV and Lease requests and
 	// (0 = no gate); open watch streams are reported, not waited for. DrainTimeout bounds the wait (0 =
 	// DefaultDrainTimeout); DrainInterval is the sampling period (0 = 1 s).

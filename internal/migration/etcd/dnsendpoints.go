@@ -46,21 +46,26 @@ func DNSAddrs(endpoints []string) ([]netip.Addr, string, error) {
 	return addrs, port, nil
 }
 
-// DNSEndpoints returns a PublishEndpoints hook for clients that reach the
+// DNSEndpoints returns an EndpointHook for clients that reach the
 // cluster by one name (--endpoints https://etcd.example:2379): before each
-// removal it points rec at the addresses of the endpoints that remain
-// (DNSAddrs) and then waits 2·TTL + 1 s, so that a resolver that cached
-// the old answer just before the change has expired it and a client's next
-// dial reaches a member that stays. A client keeps a connection it already
+// removal (a change with Leaving) it points rec at the addresses of the
+// endpoints that remain (DNSAddrs) and then waits 2·TTL + 1 s, so that a
+// resolver that cached the old answer just before the change has expired
+// it and a client's next dial reaches a member that stays. A client keeps a connection it already
 // has: it needs the member's graceful stop (StopSource) or its removal to
-// dial again. clk times the wait (nil = real clock). Errors come from
-// DNSAddrs and rec and name the record.
-func DNSEndpoints(rec endpointdns.Record, clk clock.Clock) func(ctx context.Context, endpoints []string, leaving Member) error {
+// dial again. Every other change is nil, and so is a rollback's removal
+// of a target: the record holds only sources until the first source
+// removal, the point of no return. clk times the wait (nil = real clock).
+// Errors come from DNSAddrs and rec and name the record.
+func DNSEndpoints(rec endpointdns.Record, clk clock.Clock) EndpointHook {
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
-	return func(ctx context.Context, endpoints []string, leaving Member) error {
-		addrs, _, err := DNSAddrs(endpoints)
+	return func(ctx context.Context, ch EndpointChange) error {
+		if ch.Leaving == nil || ch.Reverted {
+			return nil
+		}
+		addrs, _, err := DNSAddrs(ch.Endpoints)
 		if err != nil {
 			return err
 		}
@@ -72,7 +77,7 @@ func DNSEndpoints(rec endpointdns.Record, clk clock.Clock) func(ctx context.Cont
 			return nil
 		}
 		if err := rec.Set(ctx, addrs); err != nil {
-			return fmt.Errorf("dns record %s before removing %s: %w", rec.Name(), memberLabel(leaving), err)
+			return fmt.Errorf("dns record %s before removing %s: %w", rec.Name(), memberLabel(*ch.Leaving), err)
 		}
 		select {
 		case <-ctx.Done():

@@ -64,7 +64,7 @@ func TestDNSEndpointsSwitchesRecordAndWaits(t *testing.T) {
 	hook := DNSEndpoints(srv, clk)
 	done := make(chan error, 1)
 	go func() {
-		done <- hook(context.Background(), []string{"http://127.0.0.12:2379", "http://127.0.0.21:2379"}, Member{Name: "s1"})
+		done <- hook(context.Background(), EndpointChange{Step: "remove/s1", Endpoints: []string{"http://127.0.0.12:2379", "http://127.0.0.21:2379"}, Leaving: &Member{Name: "s1"}})
 	}()
 	for !clk.HasWaiters() {
 		time.Sleep(time.Millisecond)
@@ -91,7 +91,21 @@ func TestDNSEndpointsSwitchesRecordAndWaits(t *testing.T) {
 		t.Fatalf("lookup = %v, %v", got, err)
 	}
 	// Unchanged endpoints: no change, no wait.
-	if err := hook(context.Background(), []string{"http://127.0.0.21:2379", "http://127.0.0.12:2379"}, Member{Name: "s2"}); err != nil {
+	if err := hook(context.Background(), EndpointChange{Step: "remove/s2", Endpoints: []string{"http://127.0.0.21:2379", "http://127.0.0.12:2379"}, Leaving: &Member{Name: "s2"}}); err != nil {
 		t.Fatal(err)
+	}
+	// A change that removes nobody (a promotion, transient steering) and a
+	// rollback's removal leave the record alone, without waiting.
+	for _, ch := range []EndpointChange{
+		{Step: "promote/t2", Endpoints: []string{"http://127.0.0.22:2379"}},
+		{Step: "verify/before-removal", Endpoints: []string{"http://127.0.0.22:2379"}, Transient: true},
+		{Step: "add-learner/t2", Endpoints: []string{"http://127.0.0.22:2379"}, Leaving: &Member{Name: "t2"}, Reverted: true},
+	} {
+		if err := hook(context.Background(), ch); err != nil {
+			t.Fatalf("%s: %v", ch, err)
+		}
+		if e, _ := srv.Get(context.Background()); !e.Same([]netip.Addr{netip.MustParseAddr("127.0.0.12"), netip.MustParseAddr("127.0.0.21")}) {
+			t.Fatalf("%s changed the record to %s", ch, e)
+		}
 	}
 }

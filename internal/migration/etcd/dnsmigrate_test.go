@@ -122,9 +122,9 @@ func TestMigrationMovesClientsOfADNSName(t *testing.T) {
 		targets = append(targets, Target{Name: fmt.Sprintf("t%d", i+1), PeerURL: peers[3+i], ClientURL: "http://" + net.JoinHostPort(ip, port)})
 	}
 	p, err := NewPlan(Config{Cluster: c, Sources: sources, Targets: targets, Provisioner: dst,
-		PublishEndpoints: DNSEndpoints(dns, nil),
-		StopSource:       func(ctx context.Context, m Member) error { return src.Shutdown(ctx, m.Name) },
-		Hold:             g, MetricsURL: MetricsURLs(src, dst),
+		OnEndpoints: DNSEndpoints(dns, nil),
+		StopSource:  func(ctx context.Context, m Member) error { return src.Shutdown(ctx, m.Name) },
+		Hold:        g, MetricsURL: MetricsURLs(src, dst),
 		DrainDelay: 200 * time.Millisecond, PollInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -105,11 +105,29 @@ func runMigration(t *testing.T, nSrc, nTgt int) {
 	targets := freeTargets(t, nTgt)
 	dst := &Embedded{BaseDir: t.TempDir()}
 	t.Cleanup(dst.Close)
-	var endpointLists [][]string
+	var lasting [][]string
+	leaving := map[string]bool{}
+	transient := 0
 	stats := &Stats{}
 	p, err := NewPlan(Config{Cluster: c, Sources: sources, Targets: targets, Provisioner: dst,
 		PollInterval: 50 * time.Millisecond, DrainDelay: 100 * time.Millisecond, Stats: stats,
-		OnEndpoints: func(eps []string) { endpointLists = append(endpointLists, eps) }})
+		OnEndpoints: func(_ context.Context, ch EndpointChange) error {
+			switch {
+			case ch.Kind != EndpointsEtcd:
+				t.Errorf("change %s: kind %q", ch, ch.Kind)
+			case ch.Transient:
+				transient++
+			default:
+				lasting = append(lasting, ch.Endpoints)
+			}
+			if ch.Leaving != nil {
+				if len(ch.Leaving.ClientURLs) > 0 && slices.Contains(ch.Endpoints, ch.Leaving.ClientURLs[0]) {
+					t.Errorf("change %s still lists the leaving member", ch)
+				}
+				leaving[ch.Leaving.Name] = true
+			}
+			return nil
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,12 +167,22 @@ func runMigration(t *testing.T, nSrc, nTgt int) {
 	if got := len(stats.CatchUps()); got != nTgt {
 		t.Errorf("%d catch-ups measured, want %d", got, nTgt)
 	}
-	// The last endpoint list handed to clients is the targets' only.
-	last := endpointLists[len(endpointLists)-1]
+	// The last endpoint list handed to clients is the targets' only; each
+	// source was announced as leaving before its removal, and verify
+	// steered the clients off each member it hashed.
+	last := lasting[len(lasting)-1]
 	slices.Sort(last)
 	slices.Sort(eps)
 	if !slices.Equal(last, eps) {
 		t.Errorf("last OnEndpoints = %v, want %v", last, eps)
+	}
+	for _, s := range sources {
+		if !leaving[s.Name] {
+			t.Errorf("source %s was removed without a change announcing it (Leaving)", s.Name)
+		}
+	}
+	if transient == 0 {
+		t.Error("no transient change: verify did not steer the clients off the members it hashed")
 	}
 }
 

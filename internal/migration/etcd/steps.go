@@ -118,7 +118,11 @@ func (w *world) transfer(ctx context.Context, ms []Member, leader Member, to uin
 
 // removeTarget removes t's member (learner or voter) when the member list
 // has it, as removeMember does; a target not in the list is not an error.
-func (w *world) removeTarget(ctx context.Context, t Target) error {
+// A promoted target is a voter clients may use, so the endpoint hook is
+// told the voters without it first (Leaving, Reverted: a rollback, Step
+// the reverting step), and
+// its refusal keeps the member (the revert is retried).
+func (w *world) removeTarget(ctx context.Context, t Target, step string) error {
 	ms, err := w.cfg.Cluster.Members(ctx)
 	if err != nil {
 		return err
@@ -126,6 +130,12 @@ func (w *world) removeTarget(ctx context.Context, t Target) error {
 	m := findPeer(ms, t.PeerURL)
 	if m == nil {
 		return nil
+	}
+	if !m.IsLearner {
+		eps := voterEndpoints(ms, m.ID)
+		if err := w.tell(ctx, EndpointChange{Step: step, Endpoints: eps, Leaving: m, Reverted: true}); err != nil {
+			return fmt.Errorf("publish endpoints before removing target %s: %w", memberLabel(*m), err)
+		}
 	}
 	return w.removeMember(ctx, ms, *m, false)
 }
@@ -198,7 +208,9 @@ func (s *addLearnerStep) Check(ctx context.Context) plan.Result {
 	}
 	return plan.Done()
 }
-func (s *addLearnerStep) Revert(ctx context.Context) error { return s.w.removeTarget(ctx, s.t) }
+func (s *addLearnerStep) Revert(ctx context.Context) error {
+	return s.w.removeTarget(ctx, s.t, s.Name())
+}
 
 // --- provision ---
 
@@ -232,7 +244,7 @@ func (s *provisionStep) Apply(ctx context.Context) error {
 }
 func (s *provisionStep) Check(context.Context) plan.Result { return plan.Done() }
 func (s *provisionStep) Revert(ctx context.Context) error {
-	if err := s.w.removeTarget(ctx, s.t); err != nil {
+	if err := s.w.removeTarget(ctx, s.t, s.Name()); err != nil {
 		return err
 	}
 	return s.w.cfg.Provisioner.Stop(ctx, s.t.Name)
@@ -352,7 +364,7 @@ func (s *promoteStep) Name() string                 { return "promote/" + s.t.Na
 func (s *promoteStep) Timeout() time.Duration       { return s.w.cfg.PromoteTimeout }
 func (s *promoteStep) Revert(context.Context) error { return nil }
 func (s *promoteStep) Describe() string {
-	return fmt.Sprintf("MemberPromote, retried while etcd answers \"learner not ready\", timeout %s; revert: none (the provision revert removes the voter)", s.w.cfg.PromoteTimeout)
+	return fmt.Sprintf("MemberPromote, retried while etcd answers \"learner not ready\", timeout %s%s; revert: none (the provision revert removes the voter)", s.w.cfg.PromoteTimeout, s.w.hookNote())
 }
 func (s *promoteStep) Apply(ctx context.Context) error {
 	ms, err := s.w.cfg.Cluster.Members(ctx)
@@ -390,8 +402,9 @@ func (s *promoteStep) Check(ctx context.Context) plan.Result {
 	if m.IsLearner || m.Name == "" {
 		return plan.NotYet("still a learner")
 	}
-	if s.w.cfg.OnEndpoints != nil {
-		s.w.cfg.OnEndpoints(voterEndpoints(ms, 0))
+	ch := EndpointChange{Step: s.Name(), Endpoints: voterEndpoints(ms, 0)}
+	if err := s.w.tell(ctx, ch); err != nil {
+		return plan.Failed(refused(ch, err))
 	}
 	return plan.Done()
 }
@@ -412,14 +425,16 @@ func (s *moveLeaderStep) Revert(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.w.cfg.OnEndpoints(voterEndpoints(ms, 0))
+	if err := s.w.tell(ctx, EndpointChange{Step: s.Name(), Endpoints: voterEndpoints(ms, 0), Reverted: true}); err != nil {
+		return fmt.Errorf("endpoint hook after reverting %s: %w", s.Name(), err)
+	}
 	return nil
 }
 func (s *moveLeaderStep) Describe() string {
 	if s.w.cfg.Hold != nil {
-		return "clients held (hold hook) until no KV/Lease request is in flight on any voter (/metrics), then MoveLeader (sent to the leader's endpoint) to the first healthy target voter; clients released once every voter follows the new leader"
+		return "clients held (hold hook) until no KV/Lease request is in flight on any voter (/metrics), then MoveLeader (sent to the leader's endpoint) to the first healthy target voter; clients released once every voter follows the new leader" + s.w.hookNote()
 	}
-	return "clients pinned to the leader (OnEndpoints), then MoveLeader (sent to the leader's endpoint) to the first healthy target voter; clients back on every voter once a target leads"
+	return "clients pinned to the leader (OnEndpoints), then MoveLeader (sent to the leader's endpoint) to the first healthy target voter; clients back on every voter once a target leads" + s.w.hookNote()
 }
 func (s *moveLeaderStep) Apply(ctx context.Context) error {
 	ms, err := s.w.cfg.Cluster.Members(ctx)
@@ -446,7 +461,9 @@ func (s *moveLeaderStep) Apply(ctx context.Context) error {
 	// the OnEndpoints clients to the leader turns the first kind into the
 	// second.
 	if s.w.cfg.OnEndpoints != nil && s.w.cfg.Hold == nil {
-		s.w.cfg.OnEndpoints(lm.ClientURLs)
+		if err := s.w.tell(ctx, EndpointChange{Step: s.Name(), Endpoints: lm.ClientURLs, Transient: true}); err != nil {
+			return fmt.Errorf("endpoint hook refused pinning clients to the leader %s: %w", memberLabel(*lm), err)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -475,8 +492,9 @@ func (s *moveLeaderStep) Check(ctx context.Context) plan.Result {
 	if !s.w.isTarget(*lm) {
 		return plan.NotYet(fmt.Sprintf("leader is still %s", memberLabel(*lm)))
 	}
-	if s.w.cfg.OnEndpoints != nil {
-		s.w.cfg.OnEndpoints(voterEndpoints(ms, 0))
+	ch := EndpointChange{Step: s.Name(), Endpoints: voterEndpoints(ms, 0)}
+	if err := s.w.tell(ctx, ch); err != nil {
+		return plan.Failed(refused(ch, err))
 	}
 	return plan.Done()
 }
@@ -500,18 +518,25 @@ func (s *verifyStep) Check(ctx context.Context) plan.Result {
 		return plan.NotYet(err.Error())
 	}
 	var around func(context.Context, Member) error
-	if on := s.w.cfg.OnEndpoints; on != nil {
+	if s.w.cfg.OnEndpoints != nil {
 		// A client's write through a member returns once that member
 		// applied it, and HashKV holds back the member's applies: the
 		// probe (and any client on OnEndpoints) leaves each member while
 		// it hashes, and comes back to every voter afterwards.
-		defer on(voterEndpoints(ms, 0))
+		defer func() {
+			// Back on every voter; a refusal here leaves clients on the
+			// others, which still serve them, and the next step tells
+			// the hook again.
+			_ = s.w.tell(ctx, EndpointChange{Step: s.Name(), Endpoints: voterEndpoints(ms, 0), Transient: true})
+		}()
 		around = func(ctx context.Context, m Member) error {
 			eps := voterEndpoints(ms, m.ID)
 			if len(eps) == 0 {
 				return nil // the only voter: nowhere else to go
 			}
-			on(eps)
+			if err := s.w.tell(ctx, EndpointChange{Step: s.Name(), Endpoints: eps, Transient: true}); err != nil {
+				return fmt.Errorf("endpoint hook refused moving clients off %s while it hashes: %w", memberLabel(m), err)
+			}
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
@@ -540,11 +565,11 @@ func (s *removeStep) Name() string                 { return "remove/" + sourceNa
 func (s *removeStep) Revert(context.Context) error { return nil }
 func (s *removeStep) Describe() string {
 	c := s.w.cfg
-	d := "gate: all targets voting and healthy, CanRemove; clients moved off it (OnEndpoints"
-	if c.PublishEndpoints != nil {
-		d += ", endpoints hook"
+	d := "gate: all targets voting and healthy, CanRemove; clients moved off it ("
+	if c.OnEndpoints != nil {
+		d += "endpoints hook, "
 	}
-	d += fmt.Sprintf(", wait %s)", c.DrainDelay)
+	d += fmt.Sprintf("wait %s)", c.DrainDelay)
 	if c.StopSource != nil {
 		d += "; stop it gracefully (stop-source hook) when the others keep quorum"
 	}
@@ -594,13 +619,8 @@ func (s *removeStep) Apply(ctx context.Context) error {
 	}
 	eps := voterEndpoints(ms, m.ID)
 	s.w.cfg.Cluster.Client().SetEndpoints(eps...)
-	if s.w.cfg.OnEndpoints != nil {
-		s.w.cfg.OnEndpoints(eps)
-	}
-	if s.w.cfg.PublishEndpoints != nil {
-		if err := s.w.cfg.PublishEndpoints(ctx, eps, *m); err != nil {
-			return fmt.Errorf("publish endpoints before removing %s: %w", memberLabel(*m), err)
-		}
+	if err := s.w.tell(ctx, EndpointChange{Step: s.Name(), Endpoints: eps, Leaving: m}); err != nil {
+		return fmt.Errorf("publish endpoints before removing %s: %w", memberLabel(*m), err)
 	}
 	select {
 	case <-ctx.Done():

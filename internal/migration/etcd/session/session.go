@@ -29,8 +29,8 @@ const (
 
 // Options configure Run.
 type Options struct {
-	// Migration is the plan's configuration; Run chains its OnEndpoints to
-	// the probe's SetEndpoints.
+	// Migration is the plan's configuration; Run chains the probe's
+	// SetEndpoints before its OnEndpoints.
 	Migration  etcdmig.Config
 	Checkpoint plan.Checkpoint // nil = in-memory
 	// ProbeEndpoints are the client URLs the probe starts with (the
@@ -108,13 +108,12 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 			return nil, err
 		}
 		defer func() { _ = pr.Close() }()
-		prev := o.Migration.OnEndpoints
-		o.Migration.OnEndpoints = func(eps []string) {
-			pr.SetEndpoints(eps)
-			if prev != nil {
-				prev(eps)
-			}
-		}
+		// The probe follows every change, transient ones too, before the
+		// caller's hook is told.
+		o.Migration.OnEndpoints = etcdmig.Hooks(func(_ context.Context, ch etcdmig.EndpointChange) error {
+			pr.SetEndpoints(ch.Endpoints)
+			return nil
+		}, o.Migration.OnEndpoints)
 		// The probe is a client too: held (first) around every leadership
 		// transfer with the user's clients.
 		probeHold := etcdmig.HoldFuncs{
