@@ -227,7 +227,7 @@ func (r *Reconciler) begin(ctx context.Context, ca *v1alpha1.CertificateAuthorit
 	if r.Workers.Running(client.ObjectKeyFromObject(ca)) {
 		return fmt.Errorf("%s/%s: a rotation worker still runs; not starting another", ca.Namespace, ca.Name)
 	}
-	cp, p, err := loadCopy(ctx, r.APIReader, ca)
+	cp, p, err := r.copies.read(ctx, r.APIReader, ca)
 	if err != nil {
 		return err
 	}
@@ -251,9 +251,11 @@ func (r *Reconciler) begin(ctx context.Context, ca *v1alpha1.CertificateAuthorit
 }
 
 func (r *Reconciler) checkpoint(ca *v1alpha1.CertificateAuthority, rot *v1alpha1.RotationStatus) *StatusCheckpoint {
+	key := client.ObjectKeyFromObject(ca)
 	return &StatusCheckpoint{
-		Client: r.Client, Reader: r.APIReader, Key: client.ObjectKeyFromObject(ca),
+		Client: r.Client, Reader: r.APIReader, Key: key,
 		Target: rot.Target, Trigger: rot.Trigger, Strategy: rot.Strategy, StartedAt: rot.StartedAt,
+		Wrote: func(rv string) { r.latest.saw(key, rv) },
 	}
 }
 
@@ -308,26 +310,46 @@ func (r *Reconciler) launch(_ context.Context, ca *v1alpha1.CertificateAuthority
 // onEnd records how a rotation ended in the managed copy: Succeeded →
 // published; RolledBack → the previous CA is active again (and an abort's
 // revert token handled); Failed → nothing (Degraded until a human acts).
+// The first attempt writes on the last copy this controller read or wrote
+// (copyCache.cached) when its active CA is rot's target; a Conflict, or any
+// other copy, reads the copy live, and only a live copy decides that there
+// is nothing to record.
 func (r *Reconciler) onEnd(ctx context.Context, key client.ObjectKey, rot *v1alpha1.RotationStatus, st *plan.State) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	first := true
 	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
 		ca := &v1alpha1.CertificateAuthority{}
 		if err := r.APIReader.Get(ctx, key, ca); err != nil {
 			return err
 		}
-		cp, p, err := loadCopy(ctx, r.APIReader, ca)
-		if err != nil {
-			return err
+		var cp *managedCopy
+		if first {
+			first = false
+			if c := r.copies.cached(ca); c != nil && trust.Fingerprint(c.active.Cert) == rot.Target {
+				cp = c
+			}
 		}
-		if p != nil || cp == nil || trust.Fingerprint(cp.active.Cert) != rot.Target {
-			return nil
+		if cp == nil {
+			var p *Problem
+			var err error
+			if cp, p, err = r.copies.read(ctx, r.APIReader, ca); err != nil {
+				return err
+			}
+			if p != nil || cp == nil || trust.Fingerprint(cp.active.Cert) != rot.Target {
+				return nil
+			}
 		}
+		var err error
 		switch st.Outcome {
 		case plan.OutcomeSucceeded:
-			_, err = writeCopy(ctx, r.Client, ca, cp.secret, copyUpdate{annotations: map[string]string{
+			var s *corev1.Secret
+			s, err = writeCopy(ctx, r.Client, ca, cp.secret, copyUpdate{annotations: map[string]string{
 				AnnotationPublished: rot.Target, AnnotationPublishedMode: string(modeOf(ca)),
 			}})
+			if err == nil {
+				r.copies.store(ca, cp.withSecret(s))
+			}
 		case plan.OutcomeRolledBack:
 			ann := map[string]string{}
 			if st.Reason == plan.ReasonAborted {

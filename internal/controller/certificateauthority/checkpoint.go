@@ -27,10 +27,20 @@ var ErrSuperseded = errors.New("status.rotation belongs to another rotation")
 // status.rotation of a CertificateAuthority. A rotation is identified by
 // Target (fingerprint of the CA rotated in) and StartedAt; Load returns
 // (nil, nil) when status.rotation is another rotation's or has no steps yet.
-// Save writes only status.rotation, with a JSON merge patch on the status
-// subresource that carries the resourceVersion it read, retrying on conflict
-// (so it never clobbers the other status fields Reconcile writes and never
-// overwrites a newer rotation).
+// Save writes only status.rotation (never the other status fields
+// Reconcile writes) and never overwrites another (newer) rotation's. It
+// first sends one JSON patch (RFC 6902) to the status subresource: "test"
+// that status.rotation's target and startedAt are this rotation's, then
+// "replace" status.rotation. The apiserver applies a patch to the object it
+// stores, all operations or none, and re-applies it when the object changed
+// underneath (its update is conditional on the resourceVersion it read), so
+// the ownership test and the write are one atomic step: no GET, and no
+// conflict with the status patches of Reconcile. When that patch fails for
+// any reason (a failed test: status.rotation is absent or another
+// rotation's, or spelled otherwise; an error), Save falls back to reading
+// the object and sending a JSON merge patch that carries the
+// resourceVersion it read, retrying on conflict: ErrSuperseded when the
+// rotation there is another one.
 type StatusCheckpoint struct {
 	// Client writes the status subresource.
 	Client client.Client
@@ -41,6 +51,9 @@ type StatusCheckpoint struct {
 	// Identity and labels of the rotation.
 	Target, Trigger, Strategy string
 	StartedAt                 metav1.Time
+	// Wrote, when set, is called after each successful write with the
+	// resourceVersion the apiserver returned for it.
+	Wrote func(resourceVersion string)
 }
 
 // Load returns the plan.State in status.rotation, or (nil, nil) when there
@@ -68,8 +81,10 @@ func (c *StatusCheckpoint) Save(ctx context.Context, s *plan.State) error {
 }
 
 // Begin writes the initial status.rotation (phase Pending, no steps) of
-// this rotation, replacing the recorded one (callers make sure no worker
-// runs it). Errors: the patch failed (wrapped).
+// this rotation, replacing the recorded one unconditionally (callers make
+// sure no worker runs it): one JSON merge patch without a resourceVersion,
+// or, when it fails, the read-and-patch of Save. Errors: the patch failed
+// (wrapped).
 func (c *StatusCheckpoint) Begin(ctx context.Context) error {
 	return c.write(ctx, func() *v1alpha1.RotationStatus {
 		return &v1alpha1.RotationStatus{Target: c.Target, Trigger: c.Trigger, Strategy: c.Strategy, StartedAt: c.StartedAt, Phase: "Pending"}
@@ -85,12 +100,17 @@ func (c *StatusCheckpoint) write(ctx context.Context, next func() *v1alpha1.Rota
 	// happened); bound it instead.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	if rv, err := c.writeOnce(wctx, next(), mustOwn); err == nil {
+		c.wrote(rv)
+		return nil
+	}
 	backoff := wait.Backoff{Steps: 8, Duration: 50 * time.Millisecond, Factor: 2, Jitter: 0.1, Cap: 2 * time.Second}
 	retriable := func(err error) bool {
 		return apierrors.IsConflict(err) || apierrors.IsServerTimeout(err) || apierrors.IsTooManyRequests(err) || apierrors.IsTimeout(err)
 	}
+	ca := &v1alpha1.CertificateAuthority{}
 	err := retry.OnError(backoff, retriable, func() error {
-		ca := &v1alpha1.CertificateAuthority{}
+		*ca = v1alpha1.CertificateAuthority{}
 		if err := c.Reader.Get(wctx, c.Key, ca); err != nil {
 			return err
 		}
@@ -107,11 +127,66 @@ func (c *StatusCheckpoint) write(ctx context.Context, next func() *v1alpha1.Rota
 	if err != nil {
 		return fmt.Errorf("save checkpoint of %s: %w", c.Key, err)
 	}
+	c.wrote(ca.ResourceVersion)
 	return nil
+}
+
+func (c *StatusCheckpoint) wrote(resourceVersion string) {
+	if c.Wrote != nil {
+		c.Wrote(resourceVersion)
+	}
+}
+
+// writeOnce is the single-request write of write: for a Save (mustOwn) a
+// JSON patch that tests this rotation owns status.rotation and replaces it
+// (ownedRotationPatch), for Begin a merge patch without resourceVersion.
+// Any error means nothing was written: the caller falls back to its
+// read-and-patch loop, which decides ErrSuperseded. It returns the
+// resourceVersion of the written object.
+func (c *StatusCheckpoint) writeOnce(ctx context.Context, r *v1alpha1.RotationStatus, mustOwn bool) (string, error) {
+	var patch client.Patch
+	if mustOwn {
+		raw, err := ownedRotationPatch(c.Target, c.StartedAt, r)
+		if err != nil {
+			return "", err
+		}
+		patch = client.RawPatch(types.JSONPatchType, raw)
+	} else {
+		raw, err := rotationPatch("", r)
+		if err != nil {
+			return "", err
+		}
+		patch = client.RawPatch(types.MergePatchType, raw)
+	}
+	ca := &v1alpha1.CertificateAuthority{ObjectMeta: metav1.ObjectMeta{Namespace: c.Key.Namespace, Name: c.Key.Name}}
+	if err := c.Client.Status().Patch(ctx, ca, patch); err != nil {
+		return "", err
+	}
+	return ca.ResourceVersion, nil
+}
+
+// ownedRotationPatch is a JSON patch (RFC 6902) that replaces
+// status.rotation with r only if status.rotation.target is target and
+// status.rotation.startedAt is startedAt (as metav1.Time writes it: RFC
+// 3339, seconds, UTC); otherwise the apiserver applies none of it and
+// answers 422 Invalid.
+func ownedRotationPatch(target string, startedAt metav1.Time, r *v1alpha1.RotationStatus) ([]byte, error) {
+	type op struct {
+		Op    string `json:"op"`
+		Path  string `json:"path"`
+		Value any    `json:"value"`
+	}
+	return json.Marshal([]op{
+		{"test", "/status/rotation/target", target},
+		{"test", "/status/rotation/startedAt", startedAt},
+		{"replace", "/status/rotation", r},
+	})
 }
 
 // rotationPatch is a merge patch replacing status.rotation as a whole: every
 // field is present (null when empty), so no stale value survives the merge.
+// With resourceVersion ("" = none) the apiserver applies it only to that
+// version of the object (409 Conflict otherwise).
 func rotationPatch(resourceVersion string, r *v1alpha1.RotationStatus) ([]byte, error) {
 	raw, err := json.Marshal(r)
 	if err != nil {
@@ -126,10 +201,11 @@ func rotationPatch(resourceVersion string, r *v1alpha1.RotationStatus) ([]byte, 
 			m[k] = nil
 		}
 	}
-	return json.Marshal(map[string]any{
-		"metadata": map[string]any{"resourceVersion": resourceVersion},
-		"status":   map[string]any{"rotation": m},
-	})
+	out := map[string]any{"status": map[string]any{"rotation": m}}
+	if resourceVersion != "" {
+		out["metadata"] = map[string]any{"resourceVersion": resourceVersion}
+	}
+	return json.Marshal(out)
 }
 
 // StatusFromState maps a plan.State to status.rotation: Phase is the step

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -41,6 +42,13 @@ func (c *copyCache) load(ctx context.Context, meta, live client.Reader, ca *v1al
 	case !apierrors.IsNotFound(err):
 		return nil, nil, err
 	}
+	return c.read(ctx, live, ca)
+}
+
+// read is loadCopy(ctx, live, ca) that records the copy it read (or drops
+// the recorded one when there is none usable).
+func (c *copyCache) read(ctx context.Context, live client.Reader, ca *v1alpha1.CertificateAuthority) (*managedCopy, *Problem, error) {
+	key := types.NamespacedName{Namespace: ca.Namespace, Name: ca.Name}
 	cp, p, err := loadCopy(ctx, live, ca)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -53,6 +61,38 @@ func (c *copyCache) load(ctx context.Context, meta, live client.Reader, ca *v1al
 		delete(c.entries, key)
 	}
 	return cp, p, err
+}
+
+// cached returns the copy of ca that load or store recorded last, nil when
+// none (or not ca's copy by name and owner). It may be stale: it is only a
+// base for a write with optimistic concurrency (writeCopy), which fails
+// with a Conflict when the copy changed since, and callers then read it
+// live; a decision not to write is never taken on it.
+func (c *copyCache) cached(ca *v1alpha1.CertificateAuthority) *managedCopy {
+	c.mu.Lock()
+	hit := c.entries[types.NamespacedName{Namespace: ca.Namespace, Name: ca.Name}]
+	c.mu.Unlock()
+	if hit == nil || hit.secret.Name != CopySecretName(ca) || !ownsCopy(ca, hit.secret) {
+		return nil
+	}
+	return hit
+}
+
+// store records cp, the copy as this controller just wrote it (the Secret
+// the apiserver returned, with its new resourceVersion), as ca's copy.
+func (c *copyCache) store(ca *v1alpha1.CertificateAuthority, cp *managedCopy) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[types.NamespacedName]*managedCopy{}
+	}
+	c.entries[types.NamespacedName{Namespace: ca.Namespace, Name: ca.Name}] = cp
+}
+
+// withSecret is m with s, a write of m's Secret that changed annotations
+// only (same keys, so the parsed CAs stay m's).
+func (m *managedCopy) withSecret(s *corev1.Secret) *managedCopy {
+	return &managedCopy{secret: s, active: m.active, previous: m.previous, retired: m.retired}
 }
 
 // forget drops the copy of the CertificateAuthority key (it was deleted).

@@ -20,6 +20,17 @@ import (
 
 // planObserver turns plan events into Kubernetes events, metrics, bundle
 // generations and reconcile notifications.
+//
+// It notifies (Workers.Notify) only after an event that changed what
+// Reconcile reads from memory: the bundle generation (bump) and, at the
+// end, every consumer verified (Progress.AllVerified). Everything else
+// Reconcile writes follows from status.rotation and the managed copy, and
+// the plan saves its checkpoint (status.rotation) before every event it
+// emits, so the watch on the CertificateAuthority reconciles it after each
+// of those writes (a watch event is never dropped; a notification can be,
+// when its buffer is full). The consumers a gate verified
+// (observedBackend) are recorded before the checkpoint save that ends or
+// reports the gate's check.
 type planObserver struct {
 	r        *Reconciler
 	ca       *v1alpha1.CertificateAuthority
@@ -68,16 +79,19 @@ func (o *planObserver) Observe(e plan.Event) {
 	o.r.Recorder.Eventf(o.ca, nil, typ, string(e.Kind), action, "%s", note)
 
 	label := o.key.String()
+	notify := false
 	switch e.Kind {
 	case plan.EventStepStarted:
 		o.r.Metrics.SetPhase(label, e.Step)
 		if bundleSteps[e.Step] {
 			o.bump(o.id + "/" + e.Step)
+			notify = true
 		}
 	case plan.EventStepReverting:
 		o.r.Metrics.SetPhase(label, "revert-"+e.Step)
 		if e.Step == rotation.StepAddCA {
 			o.bump(o.id + "/" + e.Step + "/revert")
+			notify = true
 		}
 	case plan.EventPlanEnded:
 		// Only a plan that passed every gate has every consumer on the
@@ -89,26 +103,39 @@ func (o *planObserver) Observe(e plan.Event) {
 			o.progress.AllVerified()
 		}
 		o.r.Metrics.SetPhase(label, string(e.Outcome))
+		notify = true
 	}
-	o.r.Workers.Notify(o.key)
+	if notify {
+		o.r.Workers.Notify(o.key)
+	}
 }
 
-// bump increments the bundle generation once per idempotency key.
+// bump increments the bundle generation once per idempotency key. The
+// first attempt writes on the last copy this controller read or wrote
+// (copyCache.cached, no read); a Conflict (the copy changed since) or no
+// such copy reads it live.
 func (o *planObserver) bump(idKey string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	cp := o.r.copies.cached(o.ca)
 	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
-		cp, p, err := loadCopy(ctx, o.r.APIReader, o.ca)
+		if cp == nil {
+			var p *Problem
+			var err error
+			if cp, p, err = o.r.copies.read(ctx, o.r.APIReader, o.ca); err != nil {
+				return err
+			}
+			if p != nil || cp == nil {
+				return fmt.Errorf("managed copy unusable")
+			}
+		}
+		base := cp
+		cp = nil // a retry reads live
+		s, err := writeCopy(ctx, o.r.Client, o.ca, base.secret, copyUpdate{bumpGeneration: idKey})
 		if err != nil {
 			return err
 		}
-		if p != nil || cp == nil {
-			return fmt.Errorf("managed copy unusable")
-		}
-		s, err := writeCopy(ctx, o.r.Client, o.ca, cp.secret, copyUpdate{bumpGeneration: idKey})
-		if err != nil {
-			return err
-		}
+		o.r.copies.store(o.ca, base.withSecret(s))
 		o.progress.SetGeneration((&managedCopy{secret: s}).generation())
 		return nil
 	})

@@ -55,6 +55,9 @@ type Reconciler struct {
 	Access *AccessCache
 	// copies are the parsed managed copies (copycache.go).
 	copies copyCache
+	// latest are the newest resourceVersions this controller wrote or
+	// read live (cachedread.go).
+	latest latestRVs
 }
 
 // Reconcile implements reconcile.Reconciler.
@@ -67,6 +70,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			r.Workers.Stop(req.NamespacedName)
 			r.Metrics.Forget(req.String())
 			r.copies.forget(req.NamespacedName)
+			r.latest.forget(req.NamespacedName)
 			return reconcile.Result{}, nil
 		}
 		return reconcile.Result{}, err
@@ -115,8 +119,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		if err := r.APIReader.Get(ctx, req.NamespacedName, fresh); err != nil {
 			return reconcile.Result{}, err
 		}
+		r.latest.saw(req.NamespacedName, fresh.ResourceVersion)
 		ca.Status.Rotation = fresh.Status.Rotation
-		if w.copy, _, err = loadCopy(ctx, r.APIReader, ca); err != nil {
+		if w.copy, _, err = r.copies.read(ctx, r.APIReader, ca); err != nil {
 			return reconcile.Result{}, err
 		}
 	}
@@ -377,5 +382,7 @@ func (r *Reconciler) patchStatus(ctx context.Context, ca *v1alpha1.CertificateAu
 	if err := r.Client.Status().Patch(ctx, ca, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		return fmt.Errorf("patch status of %s/%s: %w", ca.Namespace, ca.Name, err)
 	}
+	// The patch returned the object as stored (readCA).
+	r.latest.saw(client.ObjectKeyFromObject(ca), ca.ResourceVersion)
 	return nil
 }

@@ -69,8 +69,9 @@ func NewWorkers(clk clock.Clock, log logr.Logger) *Workers {
 	}
 }
 
-// Events delivers a notification per plan event and per ended plan, for a
-// source.Channel that enqueues the object's reconcile.
+// Events delivers the notifications of Notify (the plan events that change
+// what Reconcile reads from memory, see planObserver, and every ended
+// worker), for a source.Channel that enqueues the object's reconcile.
 func (w *Workers) Events() <-chan event.TypedGenericEvent[*v1alpha1.CertificateAuthority] {
 	return w.events
 }
