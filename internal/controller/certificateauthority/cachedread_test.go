@@ -2,32 +2,17 @@ package certificateauthority
 
 import (
 	"context"
-	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
 	"github.com/handover-dev/handover/internal/testenv"
 )
-
-type countingGets struct {
-	client.Reader
-	n atomic.Int64
-}
-
-func (r *countingGets) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	r.n.Add(1)
-	return r.Reader.Get(ctx, key, obj, opts...)
-}
 
 // TestReadCAFollowsOwnWrites: with a rotation in flight, readCA answers
 // from the cache (here a reader standing in for it) exactly when the
@@ -38,22 +23,7 @@ func TestReadCAFollowsOwnWrites(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test against a real kube-apiserver")
 	}
-	cfg := testenv.StartAPIServer(t)
-	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{
-		Paths: []string{filepath.Join("..", "..", "..", "config", "crd", "bases")}, ErrorIfPathMissing: true,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme} {
-		if err := add(scheme); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c := InstallForTest(t, testenv.StartAPIServer(t))
 	ctx := context.Background()
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "app"}}); err != nil {
 		t.Fatal(err)
@@ -68,19 +38,19 @@ func TestReadCAFollowsOwnWrites(t *testing.T) {
 	if err := c.Create(ctx, ca); err != nil {
 		t.Fatal(err)
 	}
-	live := &countingGets{Reader: c}
+	live := &CountingReader{Reader: c}
 	r := &Reconciler{Client: c, APIReader: live, Workers: NewWorkers(nil, logr.Discard())}
 	key := client.ObjectKeyFromObject(ca)
 	read := func(ctx context.Context, what string, wantLive bool) *v1alpha1.CertificateAuthority {
 		t.Helper()
-		before := live.n.Load()
+		before := live.Gets.Load()
 		got := &v1alpha1.CertificateAuthority{}
 		isLive, err := r.readCA(ctx, key, got)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if isLive != wantLive || (live.n.Load()-before == 1) != wantLive {
-			t.Fatalf("%s: live %v with %d live read(s), want live %v", what, isLive, live.n.Load()-before, wantLive)
+		if isLive != wantLive || (live.Gets.Load()-before == 1) != wantLive {
+			t.Fatalf("%s: live %v with %d live read(s), want live %v", what, isLive, live.Gets.Load()-before, wantLive)
 		}
 		return got
 	}

@@ -3,7 +3,6 @@ package certificateauthority_test
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,17 +13,6 @@ import (
 	"github.com/handover-dev/handover/internal/controller/certificateauthority"
 	"github.com/handover-dev/handover/internal/plan"
 )
-
-// countingReader counts the reads a StatusCheckpoint makes.
-type countingReader struct {
-	client.Reader
-	gets atomic.Int64
-}
-
-func (r *countingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	r.gets.Add(1)
-	return r.Reader.Get(ctx, key, obj, opts...)
-}
 
 // TestStatusCheckpointAgainstAPIServer: a Save of the rotation that owns
 // status.rotation is one patch without a read; a Save never overwrites
@@ -41,7 +29,7 @@ func TestStatusCheckpointAgainstAPIServer(t *testing.T) {
 	}
 	key := client.ObjectKey{Namespace: ns, Name: "slow"}
 	at := metav1.NewTime(time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC))
-	reader := &countingReader{Reader: e.c}
+	reader := &certificateauthority.CountingReader{Reader: e.c}
 	var wrote string
 	mine := &certificateauthority.StatusCheckpoint{Client: e.c, Reader: reader, Key: key, Target: "mine", Trigger: "manual", Strategy: "staged", StartedAt: at,
 		Wrote: func(rv string) { wrote = rv }}
@@ -74,11 +62,11 @@ func TestStatusCheckpointAgainstAPIServer(t *testing.T) {
 	if err := e.c.Status().Update(ctx, ca); err != nil {
 		t.Fatal(err)
 	}
-	before := reader.gets.Load()
+	before := reader.Gets.Load()
 	if err := mine.Save(ctx, state("second")); err != nil {
 		t.Fatalf("owned save: %v", err)
 	}
-	if n := reader.gets.Load() - before; n != 0 {
+	if n := reader.Gets.Load() - before; n != 0 {
 		t.Errorf("an owned save read the object %d time(s), want 0", n)
 	}
 	checkWrote("owned save")
