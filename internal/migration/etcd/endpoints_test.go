@@ -74,15 +74,7 @@ func TestEtcdEndpointHookRefusalRollsBack(t *testing.T) {
 		t.Skip("slow: embedded etcd")
 	}
 	ctx := context.Background()
-	_, _, c := testCluster(t, 3)
-	load(t, c, 50, 256)
-	before, err := c.Members(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	targets := freeTargets(t, 2)
-	dst := &Embedded{BaseDir: t.TempDir()}
-	t.Cleanup(dst.Close)
+	c, before, _, targets, dst := rollbackSetup(t, 50, 256, 2)
 	var told []EndpointChange
 	hook := func(_ context.Context, ch EndpointChange) error {
 		told = append(told, ch)

@@ -200,17 +200,28 @@ type neverStarts struct{ *Embedded }
 
 func (neverStarts) Start(context.Context, MemberSpec) error { return nil }
 
-func TestMigrateRollbackWhenTargetNeverCatchesUp(t *testing.T) {
-	ctx := context.Background()
+// rollbackSetup starts 3 source members holding keys data keys of size
+// bytes and returns their cluster, members and client URLs, nTgt free
+// targets and an embedded provisioner for them (closed at cleanup).
+func rollbackSetup(t *testing.T, keys, size, nTgt int) (c *Cluster, before []Member, srcURLs []string, targets []Target, dst *Embedded) {
+	t.Helper()
 	_, srcTargets, c := testCluster(t, 3)
-	load(t, c, 100, 512)
-	before, err := c.Members(ctx)
+	load(t, c, keys, size)
+	before, err := c.Members(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	targets := freeTargets(t, 2)
-	dst := &Embedded{BaseDir: t.TempDir()}
+	for _, s := range srcTargets {
+		srcURLs = append(srcURLs, s.ClientURL)
+	}
+	dst = &Embedded{BaseDir: t.TempDir()}
 	t.Cleanup(dst.Close)
+	return c, before, srcURLs, freeTargets(t, nTgt), dst
+}
+
+func TestMigrateRollbackWhenTargetNeverCatchesUp(t *testing.T) {
+	ctx := context.Background()
+	c, before, eps, targets, dst := rollbackSetup(t, 100, 512, 2)
 	p, err := NewPlan(Config{Cluster: c, Sources: before, Targets: targets, Provisioner: neverStarts{dst},
 		PollInterval: 50 * time.Millisecond, CatchUpTimeout: 3 * time.Second})
 	if err != nil {
@@ -229,10 +240,6 @@ func TestMigrateRollbackWhenTargetNeverCatchesUp(t *testing.T) {
 	}
 	if !slices.Equal(memberNames(after), memberNames(before)) {
 		t.Fatalf("membership after rollback %q, want %q", memberNames(after), memberNames(before))
-	}
-	var eps []string
-	for _, s := range srcTargets {
-		eps = append(eps, s.ClientURL)
 	}
 	if n := countKeys(t, eps); n != 100 {
 		t.Fatalf("%d data keys after rollback, want 100", n)
