@@ -33,7 +33,6 @@ import (
 	watchpkg "k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
@@ -123,11 +122,7 @@ func run(b *testing.B, nCA, nNS, nSecrets, nRot, concurrency int) Report {
 	rep := Report{CertificateAuthorities: nCA, Namespaces: nNS, UnrelatedSecrets: nSecrets, Concurrency: concurrency, Rotations: nRot,
 		QPS: os.Getenv("HANDOVER_SCALE_QPS")}
 	cfg := testenv.StartAPIServer(b)
-	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{
-		Paths: []string{filepath.Join("..", "..", "config", "crd", "bases")}, ErrorIfPathMissing: true,
-	}); err != nil {
-		b.Fatalf("install CRDs: %v", err)
-	}
+	testenv.InstallCRDs(b, cfg)
 	scheme, err := kubeflags.Scheme()
 	if err != nil {
 		b.Fatal(err)

@@ -16,7 +16,6 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
 	"github.com/handover-dev/handover/internal/cli/kubeflags"
@@ -43,12 +42,7 @@ func writeKubeconfig(t *testing.T, cfg *rest.Config, ns string) string {
 
 func installCRDs(t *testing.T, cfg *rest.Config) {
 	t.Helper()
-	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{
-		Paths:              []string{filepath.Join("..", "..", "..", "config", "crd", "bases")},
-		ErrorIfPathMissing: true,
-	}); err != nil {
-		t.Fatalf("install CRDs: %v", err)
-	}
+	testenv.InstallCRDs(t, cfg)
 }
 
 func metaTime(t *testing.T, s string) metav1.Time {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +17,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
@@ -333,11 +331,7 @@ func (r *running) stopped() bool {
 func apiServerWithCRD(t *testing.T) (*rest.Config, client.Client) {
 	t.Helper()
 	cfg := testenv.StartAPIServer(t)
-	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{
-		Paths: []string{filepath.Join("..", "..", "..", "config", "crd", "bases")}, ErrorIfPathMissing: true,
-	}); err != nil {
-		t.Fatal(err)
-	}
+	testenv.InstallCRDs(t, cfg)
 	c, err := kubeflags.Client(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package certificateauthority
 
 import (
 	"context"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -10,9 +9,9 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/handover-dev/handover/api/v1alpha1"
+	"github.com/handover-dev/handover/internal/testenv"
 )
 
 // InstallForTest installs the CRDs on the apiserver of cfg and returns a
@@ -21,12 +20,7 @@ import (
 // the external test package).
 func InstallForTest(t testing.TB, cfg *rest.Config) (*runtime.Scheme, client.Client) {
 	t.Helper()
-	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{
-		Paths:              []string{filepath.Join("..", "..", "..", "config", "crd", "bases")},
-		ErrorIfPathMissing: true,
-	}); err != nil {
-		t.Fatalf("install CRDs: %v", err)
-	}
+	testenv.InstallCRDs(t, cfg)
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme} {
 		if err := add(scheme); err != nil {
