@@ -120,8 +120,8 @@ func (w *world) transfer(ctx context.Context, ms []Member, leader Member, to uin
 // has it, as removeMember does; a target not in the list is not an error.
 // A promoted target is a voter clients may use, so the endpoint hook is
 // told the voters without it first (Leaving, Reverted: a rollback, Step
-// the reverting step), and
-// its refusal keeps the member (the revert is retried).
+// the reverting step), and its refusal keeps the member (the revert is
+// retried).
 func (w *world) removeTarget(ctx context.Context, t Target, step string) error {
 	ms, err := w.cfg.Cluster.Members(ctx)
 	if err != nil {
