@@ -44,8 +44,9 @@ all: build
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-build: ## build bin/handover
+build: ## build bin/handover and bin/handover-controller (the operator's binary: the controller command only)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/handover ./cmd/handover
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/handover-controller ./cmd/handover-controller
 
 test-unit: ## fast tests: no Kubernetes binaries, slow tiers skipped (-short)
 	$(GO) test -short -count=1 ./...

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -100,6 +101,17 @@ func readDocs(t *testing.T, glob string) []*unstructured.Unstructured {
 // controllerArgs returns the container args of the Deployment in docs.
 func controllerArgs(t *testing.T, docs []*unstructured.Unstructured) []string {
 	t.Helper()
+	return controllerContainer(t, docs).Args
+}
+
+// controllerCommand is the controller container's command (entrypoint).
+func controllerCommand(t *testing.T, docs []*unstructured.Unstructured) []string {
+	t.Helper()
+	return controllerContainer(t, docs).Command
+}
+
+func controllerContainer(t *testing.T, docs []*unstructured.Unstructured) corev1.Container {
+	t.Helper()
 	for _, u := range docs {
 		if u.GetKind() != "Deployment" {
 			continue
@@ -108,17 +120,21 @@ func controllerArgs(t *testing.T, docs []*unstructured.Unstructured) []string {
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, d); err != nil {
 			t.Fatal(err)
 		}
-		return d.Spec.Template.Spec.Containers[0].Args
+		return d.Spec.Template.Spec.Containers[0]
 	}
 	t.Fatal("no Deployment")
-	return nil
+	return corev1.Container{}
 }
 
-// TestDeploymentArgsAreControllerFlags: the manifest runs `handover
-// controller` with flags the command really has.
+// TestDeploymentArgsAreControllerFlags: the manifest runs
+// `/handover-controller controller` with flags the command really has.
 func TestDeploymentArgsAreControllerFlags(t *testing.T) {
 	t.Parallel()
-	args := controllerArgs(t, readDocs(t, "manifests/*.yaml"))
+	docs := readDocs(t, "manifests/*.yaml")
+	if cmd := controllerCommand(t, docs); len(cmd) != 1 || cmd[0] != "/handover-controller" {
+		t.Fatalf("command %v, want [/handover-controller] (the image's controller-only binary)", cmd)
+	}
+	args := controllerArgs(t, docs)
 	if len(args) == 0 || args[0] != "controller" {
 		t.Fatalf("args %v do not start with the controller subcommand", args)
 	}

@@ -49,6 +49,9 @@ func checkChart(ctx context.Context, t *testing.T, c client.Client, ns string) {
 			t.Errorf("rendered chart has no %s (got %s)", k, kinds(docs))
 		}
 	}
+	if cmd := controllerCommand(t, docs); len(cmd) != 1 || cmd[0] != "/handover-controller" {
+		t.Errorf("chart's command %v, want [/handover-controller]", cmd)
+	}
 	args := controllerArgs(t, docs)
 	if err := controller.NewCommand().ParseFlags(args[1:]); err != nil {
 		t.Errorf("handover controller rejects the chart's flags %v: %v", args, err)

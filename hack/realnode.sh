@@ -6,7 +6,7 @@
 #                                         iptables, conntrack, gcc, openssl, iproute2 (no-op when
 #                                         installed)
 #   hack/realnode.sh images OUT [handover] build the OCI archives into OUT: handover (the static
-#                                         binary on an empty base, named ghcr.io/handover-dev/
+#                                         binaries, handover and handover-controller, on an empty base, named ghcr.io/handover-dev/
 #                                         handover:0.1.0: the controller image and the tls-server
 #                                         consumer; `make image` builds only this one), pause
 #                                         (the kubernetes module's pause.c), nginx (Debian)
@@ -78,7 +78,8 @@ ociarchive() {
 		go build -trimpath -o "$1" .)
 }
 
-# image_handover OUT TOOL: the handover binary (static) on an empty base as
+# image_handover OUT TOOL: the handover and handover-controller binaries
+# (static) on an empty base as
 # $HANDOVER_IMAGE: the controller image of the chart, and the tls-server
 # consumer of the real-pod tests.
 image_handover() {
@@ -86,7 +87,7 @@ image_handover() {
 	work=$(mktemp -d)
 	mkdir -p "$work/rootfs/etc/tls"
 	CGO_ENABLED=0 make -C "$root" --no-print-directory build BIN="$work" >/dev/null
-	cp "$work/handover" "$work/rootfs/handover"
+	cp "$work/handover" "$work/handover-controller" "$work/rootfs/"
 	"$tool" -rootfs "$work/rootfs" -name "$HANDOVER_IMAGE" -entrypoint /handover -user 65532:65532 -out "$out/handover.tar"
 	rm -rf "$work"
 }

@@ -140,8 +140,9 @@ func run(b *testing.B, nCA, nNS, nSecrets, nRot, concurrency int) Report {
 	populate(ctx, b, c, nCA, nNS, nSecrets)
 	b.Logf("created %d namespaces, %d Secrets, %d CertificateAuthorities in %s", nNS, nSecrets, nCA, time.Since(start).Round(time.Second))
 
-	bin := filepath.Join(b.TempDir(), "handover")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/handover-dev/handover/cmd/handover").CombinedOutput(); err != nil {
+	// The operator's binary, as the Deployment runs it (controller only).
+	bin := filepath.Join(b.TempDir(), "handover-controller")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/handover-dev/handover/cmd/handover-controller").CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
 	metricsAddr := testenv.FreeLoopbackAddr(b)
