@@ -55,7 +55,7 @@ var ErrUnavailable = errors.New("no private network namespace")
 // Isolate runs this program again (os.Executable, the same arguments,
 // environment plus EnvMarker, stdin shared, output to stdout and stderr) in a new network
 // namespace, brings its loopback up (the child calls LoopbackUp through
-// Main or Prepare), and waits for it. It returns (true, nil) when the
+// Enter), and waits for it. It returns (true, nil) when the
 // child exited 0, (true, *ExitError) when it exited otherwise, and (false,
 // error wrapping ErrUnavailable) when no namespace could be created — the
 // caller then decides whether to run in place. When ctx is done the child
@@ -136,14 +136,24 @@ func LoopbackUp() error {
 	return nil
 }
 
-// Prepare is what a program run by Isolate does first: inside, bring the
-// loopback up (an error here is fatal for the caller: nothing would
-// listen); outside, nothing. It returns the error of LoopbackUp.
-func Prepare() error {
-	if !Inside() {
-		return nil
+// Enter puts the caller's work in a private network namespace. Inside one
+// already (Inside: a test binary under Main, or a program Isolate re-ran)
+// it brings the loopback up and returns (false, nil): go on here. Outside
+// it runs this program again there (Isolate) and returns (true, nil) or
+// (true, the child's *ExitError or wait error): the caller is done. Where
+// no namespace can be created it says so on stderr and returns (false,
+// nil): go on here, on the host's loopback. Errors: LoopbackUp's (false),
+// Isolate's once the child ran (true).
+func Enter(ctx context.Context, stdout, stderr io.Writer) (done bool, err error) {
+	if Inside() {
+		return false, LoopbackUp()
 	}
-	return LoopbackUp()
+	ran, err := Isolate(ctx, stdout, stderr)
+	if ran {
+		return true, err
+	}
+	_, _ = fmt.Fprintf(stderr, "netns: %v; running on the host's loopback instead\n", err)
+	return false, nil
 }
 
 // Runner is *testing.M (netns does not import testing).
@@ -156,28 +166,22 @@ type Runner interface{ Run() int }
 // stderr and runs the tests in place (on the host's loopback). SIGINT is
 // left to the child (a terminal sends it to both); SIGTERM is forwarded.
 func Main(m Runner) {
-	if Inside() {
-		if err := LoopbackUp(); err != nil {
-			fmt.Fprintf(os.Stderr, "netns: %v\n", err)
-			os.Exit(2)
-		}
-		os.Exit(m.Run())
+	if !Inside() {
+		signal.Ignore(os.Interrupt)
 	}
-	signal.Ignore(os.Interrupt)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	ran, err := Isolate(ctx, os.Stdout, os.Stderr)
+	done, err := Enter(ctx, os.Stdout, os.Stderr)
 	stop()
 	var ee *ExitError
 	switch {
-	case ran && err == nil:
-		os.Exit(0)
 	case errors.As(err, &ee):
 		os.Exit(ee.Code)
-	case ran:
+	case err != nil:
 		fmt.Fprintf(os.Stderr, "netns: %v\n", err)
 		os.Exit(2)
+	case done:
+		os.Exit(0)
 	}
 	signal.Reset(os.Interrupt)
-	fmt.Fprintf(os.Stderr, "netns: %v; running on the host's loopback instead\n", err)
 	os.Exit(m.Run())
 }

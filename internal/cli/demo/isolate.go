@@ -1,8 +1,6 @@
 package demo
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/handover-dev/handover/internal/netns"
@@ -17,17 +15,10 @@ import (
 // brings the loopback up and runs.
 func isolated(run func(cmd *cobra.Command, args []string) error) func(cmd *cobra.Command, args []string) error {
 	return func(cmd *cobra.Command, args []string) error {
-		if netns.Inside() {
-			if err := netns.LoopbackUp(); err != nil {
-				return err
-			}
-			return run(cmd, args)
-		}
-		ran, err := netns.Isolate(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
-		if ran {
+		done, err := netns.Enter(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		if done || err != nil {
 			return err
 		}
-		_, _ = fmt.Fprintf(cmd.ErrOrStderr(), "note: %v; running on the host's loopback (127.0.0.1 and 127.0.0.2)\n", err)
 		return run(cmd, args)
 	}
 }
