@@ -1,9 +1,10 @@
 package main
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/handover-dev/handover/internal/testenv"
 )
 
 // The operator's image runs this binary with a read-only root filesystem and
@@ -14,11 +15,7 @@ func TestBinaryLinksNoTestHarness(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list over the binary's dependencies")
 	}
-	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list -deps: %v\n%s", err, out)
-	}
-	for _, pkg := range strings.Fields(string(out)) {
+	for _, pkg := range testenv.LinkedPackages(t, "github.com/handover-dev/handover/internal/cli/root") {
 		if strings.HasPrefix(pkg, "sigs.k8s.io/controller-runtime/pkg/envtest") ||
 			strings.HasPrefix(pkg, "sigs.k8s.io/controller-runtime/pkg/internal/testing") {
 			t.Errorf("cmd/handover links %s: the binary would panic at start-up in a pod without a writable /tmp", pkg)
